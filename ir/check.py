@@ -1,0 +1,109 @@
+"""Validation and normalisation: the graph every pass and executor may assume.
+
+``validate`` raises one ``GraphError`` naming the node, the parameter and what
+is wrong. ``normalise`` returns a graph whose scalar neuron parameters are
+broadcast to the layer width and whose shape fields (Conv input_shape, Flatten
+input_shape, Input/Output shape) are filled in.
+"""
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from .errors import GraphError
+from .graph import Graph, check_edges
+from .nodes import (
+    RESET_MODES, Conv1d, Conv2d, CubaLIF, Flatten, Input, LI, LIF, Node, Output, NEURON_TYPES,
+    Delay, Scale, Threshold,
+)
+from .shapes import infer_shapes
+
+TIME_CONSTANTS = ("tau", "tau_mem", "tau_syn")
+
+
+def check_parameters(name: str, node: Node) -> None:
+    for field_name in node.array_fields:
+        value = getattr(node, field_name)
+        if value is None:
+            continue
+        bad = ~np.isfinite(value)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise GraphError(
+                f"parameter {field_name} is not finite ({value[idx]!r} at index {idx})",
+                node=name, parameter=field_name, value=float(value[idx]),
+            )
+        if field_name in TIME_CONSTANTS and (value <= 0).any():
+            raise GraphError(
+                f"time constant {field_name} must be positive, got {float(value.min())!r} s",
+                node=name, parameter=field_name, value=float(value.min()), limit="> 0",
+            )
+        if field_name == "delay" and (value < 0).any():
+            raise GraphError(
+                f"delay must be non-negative, got {float(value.min())!r} s",
+                node=name, parameter="delay", value=float(value.min()), limit=">= 0",
+            )
+    reset = getattr(node, "reset", None)
+    if reset is not None and reset not in RESET_MODES:
+        raise GraphError(f"reset must be one of {RESET_MODES}, got {reset!r}", node=name, parameter="reset", value=reset)
+
+
+def check_cycles_have_state(graph: Graph) -> None:
+    """Every cycle must pass through a stateful node, else a step has no fixed point."""
+    g = nx.DiGraph()
+    g.add_nodes_from(graph.nodes)
+    g.add_edges_from(graph.edges)
+    for component in nx.strongly_connected_components(g):
+        members = sorted(component)
+        if len(members) == 1 and not g.has_edge(members[0], members[0]):
+            continue
+        if not any(graph.nodes[n].stateful for n in members):
+            raise GraphError(
+                f"cycle {' -> '.join(members)} has no stateful node (neuron or delay) to break it",
+                node=members[0],
+            )
+
+
+def validate(graph: Graph) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Check the graph; returns the inferred shapes of every node."""
+    check_edges(graph)
+    for name, node in graph.items():
+        check_parameters(name, node)
+    check_cycles_have_state(graph)
+    return infer_shapes(graph)
+
+
+def _broadcast_params(name: str, node: Node, shape: tuple[int, ...]) -> Node:
+    changes = {}
+    for field_name in node.array_fields:
+        value = getattr(node, field_name)
+        if value is None or value.shape == shape:
+            continue
+        try:
+            changes[field_name] = np.broadcast_to(value, shape)
+        except ValueError as exc:
+            raise GraphError(
+                f"parameter {field_name} of shape {value.shape} does not fit the layer shape {shape}",
+                node=name, parameter=field_name,
+            ) from exc
+    return node.replace(**changes) if changes else node
+
+
+def normalise(graph: Graph) -> Graph:
+    """Validate, then broadcast parameters and fill shape fields. Idempotent."""
+    shapes = validate(graph)
+    new_nodes: dict[str, Node] = {}
+    for name, node in graph.items():
+        in_shape, out_shape = shapes[name]
+        if isinstance(node, NEURON_TYPES + (Scale, Threshold, Delay)):
+            node = _broadcast_params(name, node, in_shape)
+        elif isinstance(node, (Conv1d, Conv2d)):
+            node = node.replace(input_shape=in_shape[1:])
+        elif isinstance(node, Flatten):
+            node = node.replace(input_shape=in_shape)
+        elif isinstance(node, Input):
+            node = node.replace(shape=in_shape)
+        elif isinstance(node, Output):
+            node = node.replace(shape=in_shape)
+        new_nodes[name] = node
+    return Graph(new_nodes, graph.edges, graph.metadata)

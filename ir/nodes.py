@@ -1,0 +1,306 @@
+"""Node types of spikec's graph: NIR's primitives as frozen dataclasses.
+
+Each class mirrors the NIR primitive of the same name and keeps NIR's field
+names (so conversion is a field copy), plus what NIR cannot say but a faithful
+toolchain needs: the reset mode of spiking neurons and snnTorch's reset delay.
+Parameters are read-only float64 arrays; shapes are tuples of ints.
+
+The continuous-time dynamics are written in each docstring; how they are
+discretised at ``dt`` is written once, in ``docs/semantics.md`` and beside the
+code in ``backends/reference/float_executor.py``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Literal, Mapping
+
+import numpy as np
+
+Shape = tuple[int, ...]
+ResetMode = Literal["zero", "subtract"]
+RESET_MODES: tuple[str, ...] = ("zero", "subtract")
+
+
+def as_array(value: Any) -> np.ndarray:
+    """A read-only float64 copy of ``value``."""
+    arr = np.array(value, dtype=np.float64, copy=True)
+    arr.setflags(write=False)
+    return arr
+
+
+def as_shape(value: Any) -> Shape:
+    return tuple(int(v) for v in np.atleast_1d(np.asarray(value)).tolist())
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """Base of every node. ``kind`` is the NIR primitive name."""
+
+    kind: ClassVar[str] = "Node"
+    #: Fields holding parameter arrays (converted to read-only float64).
+    array_fields: ClassVar[tuple[str, ...]] = ()
+    #: Fields holding shapes or integer tuples.
+    shape_fields: ClassVar[tuple[str, ...]] = ()
+    #: True for nodes that keep state from one step to the next.
+    stateful: ClassVar[bool] = False
+
+    metadata: Mapping[str, Any] = field(default_factory=dict, kw_only=True)
+
+    def __post_init__(self) -> None:
+        for name in self.array_fields:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, as_array(value))
+        for name in self.shape_fields:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                object.__setattr__(self, name, as_shape(value))
+        object.__setattr__(self, "metadata", dict(self.metadata))
+
+    def params(self) -> dict[str, Any]:
+        """The node's fields (without metadata), in declaration order."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "metadata"}
+
+    def replace(self, **changes: Any) -> "Node":
+        values = self.params() | {"metadata": self.metadata} | changes
+        return type(self)(**values)
+
+    def same_as(self, other: "Node") -> bool:
+        """Structural equality: same type, equal arrays (NaN-free), equal scalars."""
+        if type(self) is not type(other):
+            return False
+        for key, a in self.params().items():
+            b = getattr(other, key)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                if a is None or b is None or np.shape(a) != np.shape(b) or not np.array_equal(a, b):
+                    return False
+            elif a != b:
+                return False
+        return True
+
+
+# --- graph boundary -------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Input(Node):
+    """A graph input; ``shape`` excludes time and batch."""
+
+    kind: ClassVar[str] = "Input"
+    shape_fields: ClassVar[tuple[str, ...]] = ("shape",)
+    shape: Shape = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Output(Node):
+    """A graph output; recordings are named after this node."""
+
+    kind: ClassVar[str] = "Output"
+    shape_fields: ClassVar[tuple[str, ...]] = ("shape",)
+    shape: Shape = ()
+
+
+# --- synapses (stateless, instantaneous) ----------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Affine(Node):
+    """y = W x + b, W of shape (out, in)."""
+
+    kind: ClassVar[str] = "Affine"
+    array_fields: ClassVar[tuple[str, ...]] = ("weight", "bias")
+    weight: np.ndarray
+    bias: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Linear(Node):
+    """y = W x, W of shape (out, in)."""
+
+    kind: ClassVar[str] = "Linear"
+    array_fields: ClassVar[tuple[str, ...]] = ("weight",)
+    weight: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Scale(Node):
+    """y = s * x, elementwise."""
+
+    kind: ClassVar[str] = "Scale"
+    array_fields: ClassVar[tuple[str, ...]] = ("scale",)
+    scale: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Conv1d(Node):
+    """1-d convolution, weight (C_out, C_in, K); input (C_in, N)."""
+
+    kind: ClassVar[str] = "Conv1d"
+    array_fields: ClassVar[tuple[str, ...]] = ("weight", "bias")
+    shape_fields: ClassVar[tuple[str, ...]] = ("input_shape", "stride", "padding", "dilation")
+    input_shape: Shape | None
+    weight: np.ndarray
+    stride: Shape
+    padding: Shape | str
+    dilation: Shape
+    groups: int
+    bias: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2d(Node):
+    """2-d convolution, weight (C_out, C_in/groups, KH, KW); input (C_in, H, W)."""
+
+    kind: ClassVar[str] = "Conv2d"
+    array_fields: ClassVar[tuple[str, ...]] = ("weight", "bias")
+    shape_fields: ClassVar[tuple[str, ...]] = ("input_shape", "stride", "padding", "dilation")
+    input_shape: Shape | None
+    weight: np.ndarray
+    stride: Shape
+    padding: Shape | str
+    dilation: Shape
+    groups: int
+    bias: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class SumPool2d(Node):
+    """Sum over each window; input (C, H, W)."""
+
+    kind: ClassVar[str] = "SumPool2d"
+    shape_fields: ClassVar[tuple[str, ...]] = ("kernel_size", "stride", "padding")
+    kernel_size: Shape
+    stride: Shape
+    padding: Shape
+
+
+@dataclass(frozen=True, eq=False)
+class AvgPool2d(Node):
+    """Mean over each window (padding counts as zeros); input (C, H, W)."""
+
+    kind: ClassVar[str] = "AvgPool2d"
+    shape_fields: ClassVar[tuple[str, ...]] = ("kernel_size", "stride", "padding")
+    kernel_size: Shape
+    stride: Shape
+    padding: Shape
+
+
+@dataclass(frozen=True, eq=False)
+class Flatten(Node):
+    """Reshape dims ``start_dim..end_dim`` of the input (batch excluded) into one."""
+
+    kind: ClassVar[str] = "Flatten"
+    shape_fields: ClassVar[tuple[str, ...]] = ("input_shape",)
+    input_shape: Shape | None
+    start_dim: int = 0
+    end_dim: int = -1
+
+
+@dataclass(frozen=True, eq=False)
+class Threshold(Node):
+    """z = x > threshold (Heaviside, strict)."""
+
+    kind: ClassVar[str] = "Threshold"
+    array_fields: ClassVar[tuple[str, ...]] = ("threshold",)
+    threshold: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Delay(Node):
+    """y(t) = x(t - delay), delay in seconds, one per element."""
+
+    kind: ClassVar[str] = "Delay"
+    array_fields: ClassVar[tuple[str, ...]] = ("delay",)
+    stateful: ClassVar[bool] = True
+    delay: np.ndarray
+
+
+# --- neurons --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class LI(Node):
+    """Leaky integrator: tau dv/dt = (v_leak - v) + r I; outputs v."""
+
+    kind: ClassVar[str] = "LI"
+    array_fields: ClassVar[tuple[str, ...]] = ("tau", "r", "v_leak")
+    stateful: ClassVar[bool] = True
+    tau: np.ndarray
+    r: np.ndarray
+    v_leak: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Integrator(Node):
+    """dv/dt = r I; outputs v. Discretised per step as v += r I (see semantics)."""
+
+    kind: ClassVar[str] = "Integrator"
+    array_fields: ClassVar[tuple[str, ...]] = ("r",)
+    stateful: ClassVar[bool] = True
+    r: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class IF(Node):
+    """Integrate and fire: dv/dt = r I; z = v > v_threshold; then reset."""
+
+    kind: ClassVar[str] = "IF"
+    array_fields: ClassVar[tuple[str, ...]] = ("r", "v_threshold", "v_reset")
+    stateful: ClassVar[bool] = True
+    r: np.ndarray
+    v_threshold: np.ndarray
+    v_reset: np.ndarray
+    reset: ResetMode = "zero"
+    reset_delay: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class LIF(Node):
+    """tau dv/dt = (v_leak - v) + r I; z = v > v_threshold; then reset.
+
+    ``reset="zero"`` sets v to v_reset, ``"subtract"`` subtracts v_threshold.
+    ``reset_delay`` (snnTorch's default) applies the reset one step late.
+    """
+
+    kind: ClassVar[str] = "LIF"
+    array_fields: ClassVar[tuple[str, ...]] = ("tau", "r", "v_leak", "v_threshold", "v_reset")
+    stateful: ClassVar[bool] = True
+    tau: np.ndarray
+    r: np.ndarray
+    v_leak: np.ndarray
+    v_threshold: np.ndarray
+    v_reset: np.ndarray
+    reset: ResetMode = "zero"
+    reset_delay: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class CubaLIF(Node):
+    """Current-based LIF: tau_syn dI/dt = -I + w_in x; then LIF driven by I."""
+
+    kind: ClassVar[str] = "CubaLIF"
+    array_fields: ClassVar[tuple[str, ...]] = (
+        "tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in",
+    )
+    stateful: ClassVar[bool] = True
+    tau_syn: np.ndarray
+    tau_mem: np.ndarray
+    r: np.ndarray
+    v_leak: np.ndarray
+    v_threshold: np.ndarray
+    v_reset: np.ndarray
+    w_in: np.ndarray
+    reset: ResetMode = "zero"
+    reset_delay: bool = False
+
+
+NODE_TYPES: dict[str, type[Node]] = {
+    cls.kind: cls
+    for cls in (
+        Input, Output, Affine, Linear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d,
+        Flatten, Threshold, Delay, LI, Integrator, IF, LIF, CubaLIF,
+    )
+}
+SPIKING_TYPES: tuple[type[Node], ...] = (IF, LIF, CubaLIF, Threshold)
+NEURON_TYPES: tuple[type[Node], ...] = (LI, Integrator, IF, LIF, CubaLIF)
+SYNAPSE_TYPES: tuple[type[Node], ...] = (Affine, Linear, Conv1d, Conv2d)

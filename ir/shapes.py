@@ -1,0 +1,150 @@
+"""Shape inference along every edge.
+
+Shapes exclude time and batch. A node's *intrinsic* shape comes from its own
+parameters (a weight matrix, a neuron vector, an Input's shape); otherwise it
+follows from its predecessors. Every edge must join equal shapes; a mismatch
+names both nodes and both shapes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import GraphError
+from .graph import Graph
+from .nodes import (
+    AvgPool2d, Conv1d, Conv2d, Delay, Flatten, Input, Linear, Affine, Node, Output,
+    Scale, Shape, SumPool2d, Threshold, NEURON_TYPES,
+)
+
+ShapePair = tuple[Shape, Shape]  # (input shape, output shape)
+
+_ELEMENTWISE_FIELD = {Scale: "scale", Threshold: "threshold", Delay: "delay"}
+
+
+def conv_output_size(n: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    return (n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv_padding(node: Conv1d | Conv2d, dims: int) -> tuple[int, ...]:
+    """Explicit per-dimension padding, resolving NIR's 'same' and 'valid'."""
+    kernel = node.weight.shape[2:]
+    if node.padding == "valid":
+        return (0,) * dims
+    if node.padding == "same":
+        dilation = _broadcast(node.dilation, dims)
+        return tuple(d * (k - 1) // 2 for d, k in zip(dilation, kernel))
+    return _broadcast(node.padding, dims)
+
+
+def _broadcast(values: Shape, dims: int) -> tuple[int, ...]:
+    values = tuple(values)
+    if len(values) == 1:
+        return values * dims
+    if len(values) != dims:
+        raise GraphError(f"expected {dims} values, got {values}")
+    return values
+
+
+def conv_geometry(node: Conv1d | Conv2d) -> dict[str, tuple[int, ...]]:
+    dims = node.weight.ndim - 2
+    return {
+        "stride": _broadcast(node.stride, dims),
+        "padding": conv_padding(node, dims),
+        "dilation": _broadcast(node.dilation, dims),
+        "kernel": tuple(node.weight.shape[2:]),
+    }
+
+
+def pool_geometry(node: SumPool2d | AvgPool2d) -> dict[str, tuple[int, ...]]:
+    return {
+        "kernel": _broadcast(node.kernel_size, 2),
+        "stride": _broadcast(node.stride, 2),
+        "padding": _broadcast(node.padding, 2),
+    }
+
+
+def flatten_output(shape: Shape, start_dim: int, end_dim: int) -> Shape:
+    n = len(shape)
+    start = start_dim % n if n else 0
+    end = end_dim % n if n else 0
+    middle = int(np.prod(shape[start : end + 1]))
+    return tuple(shape[:start]) + (middle,) + tuple(shape[end + 1 :])
+
+
+def intrinsic_input_shape(node: Node) -> Shape | None:
+    """The input shape a node's own parameters fix, or None if it follows its inputs."""
+    if isinstance(node, (Input, Output)):
+        return node.shape or None
+    if isinstance(node, (Affine, Linear)):
+        return (node.weight.shape[1],)
+    if isinstance(node, (Conv1d, Conv2d)):
+        if node.input_shape is None:
+            return None
+        return (node.weight.shape[1] * node.groups, *node.input_shape[-(node.weight.ndim - 2):])
+    if isinstance(node, Flatten):
+        return node.input_shape
+    field_name = _ELEMENTWISE_FIELD.get(type(node))
+    if field_name is None and isinstance(node, NEURON_TYPES):
+        field_name = next(f for f in node.array_fields)
+    if field_name is not None:
+        shape = getattr(node, field_name).shape
+        return shape if shape and int(np.prod(shape)) > 1 else None
+    return None
+
+
+def output_shape(name: str, node: Node, in_shape: Shape) -> Shape:
+    """The output shape of ``node`` given its input shape."""
+    if isinstance(node, Input):
+        return in_shape
+    if isinstance(node, (Affine, Linear)):
+        return (node.weight.shape[0],)
+    if isinstance(node, (Conv1d, Conv2d)):
+        g = conv_geometry(node)
+        spatial = in_shape[1:]
+        if len(spatial) != len(g["kernel"]):
+            raise GraphError(f"convolution expects {len(g['kernel'])} spatial dims, input has shape {in_shape}", node=name)
+        out = tuple(
+            conv_output_size(n, k, s, p, d)
+            for n, k, s, p, d in zip(spatial, g["kernel"], g["stride"], g["padding"], g["dilation"])
+        )
+        return (node.weight.shape[0], *out)
+    if isinstance(node, (SumPool2d, AvgPool2d)):
+        g = pool_geometry(node)
+        if len(in_shape) != 3:
+            raise GraphError(f"2-d pooling expects input (C, H, W), got {in_shape}", node=name)
+        out = tuple(conv_output_size(n, k, s, p, 1) for n, k, s, p in zip(in_shape[1:], g["kernel"], g["stride"], g["padding"]))
+        return (in_shape[0], *out)
+    if isinstance(node, Flatten):
+        return flatten_output(in_shape, node.start_dim, node.end_dim)
+    return in_shape
+
+
+def infer_shapes(graph: Graph) -> dict[str, ShapePair]:
+    """(input shape, output shape) of every node; raises GraphError on any mismatch."""
+    order, back = graph.execution_order()
+    shapes: dict[str, ShapePair] = {}
+    for name in order:
+        node = graph.nodes[name]
+        declared = intrinsic_input_shape(node)
+        incoming = [(src, shapes[src][1]) for src in graph.predecessors(name) if (src, name) not in back and src in shapes]
+        in_shape = declared if declared is not None else (incoming[0][1] if incoming else None)
+        if in_shape is None:
+            if isinstance(node, Input):
+                raise GraphError("Input node has no shape", node=name)
+            raise GraphError("cannot infer the input shape: no predecessor has a known shape", node=name)
+        for src, src_shape in incoming:
+            if tuple(src_shape) != tuple(in_shape):
+                raise GraphError(
+                    f"shape mismatch on edge {src!r} -> {name!r}: {src!r} outputs {tuple(src_shape)}, "
+                    f"{name!r} expects {tuple(in_shape)}",
+                    node=name,
+                )
+        shapes[name] = (tuple(in_shape), output_shape(name, node, tuple(in_shape)))
+    for src, dst in back:
+        if shapes[src][1] != shapes[dst][0]:
+            raise GraphError(
+                f"shape mismatch on recurrent edge {src!r} -> {dst!r}: {src!r} outputs {shapes[src][1]}, "
+                f"{dst!r} expects {shapes[dst][0]}",
+                node=dst,
+            )
+    return shapes
