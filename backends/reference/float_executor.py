@@ -1,0 +1,268 @@
+"""The float reference executor: a graph, discretised at dt, in float64 numpy.
+
+This module is the living definition of what a spikec graph means (the text is
+``docs/semantics.md`` section 2). One time step evaluates every node once, in
+``Graph.execution_order()``; a node's input is the sum of its incoming edges;
+a back edge carries its source's output of the previous step (zero at t = 0).
+All arrays inside are ``[B, *shape]``; the time loop is the only Python loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ...ir.errors import InputError, SpikecError
+from ...ir.graph import Graph
+from ...ir.nodes import (
+    IF, LI, LIF, AvgPool2d, Affine, Conv1d, Conv2d, CubaLIF, Delay, Flatten, Input, Integrator,
+    Linear, Node, Output, Scale, SumPool2d, Threshold,
+)
+from ...ir.check import normalise
+from ...ir.shapes import conv_geometry, flatten_output, infer_shapes, pool_geometry
+from . import float_ops
+
+State = dict[str, np.ndarray]
+Step = Callable[[State, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """How one node advances one step: ``step(state, x) -> y`` (mutates its own state)."""
+
+    init: Callable[[int], State]
+    step: Step
+
+
+def _stateless(fn: Callable[[np.ndarray], np.ndarray]) -> Kernel:
+    return Kernel(init=lambda batch: {}, step=lambda state, x: fn(x))
+
+
+def _spike_and_reset(node: LIF | CubaLIF | IF, state: State, v: np.ndarray) -> np.ndarray:
+    """Threshold v (strict ``>``) and reset, now or (``reset_delay``) one step late.
+
+    Delayed reset (snnTorch's default): the reset owed by the spike of step t-1
+    is applied at step t to the value that already holds step t's input.
+    """
+    thr, v_reset = node.v_threshold, node.v_reset
+    if node.reset_delay:
+        owed = state["s"]
+        v = v - owed * thr if node.reset == "subtract" else np.where(owed > 0, v_reset, v)
+        s = (v > thr).astype(np.float64)
+        state["v"], state["s"] = v, s
+        return s
+    s = (v > thr).astype(np.float64)
+    state["v"] = v - s * thr if node.reset == "subtract" else np.where(s > 0, v_reset, v)
+    return s
+
+
+def _lif(node: LIF, dt_s: float, shape: tuple[int, ...]) -> Kernel:
+    a = dt_s / node.tau  # Euler: v += a (v_leak - v + r x)
+    decay, gain, leak = 1.0 - a, a * node.r, a * node.v_leak
+
+    def step(state: State, x: np.ndarray) -> np.ndarray:
+        return _spike_and_reset(node, state, decay * state["v"] + leak + gain * x)
+
+    return Kernel(lambda b: {"v": np.zeros((b, *shape)), "s": np.zeros((b, *shape))}, step)
+
+
+def _cuba_lif(node: CubaLIF, dt_s: float, shape: tuple[int, ...]) -> Kernel:
+    a_syn = dt_s / node.tau_syn  # I += a_syn (-I + w_in x)
+    a_mem = dt_s / node.tau_mem  # v += a_mem (v_leak - v + r I)
+    i_decay, i_gain = 1.0 - a_syn, a_syn * node.w_in
+    v_decay, v_gain, v_leak = 1.0 - a_mem, a_mem * node.r, a_mem * node.v_leak
+
+    def step(state: State, x: np.ndarray) -> np.ndarray:
+        i = i_decay * state["i"] + i_gain * x
+        state["i"] = i
+        return _spike_and_reset(node, state, v_decay * state["v"] + v_leak + v_gain * i)
+
+    init = lambda b: {"v": np.zeros((b, *shape)), "i": np.zeros((b, *shape)), "s": np.zeros((b, *shape))}
+    return Kernel(init, step)
+
+
+def _if(node: IF, shape: tuple[int, ...]) -> Kernel:
+    def step(state: State, x: np.ndarray) -> np.ndarray:
+        return _spike_and_reset(node, state, state["v"] + node.r * x)
+
+    return Kernel(lambda b: {"v": np.zeros((b, *shape)), "s": np.zeros((b, *shape))}, step)
+
+
+def _li(node: LI, dt_s: float, shape: tuple[int, ...]) -> Kernel:
+    a = dt_s / node.tau
+    decay, gain, leak = 1.0 - a, a * node.r, a * node.v_leak
+
+    def step(state: State, x: np.ndarray) -> np.ndarray:
+        state["v"] = decay * state["v"] + leak + gain * x
+        return state["v"]
+
+    return Kernel(lambda b: {"v": np.zeros((b, *shape))}, step)
+
+
+def _integrator(node: Integrator, shape: tuple[int, ...]) -> Kernel:
+    def step(state: State, x: np.ndarray) -> np.ndarray:
+        state["v"] = state["v"] + node.r * x
+        return state["v"]
+
+    return Kernel(lambda b: {"v": np.zeros((b, *shape))}, step)
+
+
+def delay_steps(delay_s: np.ndarray, dt_s: float) -> np.ndarray:
+    """Delays in whole steps: round half to even of delay/dt (numpy's ``rint``)."""
+    return np.rint(np.asarray(delay_s) / dt_s).astype(np.int64)
+
+
+def _delay(node: Delay, dt_s: float, shape: tuple[int, ...]) -> Kernel:
+    steps = delay_steps(node.delay, dt_s)
+    length = int(steps.max(initial=0)) + 1
+
+    def init(b: int) -> State:
+        return {"buf": np.zeros((length, b, *shape)), "t": np.zeros((), dtype=np.int64)}
+
+    def step(state: State, x: np.ndarray) -> np.ndarray:
+        t = int(state["t"])
+        buf = state["buf"]
+        buf[t % length] = x
+        read = (t - steps) % length  # per element
+        y = np.take_along_axis(buf, np.broadcast_to(read, (1, *buf.shape[1:])), axis=0)[0]
+        state["t"] = np.asarray(t + 1)
+        return y
+
+    return Kernel(init, step)
+
+
+def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | None) -> Kernel:
+    """The step function of one node (``dt_s`` may be None for dt-free graphs)."""
+    needs_dt = isinstance(node, (LIF, CubaLIF, LI, Delay))
+    if needs_dt and dt_s is None:
+        raise SpikecError(f"{node.kind} needs a time step: pass dt", node=name, parameter="dt")
+    if isinstance(node, (Input, Output)):
+        return _stateless(lambda x: x)
+    if isinstance(node, Affine):
+        w, b = node.weight, node.bias
+        return _stateless(lambda x: x @ w.T + b)
+    if isinstance(node, Linear):
+        w = node.weight
+        return _stateless(lambda x: x @ w.T)
+    if isinstance(node, Scale):
+        return _stateless(lambda x: x * node.scale)
+    if isinstance(node, Threshold):
+        return _stateless(lambda x: (x > node.threshold).astype(np.float64))
+    if isinstance(node, Flatten):
+        def flatten(x: np.ndarray) -> np.ndarray:
+            return x.reshape((x.shape[0], *flatten_output(in_shape, node.start_dim, node.end_dim)))
+
+        return _stateless(flatten)
+    if isinstance(node, (Conv1d, Conv2d)):
+        g = conv_geometry(node)
+        return _stateless(
+            lambda x: float_ops.conv(x, node.weight, node.bias, g["stride"], g["padding"], g["dilation"], node.groups)
+        )
+    if isinstance(node, (SumPool2d, AvgPool2d)):
+        g = pool_geometry(node)
+        fn = float_ops.sum_pool2d if isinstance(node, SumPool2d) else float_ops.avg_pool2d
+        return _stateless(lambda x: fn(x, g["kernel"], g["stride"], g["padding"]))
+    if isinstance(node, CubaLIF):
+        return _cuba_lif(node, dt_s, in_shape)
+    if isinstance(node, LIF):
+        return _lif(node, dt_s, in_shape)
+    if isinstance(node, IF):
+        return _if(node, in_shape)
+    if isinstance(node, LI):
+        return _li(node, dt_s, in_shape)
+    if isinstance(node, Integrator):
+        return _integrator(node, in_shape)
+    if isinstance(node, Delay):
+        return _delay(node, dt_s, in_shape)
+    raise SpikecError(f"the float executor has no rule for {type(node).__name__}", node=name)
+
+
+def prepare_inputs(graph: Graph, inputs: Any) -> tuple[dict[str, np.ndarray], bool, int]:
+    """Inputs as ``{input node: [T, B, *shape]}``, whether they were batched, and T."""
+    names = graph.inputs
+    if not isinstance(inputs, Mapping):
+        if len(names) != 1:
+            raise InputError(f"graph has {len(names)} inputs {list(names)}: pass a dict of arrays")
+        inputs = {names[0]: inputs}
+    unknown = set(inputs) - set(names)
+    missing = set(names) - set(inputs)
+    if unknown or missing:
+        raise InputError(f"inputs do not match the graph's Input nodes {list(names)} (missing {sorted(missing)}, unknown {sorted(unknown)})")
+    out: dict[str, np.ndarray] = {}
+    batched_flags, steps = set(), set()
+    for name, arr in inputs.items():
+        arr = np.asarray(arr, dtype=np.float64)
+        shape = graph.nodes[name].shape
+        if arr.shape[1:] == shape:
+            batched_flags.add(False)
+            arr = arr[:, None]
+        elif arr.shape[2:] == shape and arr.ndim == len(shape) + 2:
+            batched_flags.add(True)
+        else:
+            raise InputError(
+                f"input array of shape {arr.shape} fits neither [T, {', '.join(map(str, shape))}] "
+                f"nor [T, B, {', '.join(map(str, shape))}]",
+                node=name, value=arr.shape, limit=shape,
+            )
+        if not np.isfinite(arr).all():
+            raise InputError("input contains NaN or infinite values", node=name)
+        out[name] = arr
+        steps.add(arr.shape[0])
+    if len(batched_flags) > 1 or len(steps) > 1 or len({a.shape[1] for a in out.values()}) > 1:
+        raise InputError("all inputs must share T and B")
+    return out, batched_flags.pop(), steps.pop()
+
+
+def simulate(
+    graph: Graph,
+    inputs: Any,
+    dt_s: float | None = None,
+    *,
+    dt: float | None = None,
+    record: tuple[str, ...] = (),
+) -> dict[str, np.ndarray]:
+    """Run ``graph`` on time-first ``inputs`` in float64; one array per Output node.
+
+    ``dt_s`` (alias ``dt``) is the time step in seconds; when omitted, the
+    graph's ``metadata["dt_s"]`` (set by the frontends) is used. ``record``
+    names neuron state variables (``"v"``, ``"i"``) to return as
+    ``"<node>.<var>"`` traces. Outputs keep the input's layout: ``[T, *shape]``
+    or ``[T, B, *shape]``.
+    """
+    dt_s = dt_s if dt_s is not None else dt if dt is not None else graph.metadata.get("dt_s")
+    graph = normalise(graph)
+    shapes = infer_shapes(graph)
+    order, back = graph.execution_order()
+    xs, batched, steps = prepare_inputs(graph, inputs)
+    batch = next(iter(xs.values())).shape[1]
+    kernels = {name: make_kernel(name, graph.nodes[name], shapes[name][0], dt_s) for name in order}
+    states = {name: kernels[name].init(batch) for name in order}
+    preds = {name: [(src, (src, name) in back) for src in graph.predecessors(name)] for name in order}
+    previous = {name: np.zeros((batch, *shapes[name][1])) for name in order}
+    recordings: dict[str, list[np.ndarray]] = {name: [] for name in graph.outputs}
+    traced = [(n, var) for n in order for var in record if var in states[n] and var != "s"]
+    for n, var in traced:
+        recordings[f"{n}.{var}"] = []
+    for t in range(steps):
+        current: dict[str, np.ndarray] = {}
+        for name in order:
+            if name in xs:
+                x = xs[name][t]
+            else:
+                x = sum((previous[src] if is_back else current[src]) for src, is_back in preds[name])
+            try:
+                current[name] = kernels[name].step(states[name], x)
+            except SpikecError:
+                raise
+            except Exception as exc:
+                raise SpikecError(f"while executing step {t}: {type(exc).__name__}: {exc}", node=name) from exc
+        for name in graph.outputs:
+            recordings[name].append(current[name])
+        for n, var in traced:
+            recordings[f"{n}.{var}"].append(states[n][var].copy())
+        previous = current
+    result = {k: np.stack(v) if v else np.zeros((0, batch)) for k, v in recordings.items()}
+    if not batched:
+        result = {k: v[:, 0] for k, v in result.items()}
+    return result
