@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import GraphError
 from .graph import Graph
+from .shapes import infer_shapes
 from .nodes import (
     IF, LI, LIF, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, Flatten, Input, Integrator, Linear,
     Affine, Node, Output, ResetMode, Scale, SumPool2d, Threshold,
@@ -144,7 +145,8 @@ def from_nir(graph: Any, *, reset: ResetMode = "zero") -> Graph:
     graph = copy.deepcopy(graph)
     nir_nodes, edges = _flatten_nir(graph)
     nodes = {name: _node_from_nir(name, n, reset) for name, n in nir_nodes.items()}
-    return Graph(nodes, tuple(edges))
+    metadata = {k: _plain(v) for k, v in (getattr(graph, "metadata", None) or {}).items()}
+    return Graph(nodes, tuple(edges), metadata)
 
 
 def read_nir(path: str | os.PathLike, *, reset: ResetMode = "zero") -> Graph:
@@ -213,7 +215,17 @@ def _node_to_nir(node: Node) -> Any:
 def to_nir(graph: Graph) -> Any:
     """A ``nir.NIRGraph`` equal to ``graph`` (reset mode kept in metadata)."""
     nodes = {name: _node_to_nir(node) for name, node in graph.items()}
-    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), type_check=False)
+    try:
+        shapes = infer_shapes(graph)
+    except GraphError:
+        shapes = {}
+    for name, (in_shape, out_shape) in shapes.items():
+        n = nodes[name]
+        if n.input_type.get("input") is None:
+            n.input_type = {"input": np.asarray(in_shape)}
+        if n.output_type.get("output") is None:
+            n.output_type = {"output": np.asarray(out_shape)}
+    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), type_check=False, metadata=dict(graph.metadata))
 
 
 def write_nir(graph: Graph, path: str | os.PathLike) -> None:
@@ -221,6 +233,7 @@ def write_nir(graph: Graph, path: str | os.PathLike) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", suffix=".nir.tmp")
     os.close(fd)
+    os.chmod(tmp, 0o644)
     try:
         nir.write(tmp, to_nir(graph))
         os.replace(tmp, path)

@@ -1,0 +1,64 @@
+"""``spikec inspect``: what is in a model."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..ir.summary import summarise
+from .common import RESET_CHOICE, load_model, reports_errors
+
+
+def _format_params(params: dict) -> str:
+    parts = []
+    for key, value in params.items():
+        if isinstance(value, dict) and "min" in value:
+            parts.append(f"{key}=[{value['min']:.4g}, {value['max']:.4g}]")
+        elif isinstance(value, float):
+            parts.append(f"{key}={value:.4g}")
+        else:
+            parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"{'node':<16} {'type':<10} {'input':<14} {'output':<14} params"]
+    for node in summary["nodes"]:
+        shape_in = "x".join(map(str, node["input_shape"]))
+        shape_out = "x".join(map(str, node["output_shape"]))
+        lines.append(f"{node['name']:<16} {node['type']:<10} {shape_in:<14} {shape_out:<14} {_format_params(node.get('params', {}))}")
+    recurrent = [f"{e['source']} -> {e['target']}" for e in summary["edges"] if e["recurrent"]]
+    lines.append(f"inputs: {', '.join(summary['inputs'])}   outputs: {', '.join(summary['outputs'])}")
+    lines.append(f"neurons: {summary['neurons']}   synapses: {summary['synapses']}   edges: {len(summary['edges'])}"
+                 + (f"   recurrent: {', '.join(recurrent)}" if recurrent else ""))
+    for warning in summary.get("warnings", []):
+        lines.append(f"warning: {warning}")
+    return "\n".join(lines)
+
+
+@click.command("inspect")
+@click.argument("model", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--reset", type=RESET_CHOICE, default="zero", show_default=True,
+              help="Reset mode for spiking nodes whose file does not record one (NIR has no field for it).")
+@click.option("--dt", "dt_s", type=float, default=None, help="Time step in seconds, for the lint (default: the graph's own).")
+@reports_errors
+def inspect_command(model: str, as_json: bool, reset: str, dt_s: float | None) -> None:
+    """Show the nodes, shapes, counts and parameter ranges of MODEL (a .nir file).
+
+    \b
+    Example:
+      spikec inspect examples/braille_subtract.nir --json
+    """
+    graph = load_model(model, reset=reset)
+    summary = summarise(graph)
+    summary["warnings"] = lint_messages(graph, dt_s)
+    click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
+
+
+def lint_messages(graph, dt_s: float | None) -> list[str]:
+    """The semantic lint's warnings as strings (empty until the lint module exists)."""
+    from ..ir.lint import lint
+
+    dt_s = dt_s if dt_s is not None else graph.metadata.get("dt_s", 1e-4)
+    return [str(w) for w in lint(graph, dt_s)]

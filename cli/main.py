@@ -1,0 +1,37 @@
+"""The ``spikec`` command: a thin layer over the Python API.
+
+Every command parses, calls the library, prints. A ``SpikecError`` becomes one
+line on stderr and exit status 2; a verification mismatch exits 1.
+"""
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="spikec")
+def cli() -> None:
+    """spikec: compile spiking neural networks for neuromorphic hardware and verify them.
+
+    \b
+    Example:
+      spikec inspect model.nir
+      spikec run model.nir --input x.npy --output y.npz --dt 1e-4
+    """
+
+
+from .inspect_cmd import inspect_command  # noqa: E402
+from .run_cmd import run_command  # noqa: E402
+
+cli.add_command(inspect_command)
+cli.add_command(run_command)
+
+
+def main() -> None:
+    cli(prog_name="spikec")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up everything and run the whole test suite (README, command 2; CI runs this).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+VENV=${SPIKEC_VENV:-.venv}
+# Lava (lava-nc 0.10.0) lives in its own Python 3.10 environment (docs/lava.md).
+if [ "${SPIKEC_SKIP_LAVA:-0}" != "1" ] && [ -f backends/lava/env.py ]; then
+  "$VENV/bin/python" -m spikec.backends.lava.env
+fi
+exec "$VENV/bin/python" -m pytest -q -n 2 "$@"
