@@ -1,0 +1,252 @@
+"""Hardware targets: the schema of ``hw_configs/*.toml`` and its loader.
+
+A target file has four tables: ``[target]`` (name, family, description),
+``[numeric]`` (the family's arithmetic: bit widths, shifts, exponent ranges),
+``[limits]`` (resources: cores, neurons, synapses, fan-in/out, delays, routing
+entries) and, for families with analog devices, ``[device]``. Each table is
+checked against a frozen dataclass: unknown keys, missing keys, wrong types and
+out-of-range values raise ``ConfigError`` naming the file, the key and why.
+
+To extend a family (SpiNNaker, RRAM), add a field with a default to its
+dataclass below (``SpiNNakerNumeric``, ``CrossbarNumeric``, ``CrossbarDevice``)
+and the key to the TOML files; nothing else changes. Limits (chip data) live
+in the files, never in code.
+"""
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..ir.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "hw_configs"
+
+
+def _range(lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
+    return {"min": lo, "max": hi}
+
+
+# --- numeric formats, one dataclass per family ------------------------------------
+
+
+@dataclass(frozen=True)
+class LoihiNumeric:
+    """Lava's fixed-point LIF + Dense arithmetic (``docs/semantics.md`` section 3)."""
+
+    state_bits: int = field(metadata=_range(8, 32))  # u and v
+    decay_bits: int = field(metadata=_range(1, 16))  # du, dv unsigned
+    decay_offset_u: int = field(metadata=_range(0, 1))  # Lava's ds_offset
+    decay_offset_v: int = field(metadata=_range(0, 1))  # Lava's dm_offset
+    threshold_bits: int = field(metadata=_range(1, 24))  # vth unsigned
+    threshold_shift: int = field(metadata=_range(0, 16))  # vth << shift
+    activation_shift: int = field(metadata=_range(0, 16))  # a_in << shift
+    activation_bits: int = field(metadata=_range(1, 32))  # Dense a_out precision
+    weight_bits: int = field(metadata=_range(1, 8))  # num_weight_bits
+    weight_exp_min: int = field(metadata=_range(-16, 16))
+    weight_exp_max: int = field(metadata=_range(-16, 16))
+    bias_mant_bits: int = field(metadata=_range(2, 16))  # signed
+    bias_exp_bits: int = field(metadata=_range(0, 4))  # unsigned
+    delay_bits: int = field(default=0, metadata=_range(0, 8))
+    spike_compare: str = field(default=">", metadata={"choices": (">",)})
+
+
+@dataclass(frozen=True)
+class SpiNNakerNumeric:
+    """sPyNNaker's fixed point (s16.15 state, 16-bit weights); extended by the SpiNNaker family."""
+
+    state_format: str = field(metadata={"choices": ("s16.15",)})
+    weight_bits: int = field(metadata=_range(1, 32))
+    ring_buffer_bits: int = field(metadata=_range(1, 32))
+    timestep_us: int = field(metadata=_range(1, None))
+    spike_compare: str = field(default=">=", metadata={"choices": (">=", ">")})
+
+
+@dataclass(frozen=True)
+class CrossbarNumeric:
+    """Analog crossbar tiles with DAC/ADC periphery (aihwkit ``IOParameters``); extended by the RRAM family."""
+
+    tile_rows: int = field(metadata=_range(1, None))
+    tile_cols: int = field(metadata=_range(1, None))
+    dac_bits: int = field(metadata=_range(1, 32))
+    adc_bits: int = field(metadata=_range(1, 32))
+    out_bound: float = field(metadata=_range(0, None))
+    out_noise: float = field(default=0.0, metadata=_range(0, None))
+    neuron_format: str = field(default="float32", metadata={"choices": ("float32", "float64")})
+
+
+@dataclass(frozen=True)
+class CrossbarDevice:
+    """The memory device of a crossbar (conductance range and noise model)."""
+
+    g_max_us: float = field(metadata=_range(0, None))
+    g_min_us: float = field(default=0.0, metadata=_range(0, None))
+    noise_model: str = field(default="none", metadata={"choices": ("none", "pcm_like", "reram_wan2022", "reram_cmo")})
+    drift_t0_s: float = field(default=20.0, metadata=_range(0, None))
+    read_time_s: float = field(default=250e-9, metadata=_range(0, None))
+
+
+NUMERIC_SCHEMAS: dict[str, type] = {"loihi": LoihiNumeric, "spinnaker": SpiNNakerNumeric, "rram": CrossbarNumeric}
+DEVICE_SCHEMAS: dict[str, type] = {"rram": CrossbarDevice}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one target. ``None`` means the figure is unknown or does not apply."""
+
+    chips: int = field(metadata=_range(1, None))
+    cores_per_chip: int = field(metadata=_range(1, None))
+    neurons_per_core: int = field(metadata=_range(1, None))
+    synapses_per_core: int | None = field(default=None, metadata=_range(1, None))
+    synaptic_memory_bytes_per_core: int | None = field(default=None, metadata=_range(1, None))
+    max_fan_in: int | None = field(default=None, metadata=_range(1, None))
+    max_fan_out: int | None = field(default=None, metadata=_range(1, None))
+    max_delay_steps: int | None = field(default=None, metadata=_range(0, None))
+    routing_table_entries: int | None = field(default=None, metadata=_range(1, None))
+    neurons_per_chip: int | None = field(default=None, metadata=_range(1, None))
+    synapses_per_chip: int | None = field(default=None, metadata=_range(1, None))
+    decay_configs_per_core: int | None = field(default=None, metadata=_range(1, None))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A named hardware target, as read from its TOML file (``source_text`` kept verbatim)."""
+
+    name: str
+    family: str
+    description: str
+    numeric: Any
+    limits: Limits
+    device: Any = None
+    default_dt_s: float | None = None
+    source_path: str = ""
+    source_text: str = field(default="", repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The target as plain data (for manifests and reports)."""
+        out = {
+            "name": self.name, "family": self.family, "description": self.description,
+            "default_dt_s": self.default_dt_s, "numeric": asdict(self.numeric), "limits": asdict(self.limits),
+        }
+        if self.device is not None:
+            out["device"] = asdict(self.device)
+        return out
+
+
+# --- checking ---------------------------------------------------------------------
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    hint = typing.get_origin(annotation)
+    if hint in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, annotation)
+
+
+def _build(cls: type, table: Any, file: str, section: str) -> Any:
+    """``cls(**table)`` after checking keys, types and ranges."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{file}: [{section}] must be a table", parameter=section)
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{file}: [{section}] unknown key '{key}' (allowed: {', '.join(known)})", parameter=key)
+    values: dict[str, Any] = {}
+    for name, f in known.items():
+        where = f"{file}: [{section}] {name}"
+        if name not in table:
+            if f.default is MISSING:
+                raise ConfigError(f"{where}: missing required key", parameter=name)
+            continue
+        value = table[name]
+        if not _type_ok(value, hints[name]):
+            raise ConfigError(f"{where}: expected {hints[name]}, got {value!r}", parameter=name, value=value)
+        if isinstance(value, float) and hints[name] is float:
+            value = float(value)
+        lo, hi = f.metadata.get("min"), f.metadata.get("max")
+        if value is not None and ((lo is not None and value < lo) or (hi is not None and value > hi)):
+            raise ConfigError(f"{where}: {value!r} outside [{lo}, {hi}]", parameter=name, value=value, limit=(lo, hi))
+        choices = f.metadata.get("choices")
+        if choices is not None and value not in choices:
+            raise ConfigError(f"{where}: {value!r} is not one of {choices}", parameter=name, value=value, limit=choices)
+        values[name] = value
+    return cls(**values)
+
+
+def _check_consistency(target: Target, file: str) -> None:
+    n = target.numeric
+    if isinstance(n, LoihiNumeric) and n.weight_exp_min > n.weight_exp_max:
+        raise ConfigError(f"{file}: [numeric] weight_exp_min {n.weight_exp_min} > weight_exp_max {n.weight_exp_max}", parameter="weight_exp_min")
+
+
+def parse_target(text: str, file: str = "<string>") -> Target:
+    """A Target from TOML text; ``file`` is only used in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    allowed = {"target", "numeric", "limits", "device"}
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(f"{file}: unknown table or key '{key}' (allowed: {', '.join(sorted(allowed))})", parameter=key)
+    for key in ("target", "numeric", "limits"):
+        if key not in data:
+            raise ConfigError(f"{file}: missing table [{key}]", parameter=key)
+    head = dict(data["target"]) if isinstance(data["target"], Mapping) else data["target"]
+    meta = _build(_TargetHead, head, file, "target")
+    numeric_cls = NUMERIC_SCHEMAS.get(meta.family)
+    if numeric_cls is None:
+        raise ConfigError(f"{file}: [target] family: unknown family '{meta.family}' (known: {', '.join(NUMERIC_SCHEMAS)})", parameter="family", value=meta.family)
+    device = None
+    if "device" in data:
+        device_cls = DEVICE_SCHEMAS.get(meta.family)
+        if device_cls is None:
+            raise ConfigError(f"{file}: [device] is not allowed for family '{meta.family}'", parameter="device")
+        device = _build(device_cls, data["device"], file, "device")
+    target = Target(
+        name=meta.name, family=meta.family, description=meta.description,
+        numeric=_build(numeric_cls, data["numeric"], file, "numeric"),
+        limits=_build(Limits, data["limits"], file, "limits"),
+        device=device, default_dt_s=meta.default_dt_s, source_path=file, source_text=text,
+    )
+    _check_consistency(target, file)
+    return target
+
+
+@dataclass(frozen=True)
+class _TargetHead:
+    name: str
+    family: str
+    description: str = ""
+    default_dt_s: float | None = field(default=None, metadata=_range(0, None))
+
+
+def load_target(name_or_path: str | Path | Target) -> Target:
+    """A target by name (``hw_configs/<name>.toml``) or by path to a TOML file."""
+    if isinstance(name_or_path, Target):
+        return name_or_path
+    text_name = str(name_or_path)
+    path = Path(text_name)
+    if not (path.suffix == ".toml" or path.exists()):
+        path = CONFIG_DIR / f"{text_name}.toml"
+        if not path.exists():
+            known = ", ".join(t.name for t in list_targets())
+            raise ConfigError(f"unknown target '{text_name}' (known: {known}; or pass a path to a .toml file)", value=text_name)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    return parse_target(path.read_text(encoding="utf-8"), str(path))
+
+
+def list_targets() -> list[Target]:
+    """Every target shipped in ``hw_configs/``, sorted by name."""
+    return sorted((load_target(p) for p in CONFIG_DIR.glob("*.toml")), key=lambda t: t.name)
