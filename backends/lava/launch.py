@@ -1,0 +1,91 @@
+"""Hand a network description to Lava and bring back its recordings.
+
+The parent (spikec, Python 3.11+) writes the description as ``network.json``
+plus ``arrays.npz`` into a fresh temporary folder, runs
+``<lava python> runner.py <folder>`` and reads ``results.npz`` back. Nothing
+spikec-specific is pickled: the Lava environment does not have spikec.
+
+Where Lava imports in this very interpreter (a Python 3.10 with lava-nc),
+the runner's code is called in-process instead; there is no such case on 3.11.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ...ir.errors import SpikecError
+from .env import ensure_lava_env
+
+RUNNER = Path(__file__).with_name("runner.py")
+TIMING_KEY = "_timing_s"
+
+
+class LavaRunError(SpikecError):
+    """Lava failed to build or run the network; carries the child's message."""
+
+
+def lava_in_process() -> bool:
+    """True where Lava can be imported here (Python 3.10 with lava-nc)."""
+    return sys.version_info[:2] == (3, 10) and importlib.util.find_spec("lava") is not None
+
+
+def write_description(folder: Path, description: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+    (folder / "network.json").write_text(json.dumps(description, indent=1))
+    np.savez(folder / "arrays.npz", **{k: np.asarray(v) for k, v in arrays.items()})
+
+
+def read_results(folder: Path) -> dict[str, np.ndarray]:
+    with np.load(folder / "results.npz") as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def _child_error(folder: Path, proc: subprocess.CompletedProcess[str]) -> LavaRunError:
+    error_file = folder / "error.json"
+    if error_file.exists():
+        info = json.loads(error_file.read_text())
+        last = info["traceback"].strip().splitlines()[-6:]
+        return LavaRunError(f"Lava run failed: {info['type']}: {info['message']}\n" + "\n".join(last))
+    tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-10:]
+    return LavaRunError(f"Lava runner exited with status {proc.returncode}:\n" + "\n".join(tail))
+
+
+def run_description(
+    description: Mapping[str, Any], arrays: Mapping[str, np.ndarray], *, timeout_s: float | None = None,
+) -> dict[str, np.ndarray]:
+    """Run one description in Lava; returns the runner's results by key.
+
+    The result also holds ``_timing_s`` = (build, compile + run, stop) seconds
+    measured inside the runner.
+    """
+    with tempfile.TemporaryDirectory(prefix="spikec-lava-") as tmp:
+        folder = Path(tmp)
+        write_description(folder, description, arrays)
+        if lava_in_process():
+            sys.path.insert(0, str(RUNNER.parent))
+            try:
+                import runner  # type: ignore[import-not-found]
+            finally:
+                sys.path.remove(str(RUNNER.parent))
+            status = runner.main(["runner.py", str(folder)])
+            proc = subprocess.CompletedProcess([], status, "", "")
+        else:
+            python = ensure_lava_env()
+            env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+            try:
+                proc = subprocess.run(
+                    [str(python), str(RUNNER), str(folder)],
+                    capture_output=True, text=True, timeout=timeout_s, env=env,
+                )
+            except subprocess.TimeoutExpired as err:
+                raise LavaRunError(f"Lava run did not finish within {timeout_s} s", limit=timeout_s) from err
+        if proc.returncode != 0:
+            raise _child_error(folder, proc)
+        return read_results(folder)

@@ -1,0 +1,192 @@
+"""Build a spikec network description as Lava processes, run it, write the recordings.
+
+Standalone: runs in the Lava environment (Python 3.10, numpy < 2,
+lava-nc 0.10.0; stdlib + numpy + scipy + lava only, no spikec)::
+
+    <lava python> runner.py DIR
+
+``DIR`` holds ``network.json`` (the description written by ``emit.py``) and
+``arrays.npz`` (its arrays). The runner writes ``DIR/results.npz`` (one array
+per recording, keyed as the description says) or, on failure,
+``DIR/error.json`` with the message and traceback, and exits 1.
+
+The description (``"format": "spikec-lava/1"``)::
+
+    num_steps   int
+    batch       int, samples laid side by side (see below)
+    populations [{name, kind, size, params{...scalars}, arrays{param: npz key}}]
+                kind: "source" (RingBuffer; arrays.data is (batch, size, num_steps) int32),
+                      "LIF" (lava.proc.lif.process.LIF),
+                      "SpikecLIF" (lava_processes.SpikecLIF)
+    connections [{name, source, target, weights: npz key (out, in) int,
+                  delays: npz key or null, weight_exp, num_weight_bits,
+                  sign_mode: "MIXED"|"EXCITATORY"|"INHIBITORY", num_message_bits,
+                  sparse: bool}]
+                  -> lava.proc.dense Dense/DelayDense or lava.proc.sparse Sparse/DelaySparse
+    record      [{population, var: "s"|"v"|"u", key}]
+
+Batches are vectorised: every population holds ``batch`` copies of its neurons
+(sample b's neuron i is index ``b * size + i``), every connection's matrix is
+block-diagonal over samples (Sparse, so memory grows with the batch, not its
+square). Lava's per-process ``du``/``dv``/``vth`` are shared by all copies
+anyway. One Lava compile and one run serve the whole batch.
+"""
+import json
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+FORMAT = "spikec-lava/1"
+
+
+def _tile(values, batch):
+    """Per-neuron values repeated for every sample (scalars stay scalars)."""
+    values = np.asarray(values)
+    return values if values.ndim == 0 or batch == 1 else np.tile(values, batch)
+
+
+def build_population(pop, arrays, batch, num_steps):
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+    from lava_processes import SpikecLIF
+
+    size = int(pop["size"]) * batch
+    params = dict(pop.get("params", {}))
+    for param, key in pop.get("arrays", {}).items():
+        params[param] = arrays[key]
+    name = pop["name"]
+    if pop["kind"] == "source":
+        data = np.asarray(params.pop("data"), dtype=np.int32)  # (batch, size, T)
+        if data.shape != (batch, int(pop["size"]), num_steps):
+            raise ValueError("source %r: data shape %s, expected %s"
+                             % (name, data.shape, (batch, pop["size"], num_steps)))
+        return RingBuffer(data=data.reshape(size, num_steps))
+    per_neuron = {k: _tile(v, batch) for k, v in params.items()
+                  if k in ("bias_mant", "bias_exp", "u", "v", "v_reset", "w_in_mant", "w_in_exp")}
+    scalars = {k: v for k, v in params.items() if k not in per_neuron}
+    if pop["kind"] == "LIF":
+        return LIF(shape=(size,), name=name, **per_neuron, **scalars)
+    if pop["kind"] == "SpikecLIF":
+        return SpikecLIF(shape=(size,), name=name, **per_neuron, **scalars)
+    raise ValueError("population %r: unknown kind %r" % (name, pop["kind"]))
+
+
+def block_diagonal(matrix, batch):
+    from scipy.sparse import block_diag, csr_matrix
+
+    if batch == 1:
+        return csr_matrix(matrix)
+    return block_diag([csr_matrix(matrix)] * batch, format="csr")
+
+
+def build_connection(conn, arrays, batch):
+    from lava.proc.dense.process import DelayDense, Dense
+    from lava.proc.sparse.process import DelaySparse, Sparse
+    from lava.utils.weightutils import SignMode
+
+    weights = np.asarray(arrays[conn["weights"]], dtype=np.int32)
+    delays = arrays[conn["delays"]].astype(np.int32) if conn.get("delays") else None
+    kwargs = dict(
+        weight_exp=int(conn["weight_exp"]),
+        num_weight_bits=int(conn["num_weight_bits"]),
+        sign_mode=SignMode[conn["sign_mode"]],
+        num_message_bits=int(conn.get("num_message_bits", 0)),
+        name=conn["name"],
+    )
+    sparse = bool(conn.get("sparse")) or batch > 1
+    if not sparse:
+        if delays is None:
+            return Dense(weights=weights, **kwargs)
+        return DelayDense(weights=weights, delays=delays, **kwargs)
+    w = block_diagonal(weights, batch)
+    if delays is None:
+        return Sparse(weights=w, **kwargs)
+    # DelaySparse needs the delays at the same positions as the weights.
+    d = block_diagonal(np.where(weights != 0, delays, 0), batch)
+    return DelaySparse(weights=w, delays=d, max_delay=int(delays.max()), **kwargs)
+
+
+def build_network(desc, arrays, out_dir):
+    """All processes, connected; returns (processes by name, recorder files)."""
+    from lava_processes import SpikeRecorder, StateRecorder
+
+    batch, num_steps = int(desc["batch"]), int(desc["num_steps"])
+    pops = {p["name"]: build_population(p, arrays, batch, num_steps) for p in desc["populations"]}
+    conns = []
+    for conn in desc["connections"]:
+        proc = build_connection(conn, arrays, batch)
+        pops[conn["source"]].s_out.connect(proc.s_in)
+        proc.a_out.connect(pops[conn["target"]].a_in)
+        conns.append(proc)
+    files = {}
+    recorders = []
+    for i, rec in enumerate(desc["record"]):
+        pop = pops[rec["population"]]
+        path = os.path.join(out_dir, "record_%d.npy" % i)
+        if rec["var"] == "s":
+            sink = SpikeRecorder(shape=pop.s_out.shape, num_steps=num_steps, path=path)
+            pop.s_out.connect(sink.a_in)
+        else:
+            sink = StateRecorder(var=getattr(pop, rec["var"]), num_steps=num_steps, path=path)
+        recorders.append(sink)
+        files[rec["key"]] = (path, int(pop_size(desc, rec["population"])))
+    return pops, conns, recorders, files
+
+
+def pop_size(desc, name):
+    return next(p["size"] for p in desc["populations"] if p["name"] == name)
+
+
+def run_network(desc, arrays, out_dir):
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    if desc.get("format") != FORMAT:
+        raise ValueError("unsupported description format %r (runner reads %r)" % (desc.get("format"), FORMAT))
+    batch, num_steps = int(desc["batch"]), int(desc["num_steps"])
+    t0 = time.perf_counter()
+    pops, conns, recorders, files = build_network(desc, arrays, out_dir)
+    anchor = next(iter(pops.values()))
+    t1 = time.perf_counter()
+    try:
+        anchor.run(condition=RunSteps(num_steps=num_steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    finally:
+        t2 = time.perf_counter()
+        anchor.stop()
+    t3 = time.perf_counter()
+    results = {}
+    for key, (path, size) in files.items():
+        trace = np.load(path)  # (T, batch * size)
+        results[key] = trace.reshape(num_steps, batch, size)
+    results["_timing_s"] = np.array([t1 - t0, t2 - t1, t3 - t2])  # build, compile+run, stop
+    return results
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("usage: runner.py DIR", file=sys.stderr)
+        return 2
+    out_dir = argv[1]
+    try:
+        with open(os.path.join(out_dir, "network.json")) as fh:
+            desc = json.load(fh)
+        with np.load(os.path.join(out_dir, "arrays.npz")) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        results = run_network(desc, arrays, out_dir)
+        np.savez(os.path.join(out_dir, "results.npz"), **results)
+    except BaseException as err:  # report everything to the parent, then fail
+        with open(os.path.join(out_dir, "error.json"), "w") as fh:
+            json.dump({"type": type(err).__name__, "message": str(err), "traceback": traceback.format_exc()}, fh)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
