@@ -1,0 +1,142 @@
+"""What the snnTorch and Norse frontends share: tracing a torch module into a Graph.
+
+Both frameworks export through ``nirtorch.extract_nir_graph``, which runs the
+module once on a sample and maps each called submodule to a NIR node. We keep
+that tracing (it finds the topology, including snnTorch's recurrent subgraphs)
+and supply our own per-module map, which delegates to the framework's exporter
+where it is right and builds the node itself where it is not.
+
+Tracing runs on a *deep copy* of the module with a batch of one: the user's
+module keeps its hidden state, and layers that assume a batch dimension
+(``nn.Flatten(start_dim=1)``) trace correctly. The Input and Output shapes the
+exporter would write with that batch dimension are replaced by the sample's
+own shape (a graph's shapes exclude time and batch).
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any, Callable, Iterable
+
+import nir
+import numpy as np
+import torch
+
+from ..ir.check import normalise
+from ..ir.errors import GraphError
+from ..ir.graph import Graph
+from ..ir.nir_io import from_nir
+from ..ir.nodes import Input, Output
+
+ModuleMap = Callable[[torch.nn.Module], Any]
+
+
+def as_numpy(value: Any) -> np.ndarray:
+    """A float64 numpy copy of a tensor, parameter, number or array."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().to(torch.float64).numpy()
+    return np.array(value, dtype=np.float64)
+
+
+def same_shape(**params: Any) -> dict[str, np.ndarray]:
+    """Parameters broadcast against each other (NIR's neurons want one shape for all)."""
+    names = list(params)
+    arrays = np.broadcast_arrays(*(as_numpy(params[n]) for n in names))
+    return {n: np.array(a) for n, a in zip(names, arrays)}
+
+
+def map_standard_layer(module: torch.nn.Module, name_hint: str) -> Any:
+    """NIR nodes for the plain torch layers both frameworks use.
+
+    Returns None for modules this function does not know.
+    """
+    if isinstance(module, torch.nn.Linear):
+        weight = as_numpy(module.weight)
+        if module.bias is None:
+            return nir.Linear(weight=weight)
+        return nir.Affine(weight=weight, bias=as_numpy(module.bias))
+    if isinstance(module, torch.nn.Conv2d):
+        if module.padding_mode != "zeros":
+            raise GraphError(
+                f"Conv2d padding_mode {module.padding_mode!r} is not supported (only 'zeros')",
+                node=name_hint, parameter="padding_mode", value=module.padding_mode,
+            )
+        bias = as_numpy(module.bias) if module.bias is not None else np.zeros(module.out_channels)
+        padding = module.padding if isinstance(module.padding, str) else np.asarray(module.padding)
+        return nir.Conv2d(
+            input_shape=None, weight=as_numpy(module.weight), stride=np.asarray(module.stride),
+            padding=padding, dilation=np.asarray(module.dilation), groups=int(module.groups), bias=bias,
+        )
+    if isinstance(module, torch.nn.AvgPool2d):
+        return _map_avg_pool(module, name_hint)
+    if isinstance(module, torch.nn.Flatten):
+        # The trace runs with a batch dimension; NIR's Flatten dims exclude it.
+        start = module.start_dim - 1 if module.start_dim > 0 else module.start_dim
+        end = module.end_dim - 1 if module.end_dim > 0 else module.end_dim
+        if module.start_dim == 0:
+            raise GraphError("nn.Flatten(start_dim=0) would flatten the batch dimension", node=name_hint, parameter="start_dim", value=0)
+        return nir.Flatten(input_type=None, start_dim=start, end_dim=end)
+    return None
+
+
+def _map_avg_pool(module: torch.nn.AvgPool2d, name_hint: str) -> Any:
+    """AvgPool2d without padding or ceil mode: NIR's mean over each window."""
+    padding = np.atleast_1d(module.padding)
+    if np.any(padding != 0) or module.ceil_mode or module.divisor_override is not None:
+        raise GraphError(
+            "AvgPool2d with padding, ceil_mode or divisor_override is not supported",
+            node=name_hint, parameter="padding", value=module.padding,
+        )
+    stride = module.kernel_size if module.stride is None else module.stride
+    return nir.AvgPool2d(kernel_size=np.atleast_1d(module.kernel_size), stride=np.atleast_1d(stride), padding=np.zeros(2, dtype=int))
+
+
+def unsupported(module: torch.nn.Module, framework: str, supported: Iterable[str]) -> GraphError:
+    return GraphError(
+        f"{framework} frontend: module type {type(module).__name__} is not supported "
+        f"(supported: {', '.join(supported)})",
+        value=type(module).__name__,
+    )
+
+
+def trace_to_graph(
+    module: torch.nn.Module,
+    sample: torch.Tensor,
+    module_map: ModuleMap,
+    *,
+    ignore_submodules_of: list[type] | None = None,
+    prepare: Callable[[torch.nn.Module], None] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Graph:
+    """Trace a deep copy of ``module`` on ``sample`` (no batch dimension) into a normalised Graph.
+
+    ``prepare`` may adjust the copy before the trace (never the user's module).
+    """
+    import nirtorch  # imported here: only the frontends need it
+
+    if not isinstance(sample, torch.Tensor):
+        raise GraphError(f"sample must be a torch.Tensor without batch dimension, got {type(sample).__name__}")
+    net = copy.deepcopy(module)
+    if prepare is not None:
+        prepare(net)
+    net.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nir_graph = nirtorch.extract_nir_graph(
+            net, module_map, sample.detach().unsqueeze(0), model_name=None,
+            ignore_submodules_of=ignore_submodules_of,
+        )
+    missing = [name for name, node in nir_graph.nodes.items() if node is None]
+    if missing:
+        raise GraphError(f"traced modules {missing} have no NIR form", node=missing[0])
+    graph = from_nir(nir_graph)
+    in_shape = tuple(int(s) for s in sample.shape)
+    fixed = {}
+    for name, node in graph.items():
+        if isinstance(node, Input):
+            fixed[name] = node.replace(shape=in_shape)
+        elif isinstance(node, Output):
+            fixed[name] = node.replace(shape=())
+    # nirtorch collects edges in a set: sort them so the same module gives the same graph
+    graph = Graph({**graph.nodes, **fixed}, tuple(sorted(graph.edges)), {**graph.metadata, **(metadata or {})})
+    return normalise(graph)
