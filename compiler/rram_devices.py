@@ -153,17 +153,25 @@ class DeviceModel:
         mask[(u >= self.stuck_on_rate) & (u < self.stuck_on_rate + self.stuck_off_rate)] = -1
         return mask
 
-    def conductance_at(self, g_target_us: np.ndarray, t_s: float, rng: np.random.Generator) -> np.ndarray:
-        """What the cells hold at read time ``t_s``: programmed, stuck, drifted.
+    def program_and_age(
+        self, g_target_us: np.ndarray, t_s: float, rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(conductances right after programming, conductances at ``t_s``), faults included.
 
         Draw order is fixed (programming noise, stuck faults, drift) so the
-        result depends on the seed and the shape only.
+        result depends on the seed and the shape only. Stuck cells do not drift.
         """
         g = self.program(g_target_us, rng)
         stuck = self.stuck_mask(g.shape, rng)
-        g = self.drift.apply(g, t_s, rng)
-        g = np.where(stuck == 1, self.g_max_us, g)
-        return np.where(stuck == -1, self.g_min_us, g)
+        g = self._force_stuck(g, stuck)
+        return g, self._force_stuck(self.drift.apply(g, t_s, rng), stuck)
+
+    def conductance_at(self, g_target_us: np.ndarray, t_s: float, rng: np.random.Generator) -> np.ndarray:
+        """What the cells hold at read time ``t_s``: programmed, stuck, drifted."""
+        return self.program_and_age(g_target_us, t_s, rng)[1]
+
+    def _force_stuck(self, g: np.ndarray, stuck: np.ndarray) -> np.ndarray:
+        return np.where(stuck == 1, self.g_max_us, np.where(stuck == -1, self.g_min_us, g))
 
     def is_ideal(self) -> bool:
         return (
