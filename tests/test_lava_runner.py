@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from spikec.backends.lava.conv_matrix import conv2d_coo, coo_to_dense
 from spikec.backends.lava.env import LavaEnvironmentError, ensure_lava_env, find_python310
 from spikec.backends.lava.launch import LavaRunError, run_description
 from spikec.ir.errors import SpikecError
@@ -75,6 +76,18 @@ def lif_step(state: dict, a_in: np.ndarray, pop: dict) -> np.ndarray:
     return s
 
 
+def connection_arrays(c: dict, arrays: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Dense (weights, delays) of a connection, from a matrix or COO triplets."""
+    if "weights_coo" in c:
+        coo = c["weights_coo"]
+        rows, cols, shape = arrays[coo["rows"]], arrays[coo["cols"]], tuple(coo["shape"])
+        w = coo_to_dense((rows, cols, arrays[coo["data"]], shape))
+        d = coo_to_dense((rows, cols, arrays[c["delays"]], shape)) if c.get("delays") else np.zeros(shape, np.int64)
+        return w, d
+    w = arrays[c["weights"]]
+    return w, arrays[c["delays"]] if c.get("delays") else np.zeros(w.shape, np.int64)
+
+
 def emulate(desc: dict, arrays: dict) -> dict[str, np.ndarray]:
     """Run a description with Lava's rules; batch b is computed independently."""
     T, B = desc["num_steps"], desc["batch"]
@@ -90,8 +103,9 @@ def emulate(desc: dict, arrays: dict) -> dict[str, np.ndarray]:
                                  "v": np.zeros(n, np.int64), "pending": np.zeros(n, bool), "n": n}
         conns = []
         for c in desc["connections"]:
-            w = lava_weights(arrays[c["weights"]], c["sign_mode"], c["num_weight_bits"])
-            conns.append({**c, "w": w, "buff": np.zeros(w.shape[0], np.int64)})
+            w, d = connection_arrays(c, arrays)
+            w = lava_weights(w, c["sign_mode"], c["num_weight_bits"])
+            conns.append({**c, "w": w, "d": d, "buff": np.zeros((w.shape[0], int(d.max()) + 1), np.int64)})
         rec = {r["key"]: [] for r in desc["record"]}
         for t in range(T):
             spikes = {}
@@ -99,12 +113,15 @@ def emulate(desc: dict, arrays: dict) -> dict[str, np.ndarray]:
                 if pop["kind"] == "source":
                     spikes[name] = pop["p"]["data"][b, :, t].astype(bool)
                     continue
-                a_in = sum((c["buff"] for c in conns if c["target"] == name), np.zeros(pop["n"], np.int64))
+                a_in = sum((c["buff"][:, 0] for c in conns if c["target"] == name), np.zeros(pop["n"], np.int64))
                 spikes[name] = lif_step(pop, a_in, pop)
-            for c in conns:
-                acc = c["w"][:, spikes[c["source"]]].sum(axis=1)
-                e = c["weight_exp"]
-                c["buff"] = acc << e if e > 0 else acc >> -e
+            for c in conns:  # a spike at t with delay k arrives at t + k + 1
+                c["buff"] = np.roll(c["buff"], -1, axis=1)
+                c["buff"][:, -1] = 0
+                for k in range(c["buff"].shape[1]):
+                    acc = np.where(c["d"] == k, c["w"], 0)[:, spikes[c["source"]]].sum(axis=1)
+                    e = c["weight_exp"]
+                    c["buff"][:, k] += acc << e if e > 0 else acc >> -e
             for r in desc["record"]:
                 val = spikes[r["population"]] if r["var"] == "s" else pops[r["population"]][r["var"]]
                 rec[r["key"]].append(np.array(val, np.int64))
@@ -182,6 +199,42 @@ def test_runner_equals_numpy_model_of_lava(case):
     want = emulate(desc, arrays)
     assert want["l2"].sum() > 0 or case["reset_mode"] == 2, "test network too quiet to test anything"
     assert want["l1"].sum() > 0
+    for key in want:
+        np.testing.assert_array_equal(lava[key], want[key], err_msg=key)
+
+
+@needs_lava
+def test_runner_equals_numpy_model_with_delays_and_a_convolution_as_sparse():
+    rng = np.random.default_rng(3)
+    T, B = 40, 2
+    w_conv = rng.integers(-90, 120, (3, 2, 3, 3))
+    rows, cols, vals, shape = conv2d_coo(w_conv, (2, 6, 6), (1, 1), (1, 1), (1, 1))
+    w_fc = rng.integers(-100, 160, (5, shape[0]))
+    arrays = {
+        "x": (rng.random((B, 72, T)) < 0.25).astype(np.int32),
+        "r": rows, "c": cols, "v": vals, "dc": rng.integers(0, 4, len(vals)),
+        "w": w_fc, "d": rng.integers(0, 6, w_fc.shape),
+    }
+    desc = {
+        "format": "spikec-lava/1", "num_steps": T, "batch": B,
+        "populations": [
+            {"name": "in", "kind": "source", "size": 72, "arrays": {"data": "x"}},
+            {"name": "conv", "kind": "LIF", "size": shape[0], "params": {"du": 4095, "dv": 0, "vth": 90}},
+            {"name": "out", "kind": "SpikecLIF", "size": 5,
+             "params": {"du": 2000, "dv": 100, "vth": 200, "reset_mode": 1, "reset_delay": False}},
+        ],
+        "connections": [
+            {"name": "c1", "source": "in", "target": "conv", "weights_coo": {"rows": "r", "cols": "c", "data": "v",
+             "shape": list(shape)}, "delays": "dc", "weight_exp": 0, "num_weight_bits": 8, "sign_mode": "MIXED"},
+            {"name": "fc", "source": "conv", "target": "out", "weights": "w", "delays": "d", "weight_exp": 1,
+             "num_weight_bits": 8, "sign_mode": "MIXED"},
+        ],
+        "record": [{"population": "conv", "var": "s", "key": "conv"}, {"population": "out", "var": "s", "key": "out"},
+                   {"population": "out", "var": "v", "key": "out.v"}],
+    }
+    lava = run_description(desc, arrays)
+    want = emulate(desc, arrays)
+    assert want["out"].sum() > 0 and want["conv"].sum() > 0
     for key in want:
         np.testing.assert_array_equal(lava[key], want[key], err_msg=key)
 

@@ -47,12 +47,18 @@ def read_results(folder: Path) -> dict[str, np.ndarray]:
         return {k: npz[k] for k in npz.files}
 
 
+def _shorten(text: str, limit: int = 600) -> str:
+    """Lava puts whole matrices into some messages; keep their start."""
+    return text if len(text) <= limit else text[:limit] + f" ... [{len(text) - limit} more characters]"
+
+
 def _child_error(folder: Path, proc: subprocess.CompletedProcess[str]) -> LavaRunError:
     error_file = folder / "error.json"
     if error_file.exists():
         info = json.loads(error_file.read_text())
-        last = info["traceback"].strip().splitlines()[-6:]
-        return LavaRunError(f"Lava run failed: {info['type']}: {info['message']}\n" + "\n".join(last))
+        message = _shorten(info["message"])
+        where = [line for line in info["traceback"].splitlines() if line.startswith('  File "')][-2:]
+        return LavaRunError(f"Lava run failed: {info['type']}: {message}\n" + "\n".join(where))
     tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-10:]
     return LavaRunError(f"Lava runner exited with status {proc.returncode}:\n" + "\n".join(tail))
 

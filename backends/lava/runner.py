@@ -19,7 +19,9 @@ The description (``"format": "spikec-lava/1"``)::
                       "LIF" (lava.proc.lif.process.LIF),
                       "SpikecLIF" (lava_processes.SpikecLIF)
     connections [{name, source, target, weights: npz key (out, in) int,
-                  delays: npz key or null, weight_exp, num_weight_bits,
+                  or weights_coo: {rows, cols, data: npz keys, shape: [out, in]}
+                  (convolutions, pooling: always Sparse), delays: npz key or null
+                  (same shape as weights, or per COO entry), weight_exp, num_weight_bits,
                   sign_mode: "MIXED"|"EXCITATORY"|"INHIBITORY", num_message_bits,
                   sparse: bool}]
                   -> lava.proc.dense Dense/DelayDense or lava.proc.sparse Sparse/DelaySparse
@@ -86,13 +88,30 @@ def block_diagonal(matrix, batch):
     return block_diag([csr_matrix(matrix)] * batch, format="csr")
 
 
+def connection_matrices(conn, arrays):
+    """(weights, delays or None, is_coo): dense arrays, or scipy COO matrices."""
+    from scipy.sparse import coo_matrix
+
+    coo = conn.get("weights_coo")
+    if coo is None:
+        weights = np.asarray(arrays[conn["weights"]], dtype=np.int32)
+        delays = arrays[conn["delays"]].astype(np.int64) if conn.get("delays") else None
+        return weights, delays, False
+    rows, cols = arrays[coo["rows"]], arrays[coo["cols"]]
+    shape = tuple(int(v) for v in coo["shape"])
+    weights = coo_matrix((arrays[coo["data"]].astype(np.int32), (rows, cols)), shape=shape).tocsr()
+    delays = None
+    if conn.get("delays"):
+        delays = coo_matrix((arrays[conn["delays"]].astype(np.int64), (rows, cols)), shape=shape).tocsr()
+    return weights, delays, True
+
+
 def build_connection(conn, arrays, batch):
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.sparse.process import DelaySparse, Sparse
     from lava.utils.weightutils import SignMode
 
-    weights = np.asarray(arrays[conn["weights"]], dtype=np.int32)
-    delays = arrays[conn["delays"]].astype(np.int32) if conn.get("delays") else None
+    weights, delays, is_coo = connection_matrices(conn, arrays)
     kwargs = dict(
         weight_exp=int(conn["weight_exp"]),
         num_weight_bits=int(conn["num_weight_bits"]),
@@ -100,7 +119,7 @@ def build_connection(conn, arrays, batch):
         num_message_bits=int(conn.get("num_message_bits", 0)),
         name=conn["name"],
     )
-    sparse = bool(conn.get("sparse")) or batch > 1
+    sparse = bool(conn.get("sparse")) or is_coo or batch > 1
     if not sparse:
         if delays is None:
             return Dense(weights=weights, **kwargs)
@@ -108,9 +127,10 @@ def build_connection(conn, arrays, batch):
     w = block_diagonal(weights, batch)
     if delays is None:
         return Sparse(weights=w, **kwargs)
-    # DelaySparse needs the delays at the same positions as the weights.
-    d = block_diagonal(np.where(weights != 0, delays, 0), batch)
-    return DelaySparse(weights=w, delays=d, max_delay=int(delays.max()), **kwargs)
+    if not is_coo:  # DelaySparse needs the delays at the positions of the weights
+        delays = np.where(weights != 0, delays, 0)
+    d = block_diagonal(delays, batch)
+    return DelaySparse(weights=w, delays=d, max_delay=int(d.max()), **kwargs)
 
 
 def build_network(desc, arrays, out_dir):
