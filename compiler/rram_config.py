@@ -5,16 +5,16 @@ physical cells), each cell holding one of ``levels`` conductances between the
 device's ``g_min_us`` and ``g_max_us``; a signed weight takes a differential
 pair of cells (G+ in one column, G- in the next), so an array holds
 ``rows`` x ``cols // 2`` weights. Rows are driven through DACs, column pairs
-are read by ADCs. ``RramConfig.from_mapping`` validates the ``[rram]`` section
-of a ``hw_configs/rram-*.toml`` file and names the file and the bad key.
+are read by ADCs. ``RramConfig.from_target`` reads a loaded
+``hw_configs/rram-*.toml`` target (schema and checks: ``compiler/target.py``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from ..ir.errors import ConfigError
-from .rram_devices import DEVICE_PRESETS, DeviceModel, Drift, ProgrammingNoise
+from .rram_devices import DEVICE_PRESETS, DeviceModel
 
 InputScaling = Literal["abs_max", "none"]
 
@@ -108,57 +108,46 @@ class RramConfig:
         )
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, source: str = "<config>") -> "RramConfig":
-        """Build from a TOML ``[rram]`` table: keys ``array``, ``periphery``, ``device``."""
-        data = dict(data)
-        try:
-            geometry = CrossbarGeometry(**_section(data, "array", source, CrossbarGeometry))
-            periphery = Periphery(**_section(data, "periphery", source, Periphery))
-            device = _device(dict(data.pop("device", {})), source)
-            pack = bool(data.pop("pack", True))
-            name = str(data.pop("name", source))
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}", parameter=exc.parameter, value=exc.value, limit=exc.limit) from exc
-        if data:
-            raise ConfigError(f"{source}: unknown key(s) in [rram]: {sorted(data)}", parameter=sorted(data)[0])
-        return cls(name=name, geometry=geometry, periphery=periphery, device=device, pack=pack)
+    def from_target(cls, target: Any) -> "RramConfig":
+        """The RRAM view of a loaded ``Target`` (family ``rram``, see ``compiler/target.py``).
+
+        ``[numeric]`` gives the arrays and periphery, ``[device]`` names a
+        noise model (``DEVICE_PRESETS``) and scales or overrides its figures.
+        """
+        if target.family != "rram":
+            raise ConfigError(f"target '{target.name}' is family '{target.family}', not 'rram'", value=target.family)
+        n, d = target.numeric, target.device
+        geometry = CrossbarGeometry(rows=n.tile_rows, cols=n.tile_cols, levels=n.levels, cells_per_weight=n.cells_per_weight)
+        periphery = Periphery(
+            dac_bits=n.dac_bits, adc_bits=n.adc_bits, adc_bound=n.out_bound, out_noise=n.out_noise,
+            v_read_v=n.v_read_v, input_scaling=n.input_scaling, ir_drop_r_wire_ohm=n.ir_drop_r_wire_ohm,
+        )
+        return cls(name=target.name, geometry=geometry, periphery=periphery,
+                   device=device_from_target(d), pack=n.pack_tiles)
 
 
-def _section(data: dict[str, Any], key: str, source: str, cls: type) -> dict[str, Any]:
-    section = dict(data.pop(key, {}))
-    allowed = set(cls.__dataclass_fields__)
-    unknown = set(section) - allowed
-    if unknown:
-        raise ConfigError(f"unknown key(s) in [rram.{key}]: {sorted(unknown)} (allowed: {sorted(allowed)})",
-                          parameter=f"{key}.{sorted(unknown)[0]}")
-    return section
-
-
-_DEVICE_KEYS = {
-    "preset", "g_min_us", "g_max_us", "read_sigma_rel", "stuck_on_rate", "stuck_off_rate",
-    "programming", "drift",
-}
-
-
-def _device(section: dict[str, Any], source: str) -> DeviceModel:
-    """A DeviceModel from a preset name plus overrides, or from explicit figures."""
-    unknown = set(section) - _DEVICE_KEYS
-    if unknown:
-        raise ConfigError(f"unknown key(s) in [rram.device]: {sorted(unknown)}", parameter=f"device.{sorted(unknown)[0]}")
-    preset = section.pop("preset", None)
-    if "programming" in section:
-        prog = dict(section.pop("programming"))
-        if "coeffs_us" in prog:
-            prog["coeffs_us"] = tuple(float(c) for c in prog["coeffs_us"])
-        section["programming"] = ProgrammingNoise(**prog)
-    if "drift" in section:
-        section["drift"] = Drift(**dict(section.pop("drift")))
-    if preset is None or preset == "ideal":
-        section.setdefault("g_min_us", 0.0)
-        section.setdefault("g_max_us", 40.0)
-        return DeviceModel(**section)
-    if preset not in DEVICE_PRESETS:
-        raise ConfigError(f"unknown device preset {preset!r} (known: {sorted(DEVICE_PRESETS)})",
-                          parameter="device.preset", value=preset)
-    base_args = {k: section.pop(k) for k in ("g_min_us", "g_max_us") if k in section}
-    return DEVICE_PRESETS[preset](**base_args, **section)
+def device_from_target(d: Any) -> DeviceModel:
+    """A DeviceModel from a ``CrossbarDevice`` table: preset, then scales and overrides."""
+    if d is None:
+        raise ConfigError("an RRAM target needs a [device] table", parameter="device")
+    if d.noise_model == "none":
+        model = DeviceModel(d.g_min_us, d.g_max_us)
+    elif d.noise_model in DEVICE_PRESETS:
+        model = DEVICE_PRESETS[d.noise_model](g_min_us=d.g_min_us, g_max_us=d.g_max_us)
+    else:
+        raise ConfigError(f"unknown noise_model {d.noise_model!r}", parameter="noise_model", value=d.noise_model)
+    drift = model.drift
+    if drift.law == "power" or d.drift_nu_mean is not None:
+        drift = replace(
+            drift, law="power", t0_s=d.drift_t0_s,
+            nu_mean=drift.nu_mean if d.drift_nu_mean is None else d.drift_nu_mean,
+            nu_std=drift.nu_std if d.drift_nu_std is None else d.drift_nu_std,
+        )
+    return replace(
+        model,
+        programming=replace(model.programming, scale=model.programming.scale * d.prog_noise_scale),
+        drift=drift,
+        read_sigma_rel=model.read_sigma_rel if d.read_noise_rel is None else d.read_noise_rel,
+        stuck_on_rate=d.stuck_on_rate,
+        stuck_off_rate=d.stuck_off_rate,
+    )

@@ -76,6 +76,13 @@ class CrossbarNumeric:
     out_bound: float = field(metadata=_range(0, None))
     out_noise: float = field(default=0.0, metadata=_range(0, None))
     neuron_format: str = field(default="float32", metadata={"choices": ("float32", "float64")})
+    # RRAM family (compiler/rram_config.py): cells, read voltage, input scaling, IR drop, packing
+    levels: int = field(default=16, metadata=_range(2, 65536))  # conductance levels per cell
+    cells_per_weight: int = field(default=2, metadata=_range(2, 2))  # differential pair G+/G-
+    v_read_v: float = field(default=0.2, metadata=_range(0, None))
+    input_scaling: str = field(default="abs_max", metadata={"choices": ("abs_max", "none")})
+    ir_drop_r_wire_ohm: float = field(default=0.0, metadata=_range(0, None))
+    pack_tiles: bool = True
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,13 @@ class CrossbarDevice:
     noise_model: str = field(default="none", metadata={"choices": ("none", "pcm_like", "reram_wan2022", "reram_cmo")})
     drift_t0_s: float = field(default=20.0, metadata=_range(0, None))
     read_time_s: float = field(default=250e-9, metadata=_range(0, None))
+    # RRAM family (compiler/rram_devices.py): scales and overrides of the noise model's figures
+    prog_noise_scale: float = field(default=1.0, metadata=_range(0, None))
+    read_noise_rel: float | None = field(default=None, metadata=_range(0, None))  # None: the model's
+    drift_nu_mean: float | None = field(default=None, metadata=_range(0, None))  # power-law drift
+    drift_nu_std: float | None = field(default=None, metadata=_range(0, None))
+    stuck_on_rate: float = field(default=0.0, metadata=_range(0, 1))
+    stuck_off_rate: float = field(default=0.0, metadata=_range(0, 1))
 
 
 NUMERIC_SCHEMAS: dict[str, type] = {"loihi": LoihiNumeric, "spinnaker": SpiNNakerNumeric, "rram": CrossbarNumeric}
