@@ -1,0 +1,152 @@
+"""Norse -> spikec Graph, meaning what the ``SequentialState`` computes.
+
+Norse 1.1.0 feed-forward cells, one step at the cell's own ``dt``
+(``norse/torch/functional/lif_box.py``, ``lif.py``, ``leaky_integrator*.py``)::
+
+    LIFBoxCell  v += dt tau_mem_inv (v_leak - v + x); z = H(v - v_th); reset_method(z, v)
+    LIFCell     i += x; v += dt tau_mem_inv (v_leak - v + i); i -= dt tau_syn_inv i;
+                z = H(v - v_th); v = v_reset where z
+    LIBoxCell   v += dt tau_mem_inv (v_leak - v + x)             (outputs v)
+    LICell      i += x; v += dt tau_mem_inv (v_leak - v + i); i -= dt tau_syn_inv i
+
+Under spikec's forward Euler at ``dt_s`` these are, exactly:
+
+* LIFBoxCell -> LIF(tau = dt_s / (dt tau_mem_inv), r = 1), reset "zero" for
+  ``reset_value`` and "subtract" for ``reset_subtract``;
+* LIFCell -> CubaLIF(tau_syn = dt_s / (dt tau_syn_inv), w_in = tau_syn / dt_s, r = 1):
+  spikec's ``I += dt/tau_syn (-I + w_in x)`` is then ``I = (1 - dt tau_syn_inv) I + x``,
+  Norse's jumped current, which the membrane sees in the same step;
+* LIBoxCell -> LI(tau, r = 1);
+* LICell -> LI(tau_syn, r = tau_syn / dt_s) -> LI(tau_mem, r = 1): the current is
+  itself a leaky integrator of x with unit jumps.
+
+Norse's own exporter (``norse/torch/utils/export_nir.py``) writes
+``tau = dt / tau_mem_inv`` (a thousand times too short at dt = 1 ms, Norse issue
+411), ``w_in = 1`` for LIFCell, no ``v_reset`` and no reset mode, fails on a Conv2d
+without bias and knows neither Flatten, pooling nor LICell: we keep its Linear
+mapping and build the rest here.
+
+Norse starts the membrane at ``v_leak``; spikec's executor starts every state at
+zero, so a graph with ``v_leak != 0`` differs in its first steps (see
+docs/frontends.md).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import nir
+import numpy as np
+import torch
+
+from ..ir.errors import GraphError
+from ..ir.graph import Graph
+from ..ir.nir_io import RESET_DELAY_KEY, RESET_KEY
+from .torch_trace import as_numpy, map_standard_layer, same_shape, trace_to_graph, unsupported
+
+SUPPORTED = (
+    "Linear", "Conv2d", "AvgPool2d", "Flatten", "norse.LIFBoxCell", "norse.LIFCell",
+    "norse.LIBoxCell", "norse.LICell",
+)
+
+
+def _time_constant(rate_inv: Any, cell_dt_s: float, dt_s: float, name: str, parameter: str) -> np.ndarray:
+    """tau such that spikec's dt_s / tau equals the cell's dt * rate."""
+    rate = as_numpy(rate_inv)
+    if np.any(rate <= 0):
+        raise GraphError(f"{parameter} must be positive", node=name, parameter=parameter, value=float(rate.min()), limit="> 0")
+    return dt_s / (cell_dt_s * rate)
+
+
+def _reset_mode(cell: Any, name: str) -> str:
+    from norse.torch.functional.reset import reset_subtract, reset_value
+
+    method = getattr(cell.p, "reset_method", reset_value)
+    if method is reset_value:
+        return "zero"
+    if method is reset_subtract:
+        return "subtract"
+    raise GraphError(f"unknown reset_method {method!r}", node=name, parameter="reset_method")
+
+
+def _lif_box(cell: Any, name: str, dt_s: float) -> Any:
+    p = cell.p
+    tau = _time_constant(p.tau_mem_inv, cell.dt, dt_s, name, "tau_mem_inv")
+    params = same_shape(tau=tau, r=1.0, v_leak=p.v_leak, v_threshold=p.v_th, v_reset=p.v_reset)
+    return nir.LIF(**params, metadata={RESET_KEY: _reset_mode(cell, name), RESET_DELAY_KEY: False})
+
+
+def _lif(cell: Any, name: str, dt_s: float) -> Any:
+    p = cell.p
+    tau_syn = _time_constant(p.tau_syn_inv, cell.dt, dt_s, name, "tau_syn_inv")
+    tau_mem = _time_constant(p.tau_mem_inv, cell.dt, dt_s, name, "tau_mem_inv")
+    params = same_shape(
+        tau_syn=tau_syn, tau_mem=tau_mem, r=1.0, w_in=tau_syn / dt_s, v_leak=p.v_leak, v_threshold=p.v_th, v_reset=p.v_reset,
+    )
+    return nir.CubaLIF(**params, metadata={RESET_KEY: "zero", RESET_DELAY_KEY: False})
+
+
+def _li_box(cell: Any, name: str, dt_s: float) -> Any:
+    p = cell.p
+    tau = _time_constant(p.tau_mem_inv, cell.dt, dt_s, name, "tau_mem_inv")
+    return nir.LI(**same_shape(tau=tau, r=1.0, v_leak=p.v_leak))
+
+
+def _li(cell: Any, name: str, dt_s: float) -> Any:
+    """The current filter and the membrane as two LI nodes (NIR has no current-based LI)."""
+    p = cell.p
+    tau_syn = _time_constant(p.tau_syn_inv, cell.dt, dt_s, name, "tau_syn_inv")
+    tau_mem = _time_constant(p.tau_mem_inv, cell.dt, dt_s, name, "tau_mem_inv")
+    syn = nir.LI(**same_shape(tau=tau_syn, r=tau_syn / dt_s, v_leak=0.0))
+    mem = nir.LI(**same_shape(tau=tau_mem, r=1.0, v_leak=p.v_leak))
+    return nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=None), "syn": syn, "mem": mem, "output": nir.Output(output_type=None)},
+        edges=[("input", "syn"), ("syn", "mem"), ("mem", "output")],
+        type_check=False,
+    )
+
+
+def _module_map(dt_s: float, names: dict[int, str]):
+    from norse.torch.module.leaky_integrator import LICell
+    from norse.torch.module.leaky_integrator_box import LIBoxCell
+    from norse.torch.module.lif import LIFCell
+    from norse.torch.module.lif_box import LIFBoxCell
+
+    builders = ((LIFBoxCell, _lif_box), (LIFCell, _lif), (LIBoxCell, _li_box), (LICell, _li))
+
+    def to_nir(module: torch.nn.Module) -> Any:
+        name = names.get(id(module), type(module).__name__)
+        for cls, build in builders:
+            if isinstance(module, cls):
+                return build(module, name, dt_s)
+        node = map_standard_layer(module, name)
+        if node is None:
+            raise unsupported(module, "Norse", SUPPORTED)
+        return node
+
+    return to_nir
+
+
+def from_norse(module: torch.nn.Module, sample: torch.Tensor, *, dt_s: float = 1e-3) -> Graph:
+    """A normalised Graph computing what the ``norse.torch.SequentialState`` computes, step for step.
+
+    ``sample`` is one frame WITHOUT batch or time dimension. Each cell keeps its
+    own ``dt``; the graph is exact under spikec's semantics at ``dt_s`` (default
+    1e-3 s, Norse's default). The module is not modified.
+    """
+    from norse.torch import SequentialState
+
+    if not dt_s > 0:
+        raise GraphError(f"dt_s must be positive, got {dt_s!r}", parameter="dt_s", value=dt_s)
+    if not isinstance(module, SequentialState):
+        raise GraphError(
+            f"from_norse needs a norse.torch.SequentialState (Norse's exporter traces only that), got {type(module).__name__}",
+            value=type(module).__name__,
+        )
+    names: dict[int, str] = {}
+
+    def prepare(net: torch.nn.Module) -> None:
+        names.update({id(m): n for n, m in net.named_modules()})
+
+    return trace_to_graph(
+        module, sample, _module_map(dt_s, names), prepare=prepare, metadata={"dt_s": dt_s, "frontend": "norse"},
+    )
