@@ -1,0 +1,199 @@
+"""A compiled Loihi program as a Lava network description (JSON + arrays).
+
+The compiled program's graph (``compiler/loihi_nodes.py``) already speaks
+Lava: ``LoihiInput -> Dense -> LoihiNeurons -> ... -> LoihiOutput`` with Lava's
+own parameter names and units. This module only translates it into the
+runner's description (format ``spikec-lava/1``, see ``runner.py``): it reads
+the program's artefacts and computes nothing the hardware would compute.
+
+- ``LoihiNeurons`` that Lava's LIF computes exactly (``is_stock_lava``) become
+  ``lava.proc.lif.process.LIF``; the others (reset by subtraction, nonzero
+  ``v_reset``, delayed reset, non-spiking read-outs) become spikec's
+  ``SpikecLIF`` (``lava_processes.py``).
+- ``Dense`` becomes ``lava.proc.dense.process.Dense``, or ``Sparse`` when the
+  matrix is mostly zeros (unrolled convolutions and pooling; both models
+  compute the same integers, ``tests/test_lava_runner.py`` checks it), and the
+  delay variants when the program has synaptic delays.
+- ``LoihiInput`` becomes a ``RingBuffer`` source holding the input spikes.
+- Output spikes, and ``v``/``u`` where asked, are recorded by spikec's file
+  recorders (Lava's own read-back costs ~28 us per value).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from ...ir.errors import CompileError, InputError
+from ...ir.graph import Graph
+
+FORMAT = "spikec-lava/1"
+#: Dense connections with at most this fraction of nonzero weights go to Lava's Sparse.
+SPARSE_DENSITY = 0.25
+#: ... and only when they are at least this large (small matrices gain nothing).
+SPARSE_MIN_ENTRIES = 4096
+SIGN_MODE_NAMES = {1: "MIXED", 2: "EXCITATORY", 3: "INHIBITORY"}
+RESET_MODES = {"zero": 0, "subtract": 1}  # lava_processes.RESET_ZERO / RESET_SUBTRACT
+RESET_NONE = 2  # lava_processes.RESET_NONE: a read-out that never spikes
+STATE_VARS = ("v", "u")
+
+
+@dataclass(frozen=True, eq=False)
+class Recording:
+    """Where one result array comes from and the shape it is returned in."""
+
+    key: str
+    population: str
+    var: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class LavaNetwork:
+    """A description the runner builds, its arrays, and what the results mean."""
+
+    description: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    recordings: tuple[Recording, ...] = field(default_factory=tuple)
+
+
+def program_graph(program: Any) -> Graph:
+    """The lowered Loihi graph of a Program (or a lowered Graph itself)."""
+    graph = program if isinstance(program, Graph) else getattr(program, "graph", None)
+    if not isinstance(graph, Graph):
+        raise CompileError(f"expected a compiled Loihi program, got {type(program).__name__}")
+    kinds = {node.kind for node in graph.nodes.values()}
+    unknown = kinds - {"LoihiInput", "Dense", "LoihiNeurons", "LoihiOutput"}
+    if unknown:
+        raise CompileError(
+            f"the Lava backend runs programs compiled for a Loihi target; this graph has {sorted(unknown)} nodes"
+        )
+    return graph
+
+
+def _population(name: str, node: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """One neuron population: Lava's LIF where it suffices, else SpikecLIF."""
+    params: dict[str, Any] = {"du": int(node.du), "dv": int(node.dv), "vth": int(node.vth)}
+    arrays = {f"{name}.bias_mant": np.asarray(node.bias_mant, np.int32),
+              f"{name}.bias_exp": np.asarray(node.bias_exp, np.int32)}
+    refs = {"bias_mant": f"{name}.bias_mant", "bias_exp": f"{name}.bias_exp"}
+    kind = "LIF"
+    if not node.is_stock_lava:
+        kind = "SpikecLIF"
+        if node.reset not in RESET_MODES:
+            raise CompileError(f"reset mode {node.reset!r} has no Lava model", node=name, parameter="reset")
+        params["reset_mode"] = RESET_MODES[node.reset] if node.spiking else RESET_NONE
+        params["reset_delay"] = bool(node.reset_delay)
+        arrays[f"{name}.v_reset"] = np.asarray(node.v_reset, np.int32)
+        refs["v_reset"] = f"{name}.v_reset"
+    return {"name": name, "kind": kind, "size": node.n, "params": params, "arrays": refs}, arrays
+
+
+def _connection(name: str, node: Any, source: str, target: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    weights = np.asarray(node.weights, np.int32)
+    if int(node.sign_mode) not in SIGN_MODE_NAMES:
+        raise CompileError(f"sign_mode {node.sign_mode} is not one of Lava's {SIGN_MODE_NAMES}", node=name)
+    conn: dict[str, Any] = {
+        "name": name, "source": source, "target": target, "weight_exp": int(node.weight_exp),
+        "num_weight_bits": int(node.num_weight_bits), "sign_mode": SIGN_MODE_NAMES[int(node.sign_mode)],
+        "num_message_bits": 0,
+    }
+    delays = getattr(node, "delays", None)
+    delays = None if delays is None or not np.any(delays) else np.asarray(delays, np.int64)
+    arrays: dict[str, np.ndarray] = {}
+    nonzero = np.count_nonzero(weights)
+    if weights.size >= SPARSE_MIN_ENTRIES and nonzero <= SPARSE_DENSITY * weights.size:
+        rows, cols = np.nonzero(weights)
+        arrays |= {f"{name}.rows": rows.astype(np.int32), f"{name}.cols": cols.astype(np.int32),
+                   f"{name}.data": weights[rows, cols]}
+        conn["weights_coo"] = {"rows": f"{name}.rows", "cols": f"{name}.cols", "data": f"{name}.data",
+                               "shape": list(weights.shape)}
+        if delays is not None:
+            arrays[f"{name}.delays"] = delays[rows, cols]
+    else:
+        arrays[f"{name}.weights"] = weights
+        conn["weights"] = f"{name}.weights"
+        if delays is not None:
+            arrays[f"{name}.delays"] = delays
+    conn["delays"] = f"{name}.delays" if delays is not None else None
+    return conn, arrays
+
+
+def _only(graph: Graph, names: tuple[str, ...], name: str, what: str) -> str:
+    if len(names) != 1:
+        raise CompileError(f"{what} must have exactly one, has {len(names)}: {list(names)}", node=name)
+    return names[0]
+
+
+def emit_network(program: Any, spikes: Mapping[str, np.ndarray], record: tuple[str, ...] = ()) -> LavaNetwork:
+    """The Lava description of ``program`` driven by ``spikes``.
+
+    ``spikes`` maps each ``LoihiInput`` to binary spikes ``[B, n, T]`` (see
+    ``spike_inputs``). ``record`` names neuron variables (``"v"``, ``"u"``)
+    to trace for every population, as ``"<population>.<var>"``.
+    """
+    graph = program_graph(program)
+    batch, steps = next(iter(spikes.values())).shape[0], next(iter(spikes.values())).shape[2]
+    pops: list[dict[str, Any]] = []
+    conns: list[dict[str, Any]] = []
+    arrays: dict[str, np.ndarray] = {}
+    recordings: list[Recording] = []
+    for name, node in graph.items():
+        if node.kind == "LoihiInput":
+            arrays[f"{name}.data"] = spikes[name]
+            pops.append({"name": name, "kind": "source", "size": node.n, "arrays": {"data": f"{name}.data"}})
+        elif node.kind == "LoihiNeurons":
+            pop, pop_arrays = _population(name, node)
+            pops.append(pop)
+            arrays |= pop_arrays
+            recordings += [Recording(f"{name}.{var}", name, var, tuple(node.shape)) for var in STATE_VARS if var in record]
+        elif node.kind == "Dense":
+            source = _only(graph, graph.predecessors(name), name, "a Dense's source")
+            target = _only(graph, graph.successors(name), name, "a Dense's target")
+            conn, conn_arrays = _connection(name, node, source, target)
+            conns.append(conn)
+            arrays |= conn_arrays
+        elif node.kind == "LoihiOutput":
+            source = _only(graph, graph.predecessors(name), name, "an output's source")
+            recordings.append(Recording(name, source, node.reads, tuple(node.shape)))
+    description = {
+        "format": FORMAT, "num_steps": int(steps), "batch": int(batch), "populations": pops, "connections": conns,
+        "record": [{"population": r.population, "var": r.var, "key": r.key} for r in recordings],
+    }
+    return LavaNetwork(description, arrays, tuple(recordings))
+
+
+def spike_inputs(program: Any, inputs: Any) -> tuple[dict[str, np.ndarray], bool]:
+    """Time-first inputs (``[T, *shape]`` or ``[T, B, *shape]``, one per LoihiInput,
+    a bare array for a single input) as binary ``[B, n, T]`` int32, and whether
+    they were batched."""
+    graph = program_graph(program)
+    names = tuple(n for n, node in graph.items() if node.kind == "LoihiInput")
+    if not isinstance(inputs, Mapping):
+        if len(names) != 1:
+            raise InputError(f"program has {len(names)} inputs {list(names)}: pass a dict of arrays")
+        inputs = {names[0]: inputs}
+    if set(inputs) != set(names):
+        raise InputError(f"inputs {sorted(inputs)} do not match the program's inputs {list(names)}")
+    out: dict[str, np.ndarray] = {}
+    flags, batch_steps = set(), set()
+    for name in names:
+        arr = np.asarray(inputs[name])
+        shape = tuple(graph.nodes[name].shape)
+        if arr.shape[1:] == shape:
+            arr, batched = arr[:, None], False
+        elif arr.ndim == len(shape) + 2 and arr.shape[2:] == shape:
+            batched = True
+        else:
+            raise InputError(f"input of shape {arr.shape} fits neither [T, *{shape}] nor [T, B, *{shape}]",
+                             node=name, value=arr.shape, limit=shape)
+        if not np.isin(arr, (0, 1)).all():
+            raise InputError("Loihi inputs are binary spikes; found values other than 0 and 1", node=name)
+        flags.add(batched)
+        batch_steps.add(arr.shape[:2])
+        steps, b = arr.shape[:2]
+        out[name] = np.ascontiguousarray(arr.reshape(steps, b, -1).transpose(1, 2, 0)).astype(np.int32)
+    if len(flags) > 1 or len(batch_steps) > 1:
+        raise InputError("all inputs must share T and B (and all be batched or none)")
+    return out, flags.pop()
