@@ -1,0 +1,130 @@
+"""Reference executor of the SpiNNaker numeric family (``docs/semantics.md`` section 4).
+
+Runs a quantised ``SpiNNakerNetwork`` with dense numpy arithmetic: per tick,
+each population's ring-buffer sums are the dense product of the spikes its
+sources sent ``delay`` ticks ago with the integer weight matrices (one per
+synapse type), saturated to uint32; then ``spinnaker_format.neuron_tick``.
+It knows nothing of routing tables, keys or rows: the event-driven machine in
+``backends/spinnaker`` must reach the same spikes from those alone.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...compiler.quantise_spinnaker import SpiNNakerNetwork
+from ...compiler.spinnaker_format import (
+    EXCITATORY, INHIBITORY, UINT32_MAX, neuron_tick, new_state, synaptic_input,
+)
+from ...ir.errors import InputError
+
+
+def spike_inputs(net: SpiNNakerNetwork, inputs: Any) -> tuple[dict[str, np.ndarray], bool, int, int]:
+    """Inputs as ``{source: int64 [T, B, n]}`` of 0/1, whether batched, T and B.
+
+    SpiNNaker's inputs are spike sources: anything but 0 and 1 is refused.
+    """
+    sources = [p for p in net.populations if p.is_source]
+    if not isinstance(inputs, dict):
+        if len(sources) != 1:
+            raise InputError(f"network has {len(sources)} inputs {[p.name for p in sources]}: pass a dict")
+        inputs = {sources[0].name: inputs}
+    names = {p.name for p in sources}
+    if set(inputs) != names:
+        raise InputError(f"inputs {sorted(inputs)} do not match the Input nodes {sorted(names)}")
+    out, batched, steps, batch = {}, set(), set(), set()
+    for p in sources:
+        x = np.asarray(inputs[p.name])
+        is_batched = x.ndim == len(p.shape) + 2
+        if x.ndim not in (len(p.shape) + 1, len(p.shape) + 2) or x.shape[x.ndim - len(p.shape):] != p.shape:
+            raise InputError(f"input of shape {x.shape} does not fit [T, (B,) *{p.shape}]", node=p.name)
+        x = x if is_batched else x[:, None]
+        if not np.isin(x, (0, 1)).all():
+            raise InputError("SpiNNaker inputs are spikes: values must be 0 or 1", node=p.name)
+        out[p.name] = x.reshape(x.shape[0], x.shape[1], -1).astype(np.int64)
+        batched.add(is_batched)
+        steps.add(x.shape[0])
+        batch.add(x.shape[1])
+    if len(batched) != 1 or len(steps) != 1 or len(batch) != 1:
+        raise InputError("all inputs must share T and B (and all be batched or not)")
+    return out, batched.pop(), steps.pop(), batch.pop()
+
+
+def decode_recordings(net: SpiNNakerNetwork, raw: dict[str, np.ndarray], batched: bool,
+                      record: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Raw per-population recordings ``[T, B, n]`` to the graph's outputs (float64)."""
+    result: dict[str, np.ndarray] = {}
+    for out_name, (pop_name, kind) in net.outputs.items():
+        pop = net.population(pop_name)
+        data = raw[f"{pop_name}.{kind}"].astype(np.float64)
+        if kind == "v":
+            data = data / pop.params.scale
+        result[out_name] = data.reshape(data.shape[0], data.shape[1], *pop.shape)
+    if "v" in record:
+        for key, data in raw.items():
+            pop_name, kind = key.rsplit(".", 1)
+            if kind == "v":
+                pop = net.population(pop_name)
+                result[key] = (data / pop.params.scale).reshape(data.shape[0], data.shape[1], *pop.shape)
+    if not batched:
+        result = {k: v[:, 0] for k, v in result.items()}
+    return result
+
+
+def recorded_keys(net: SpiNNakerNetwork, record: tuple[str, ...]) -> list[str]:
+    keys = {f"{pop}.{kind}" for pop, kind in net.outputs.values()}
+    if "v" in record:
+        keys |= {f"{p.name}.v" for p in net.populations if not p.is_source}
+    return sorted(keys)
+
+
+def run_network(net: SpiNNakerNetwork, inputs: Any, record: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Run ``net`` on spike inputs ``[T, (B,) *shape]``; outputs aligned to graph steps."""
+    xs, batched, steps, batch = spike_inputs(net, inputs)
+    ticks = steps + net.max_start_tick
+    max_delay = max([p.delay for p in net.projections] + [1])
+    history = {p.name: np.zeros((max_delay + 1, batch, p.size), dtype=np.int64) for p in net.populations}
+    dense = []
+    for proj in net.projections:
+        n_post, n_pre = net.population(proj.post).size, net.population(proj.pre).size
+        mats = []
+        for syn_type in (EXCITATORY, INHIBITORY):
+            sel = proj.synapse_type == syn_type
+            m = np.zeros((n_post, n_pre), dtype=np.int64)
+            np.add.at(m, (proj.post_index[sel], proj.pre_index[sel]), proj.weight[sel])
+            mats.append(m)
+        dense.append((proj, mats))
+    states = {p.name: new_state(p.size, batch) for p in net.populations if not p.is_source}
+    keys = recorded_keys(net, record)
+    raw = {k: [] for k in keys}
+    for t in range(ticks):
+        current = {}
+        for pop in net.populations:
+            local = t - pop.start_tick
+            if pop.is_source:
+                current[pop.name] = xs[pop.name][local] if 0 <= local < steps else np.zeros((batch, pop.size), np.int64)
+                continue
+            exc = np.zeros((batch, pop.size), dtype=np.int64)
+            inh = np.zeros((batch, pop.size), dtype=np.int64)
+            for proj, (m_exc, m_inh) in dense:
+                if proj.post != pop.name:
+                    continue
+                sent = history[proj.pre][(t - proj.delay) % (max_delay + 1)]
+                exc += sent @ m_exc.T
+                inh += sent @ m_inh.T
+            inp = synaptic_input(np.minimum(exc, UINT32_MAX), np.minimum(inh, UINT32_MAX), pop.params.shift)
+            if local >= 0:
+                current[pop.name] = neuron_tick(pop.params, states[pop.name], inp, local)
+            else:
+                current[pop.name] = np.zeros((batch, pop.size), dtype=np.int64)
+        for pop in net.populations:
+            history[pop.name][t % (max_delay + 1)] = current[pop.name]
+        for key in keys:
+            pop_name, kind = key.rsplit(".", 1)
+            pop = net.population(pop_name)
+            local = t - pop.start_tick
+            if 0 <= local < steps:
+                raw[key].append(current[pop_name] if kind == "spikes" else states[pop_name]["v"].copy())
+    stacked = {k: np.stack(v) if v else np.zeros((0, batch, net.population(k.rsplit(".", 1)[0]).size)) for k, v in raw.items()}
+    return decode_recordings(net, stacked, batched, record)
