@@ -28,10 +28,11 @@ def _param_range(value: np.ndarray) -> dict[str, float] | float:
 def summarise(graph: Graph) -> dict[str, Any]:
     """Nodes (type, shapes, parameter ranges), edges and totals, JSON-serialisable."""
     shapes = infer_shapes(graph)
-    _, back = graph.execution_order()
+    order, back = graph.execution_order()
     nodes = []
     neurons = synapses = 0
-    for name, node in graph.items():
+    for name in order:
+        node = graph.nodes[name]
         in_shape, out_shape = shapes[name]
         entry: dict[str, Any] = {
             "name": name,
