@@ -1,0 +1,209 @@
+"""The analog simulator: ideal equals the float reference; converters and noise as documented."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import spikec
+from spikec.backends.rram.analog import ProgrammedTile, dac, read_tile
+from spikec.backends.rram.simulator import simulate_rram
+from spikec.compiler.crossbar_map import map_matrix
+from spikec.compiler.rram_config import CrossbarGeometry, Periphery, RramConfig
+from spikec.compiler.rram_devices import DeviceModel, Drift
+from spikec.compiler.rram_lower import lower_to_crossbars
+from spikec.ir.graph import Graph
+from spikec.ir.nodes import LIF, Affine, CubaLIF, Input, Linear, Output
+
+FIXTURES = "/work/shared/fixtures/nir-paper"
+DT = 1e-4
+
+
+def random_network(seed: int, *, reset: str = "subtract", reset_delay: bool = False,
+                   n_in: int = 40, n_hid: int = 100, n_out: int = 10) -> Graph:
+    """Input -> Affine -> LIF (recurrent Linear) -> Linear -> CubaLIF -> Output, firing at about 50 %."""
+    rng = np.random.default_rng(seed)
+    lif = dict(reset=reset, reset_delay=reset_delay)
+    nodes = {
+        "in": Input(shape=(n_in,)),
+        "fc1": Affine(weight=rng.normal(0, 3 / np.sqrt(n_in), (n_hid, n_in)), bias=rng.normal(0, 0.05, n_hid)),
+        "lif1": LIF(tau=np.full(n_hid, 2e-3), r=np.full(n_hid, 20.0), v_leak=np.zeros(n_hid),
+                    v_threshold=np.ones(n_hid), v_reset=np.zeros(n_hid), **lif),
+        "rec": Linear(weight=rng.normal(0, 0.5 / np.sqrt(n_hid), (n_hid, n_hid))),
+        "fc2": Linear(weight=rng.normal(0, 3 / np.sqrt(n_hid), (n_out, n_hid))),
+        "lif2": CubaLIF(tau_syn=np.full(n_out, 2e-3), tau_mem=np.full(n_out, 4e-3), r=np.full(n_out, 40.0),
+                        v_leak=np.zeros(n_out), v_threshold=np.full(n_out, 0.5), v_reset=np.zeros(n_out),
+                        w_in=np.full(n_out, 20.0), **lif),
+        "out": Output(shape=(n_out,)),
+    }
+    edges = [("in", "fc1"), ("fc1", "lif1"), ("lif1", "rec"), ("rec", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"), ("lif2", "out")]
+    return spikec.normalise(Graph(nodes, edges, {"dt_s": DT}))
+
+
+def spikes(seed: int, shape: tuple[int, ...], steps: int = 150, batch: int = 4, p: float = 0.2) -> np.ndarray:
+    return (np.random.default_rng(seed).random((steps, batch, *shape)) < p).astype(np.float64)
+
+
+SMALL = RramConfig(geometry=CrossbarGeometry(rows=32, cols=16, levels=16))  # forces row and column splits
+
+
+@pytest.mark.parametrize("reset,reset_delay", [("subtract", False), ("zero", False), ("subtract", True), ("zero", True)])
+def test_ideal_simulator_matches_float_reference_on_split_tiles(reset, reset_delay):
+    graph = random_network(1, reset=reset, reset_delay=reset_delay)
+    mapping = lower_to_crossbars(graph, SMALL)
+    assert len(mapping.crossbars.layers["rec"].tiles) > 1  # rows and columns really are split
+    x = spikes(2, (40,))
+    ref = spikec.simulate(mapping.graph, x, dt_s=DT, record=("v",))
+    sim = simulate_rram(mapping, x, dt_s=DT, config=SMALL.ideal(), record=("v",))
+    assert ref["out"].sum() > 0.2 * ref["out"].size
+    np.testing.assert_array_equal(sim["out"], ref["out"])
+    np.testing.assert_allclose(sim["lif1.v"], ref["lif1.v"], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("fixture,reset", [("braille_noDelay_bias_zero.nir", "zero"), ("braille_noDelay_noBias_subtract.nir", "subtract")])
+def test_ideal_simulator_matches_float_reference_on_braille(fixture, reset):
+    graph = spikec.load_nir(f"{FIXTURES}/{fixture}", reset=reset)
+    mapping = lower_to_crossbars(graph, RramConfig())
+    x = spikes(3, graph.nodes[graph.inputs[0]].shape, steps=200, p=0.3)
+    ref = spikec.simulate(mapping.graph, x, dt_s=DT)
+    sim = simulate_rram(mapping, x, dt_s=DT, config=mapping.config.ideal())
+    assert ref["output"].sum() > 0
+    np.testing.assert_array_equal(sim["output"], ref["output"])
+
+
+def test_ideal_simulator_matches_float_reference_on_the_cnn():
+    graph = spikec.load_nir(f"{FIXTURES}/cnn_sinabs.nir")
+    mapping = lower_to_crossbars(graph, RramConfig())
+    x = spikes(4, graph.nodes[graph.inputs[0]].shape, steps=25, batch=2, p=0.3)
+    ref = spikec.simulate(mapping.graph, x, dt_s=DT)
+    sim = simulate_rram(mapping, x, dt_s=DT, config=mapping.config.ideal())
+    assert ref["output"].sum() > 0
+    np.testing.assert_array_equal(sim["output"], ref["output"])
+
+
+def _one_tile(levels: int, w: np.ndarray, periphery: Periphery, device: DeviceModel | None = None) -> tuple[ProgrammedTile, RramConfig]:
+    geometry = CrossbarGeometry(rows=w.shape[1], cols=2 * w.shape[0], levels=levels)
+    config = RramConfig(geometry=geometry, periphery=periphery, device=device or DeviceModel(0.0, 40.0))
+    (tile,) = map_matrix("fc", w, geometry)
+    g_pos, g_neg = tile.target_conductances_us(config.device.g_min_us, config.device.g_max_us, levels)
+    return ProgrammedTile(tile, g_pos, g_neg), config
+
+
+def test_adc_rounds_to_its_step_and_clips_at_its_bound_by_hand():
+    # weights 1, 1, 1, -0.5 on one output, 3 levels (step 0.5): k = 2, 2, 2, -1; one full-scale cell = w 1.
+    w = np.array([[1.0, 1.0, 1.0, -0.5]])
+    periphery = Periphery(dac_bits=None, adc_bits=3, adc_bound=2.0, out_noise=0.0)  # ADC step 2*2/6 = 2/3
+    tile, config = _one_tile(3, w, periphery)
+    x = np.array([[1.0, 0, 0, 0], [1.0, 0, 0, 1.0], [1.0, 1.0, 1.0, 0]])
+    y = read_tile(tile, x, config, None)[:, 0]
+    # ideal sums 1, 0.5, 3 in weight units = full-scale cells; rounded to multiples of 2/3, clipped at 2
+    np.testing.assert_allclose(y, [2 / 3 * np.rint(1.5), 2 / 3 * np.rint(0.75), 2.0])
+
+
+def test_dac_quantises_graded_inputs_and_passes_spikes_exactly():
+    x = np.array([[0.0, 1.0, 1.0], [0.3, 0.74, 1.0], [0.0, 0.0, 0.0]])
+    q, scale = dac(x, 3, "abs_max")  # step 2 / (8 - 2) = 1/3
+    np.testing.assert_allclose(q * scale, [[0, 1, 1], [1 / 3, 2 / 3, 1], [0, 0, 0]])
+    q, scale = dac(2.5 * x, 3, "none")  # no scaling: clipped to [-1, 1]
+    np.testing.assert_allclose(q * scale, [[0, 1, 1], [2 / 3, 1, 1], [0, 0, 0]])
+
+
+@pytest.mark.parametrize("bits", [6, 9])
+def test_finite_adc_error_per_output_is_within_half_a_step_per_row_block(bits):
+    """Documented bound: |y - y_ideal| <= n_row_blocks * (levels - 1) * w_step * bound / (2^bits - 2) when nothing clips."""
+    graph = random_network(5)
+    config = replace(SMALL.ideal(), periphery=replace(SMALL.ideal().periphery, adc_bits=bits, adc_bound=12.0))
+    layer = lower_to_crossbars(graph, config).crossbars.layers["fc1"]
+    from spikec.backends.rram.devices import program_tiles
+    from spikec.backends.rram.layers import dense_on_tiles
+    from spikec.compiler.crossbar_map import CrossbarMap
+    tiles = program_tiles(CrossbarMap(config.geometry, {"fc1": layer}, 1), config, seed=0, t_s=1.0)["fc1"]
+    x = spikes(6, (40,), steps=200, batch=1, p=0.15)[:, 0]
+    y = dense_on_tiles(layer, tiles, x, lambda p, v: read_tile(p, v, config, None))
+    ideal = x @ layer.quantised_matrix().T
+    row_blocks = len({t.in_start for t in layer.tiles})
+    w_step = max(t.w_step for t in layer.tiles)
+    bound = row_blocks * (config.geometry.levels - 1) * w_step * 12.0 / (2**bits - 2)
+    assert np.abs(y - ideal).max() <= bound + 1e-12
+    assert np.abs(y - ideal).max() > 0.05 * bound  # the ADC really rounds
+
+
+def test_finite_adc_spike_agreement_is_at_least_the_documented_fraction():
+    """Documented: with a 9-bit ADC (bound 12) and no noise, >= 97 % of output spike entries agree."""
+    for seed in range(3):
+        graph = random_network(seed)
+        config = replace(SMALL.ideal(), periphery=replace(SMALL.ideal().periphery, adc_bits=9, adc_bound=12.0))
+        mapping = lower_to_crossbars(graph, config)
+        x = spikes(seed, (40,), steps=200, batch=8)
+        ref = spikec.simulate(mapping.graph, x, dt_s=DT)["out"]
+        sim = simulate_rram(mapping, x, dt_s=DT)["out"]
+        assert (sim == ref).mean() >= 0.97
+
+
+def test_adc_clips_when_many_inputs_spike_at_once():
+    w = np.ones((1, 64))
+    tile, config = _one_tile(16, w, Periphery(dac_bits=None, adc_bits=None, adc_bound=12.0, out_noise=0.0))
+    x = np.zeros((3, 64))
+    x[0, :5], x[1, :12], x[2, :40] = 1, 1, 1
+    np.testing.assert_allclose(read_tile(tile, x, config, None)[:, 0], [5.0, 12.0, 12.0])
+
+
+def test_read_and_output_noise_have_the_documented_spread():
+    rng_w = np.random.default_rng(0)
+    w = rng_w.normal(size=(50, 100))
+    device = DeviceModel(0.0, 40.0, read_sigma_rel=0.02)
+    tile, config = _one_tile(16, w, Periphery(dac_bits=None, adc_bits=None, adc_bound=None, out_noise=0.0), device)
+    x = (rng_w.random((1, 100)) < 0.3).astype(float)
+    reads = read_tile(tile, np.repeat(x, 4000, axis=0), config, np.random.default_rng(1))
+    ideal = x @ tile.tile.weights()
+    unit = (config.geometry.levels - 1) * tile.tile.w_step  # weight of one full-scale cell
+    expected = 0.02 * np.sqrt(2.0) * np.sqrt(x.sum()) * unit  # per cell sigma = 0.02 g_max, 2 cells per weight
+    assert abs(reads.mean(axis=0) - ideal[0]).max() < 6 * expected / np.sqrt(4000)
+    assert reads.std(axis=0).mean() == pytest.approx(expected, rel=0.03)
+    tile, config = _one_tile(16, w, Periphery(dac_bits=None, adc_bits=None, adc_bound=None, out_noise=0.06))
+    reads = read_tile(tile, np.repeat(x, 4000, axis=0), config, np.random.default_rng(2))
+    assert reads.std(axis=0).mean() == pytest.approx(0.06 * unit, rel=0.03)
+
+
+def test_noisy_runs_are_reproducible_for_a_seed():
+    graph = random_network(7)
+    config = replace(SMALL, device=replace(DeviceModel(0.0, 25.0, read_sigma_rel=0.01, stuck_off_rate=0.01),
+                                           drift=Drift("power", nu_mean=0.05, nu_std=0.01)))
+    mapping = lower_to_crossbars(graph, config)
+    x = spikes(8, (40,), steps=80)
+    a = simulate_rram(mapping, x, dt_s=DT, seed=3, t_s=3600.0, record=("v",))
+    b = simulate_rram(mapping, x, dt_s=DT, seed=3, t_s=3600.0, record=("v",))
+    c = simulate_rram(mapping, x, dt_s=DT, seed=4, t_s=3600.0, record=("v",))
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert not np.array_equal(a["lif1.v"], c["lif1.v"])
+
+
+def test_drift_compensation_restores_the_scale_of_power_law_drift():
+    w = np.random.default_rng(0).normal(size=(30, 60))
+    geometry = CrossbarGeometry(rows=60, cols=60, levels=16)
+    device = DeviceModel(0.0, 25.0, drift=Drift("power", nu_mean=0.06, nu_std=0.0, t0_s=20.0))
+    config = RramConfig(geometry=geometry, periphery=Periphery().ideal(), device=device)
+    graph = Graph({"in": Input(shape=(60,)), "fc": Linear(weight=w), "out": Output(shape=(30,))}, [("in", "fc"), ("fc", "out")])
+    mapping = lower_to_crossbars(graph, config)
+    x = spikes(1, (60,), steps=50, batch=1)[:, 0]
+    ideal = x @ mapping.graph.nodes["fc"].weight.T
+    year = 365 * 86400.0
+    plain = simulate_rram(mapping, x, t_s=year)["out"]
+    fixed = simulate_rram(mapping, x, t_s=year, compensate_drift=True)["out"]
+    np.testing.assert_allclose(plain, ideal * ((year + 20) / 20) ** -0.06, atol=1e-9)  # pure scale loss, about 0.49
+    np.testing.assert_allclose(fixed, ideal, atol=1e-9)
+
+
+def test_ir_drop_lowers_column_currents_and_vanishes_without_wire_resistance():
+    w = np.abs(np.random.default_rng(2).normal(size=(4, 128)))
+    x = np.ones((1, 128))
+    tile, config = _one_tile(16, w, Periphery(dac_bits=None, adc_bits=None, adc_bound=None, out_noise=0.0, ir_drop_r_wire_ohm=0.0))
+    clean = read_tile(tile, x, config, None)
+    np.testing.assert_allclose(clean, x @ tile.tile.weights())
+    def with_r(r_ohm: float) -> np.ndarray:
+        return read_tile(tile, x, replace(config, periphery=replace(config.periphery, ir_drop_r_wire_ohm=r_ohm)), None)
+
+    y1, y10 = with_r(1.0), with_r(10.0)
+    assert (y10 < y1).all() and (y1 < clean).all() and (y10 > 0).all()
