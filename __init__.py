@@ -8,6 +8,7 @@ from .ir.nir_io import read_nir as _read_nir
 from .ir.nir_io import from_nir as _from_nir
 from .ir.nir_io import write_nir as save_nir
 from .backends.reference.float_executor import simulate
+from .frontends import from_norse, from_snntorch
 
 
 def load_nir(source, *, reset: str = "zero") -> Graph:
@@ -22,4 +23,4 @@ def load_nir(source, *, reset: str = "zero") -> Graph:
     return normalise(graph)
 
 
-__all__ = ["simulate", "Graph", "SpikecError", "load_nir", "save_nir", "normalise", "validate", "__version__"]
+__all__ = ["from_norse", "from_snntorch", "simulate", "Graph", "SpikecError", "load_nir", "save_nir", "normalise", "validate", "__version__"]
