@@ -1,0 +1,151 @@
+"""Bit-accurate executor of lowered Loihi graphs: Lava's fixed-point LIF and Dense, in numpy.
+
+The living definition of ``docs/semantics.md`` section 3. Each step, in Lava's
+order (``LoihiProtocol``): every Dense sends the activation it computed last
+step; every population updates u, v from it and spikes; every Dense then
+accumulates this step's spikes of its source. So each Dense adds one step of
+latency. Integer widths follow Lava's Python models exactly: u, v, a_in in
+int32 (with int32 wrap-around where Lava's numpy would wrap), products in
+int64, truncation toward zero in the decays, u wrapped and v clipped to 24
+bits. Arrays are ``[B, n]``; the time loop is the only Python loop.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from ...compiler.loihi_nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
+from ...compiler.target import LoihiNumeric
+from ...ir.errors import InputError, SpikecError
+from ...ir.graph import Graph
+
+
+def wrap_int32(x: np.ndarray) -> np.ndarray:
+    """Two's-complement wrap to int32, as numpy's int32 arithmetic does silently."""
+    x = np.asarray(x, dtype=np.int64)
+    return ((x + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+
+
+def _decay(x: np.ndarray, keep: int, shift: int) -> np.ndarray:
+    """``sign(x * keep) * (|x * keep| >> shift)`` in int64: truncation toward zero."""
+    p = x.astype(np.int64) * keep
+    return wrap_int32(np.sign(p) * (np.abs(p) >> shift))
+
+
+def neuron_step(
+    p: LoihiNeurons, fmt: LoihiNumeric, u: np.ndarray, v: np.ndarray, owed: np.ndarray, a_in: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One step of one population: returns (u, v, spikes, owed). Lava's ``AbstractPyLifModelFixed``
+    (``subthr_dynamics``, ``spiking_activation``, ``reset_voltage``) plus spikec's extensions."""
+    unity = 1 << fmt.decay_bits
+    max_uv = 1 << (fmt.state_bits - 1)
+    # u: decay (with Lava's +1 offset), add a_in << 6 in int32, wrap once to 24 bits
+    cur = wrap_int32(_decay(u, unity - (p.du + fmt.decay_offset_u), fmt.decay_bits).astype(np.int64)
+                     + wrap_int32(a_in.astype(np.int64) << fmt.activation_shift))
+    wrapped = np.where(cur > max_uv, cur - 2 * max_uv, cur)
+    u = np.where(wrapped <= -max_uv, cur + 2 * max_uv, wrapped).astype(np.int32)
+    # v: decay, add u and bias_mant << bias_exp, saturate to 24 bits
+    bias = np.where(p.bias_exp >= 0, p.bias_mant.astype(np.int64) << np.maximum(p.bias_exp, 0),
+                    p.bias_mant.astype(np.int64) >> np.maximum(-p.bias_exp, 0))
+    total = wrap_int32(_decay(v, unity - (p.dv + fmt.decay_offset_v), fmt.decay_bits).astype(np.int64) + u + wrap_int32(bias))
+    v = np.clip(total, -max_uv + 1, max_uv - 1).astype(np.int32)
+    if not p.spiking:
+        return u, v, np.zeros(v.shape, dtype=bool), owed
+    vth = np.int64(p.vth) << fmt.threshold_shift
+    if p.reset_delay:  # extension: the reset owed by last step's spike, after this step's input
+        if p.reset == "subtract":
+            v = np.clip(v.astype(np.int64) - owed * vth, -max_uv + 1, max_uv - 1).astype(np.int32)
+        else:
+            v = np.where(owed, p.v_reset, v).astype(np.int32)
+        s = v > vth
+        return u, v, s, s
+    s = v > vth
+    if p.reset == "subtract":
+        v = np.where(s, v.astype(np.int64) - vth, v).astype(np.int32)
+    else:
+        v = np.where(s, p.v_reset, v).astype(np.int32)
+    return u, v, s, owed
+
+
+def dense_activation(d: Dense, spikes: np.ndarray, weights_t: np.ndarray | None = None) -> np.ndarray:
+    """Lava's ``PyDenseModelBitAcc``: sum of weights over spiking inputs, shifted by ``weight_exp`` (floor).
+
+    The sum runs in float64 BLAS (``weights_t`` = float64 ``weights.T``): exact,
+    as every partial sum of 8-bit weights stays far below 2**53.
+    """
+    if weights_t is None:
+        weights_t = d.weights.T.astype(np.float64)
+    acc = np.rint(spikes.astype(np.float64) @ weights_t).astype(np.int64)
+    acc = acc << d.weight_exp if d.weight_exp > 0 else acc >> -d.weight_exp
+    return wrap_int32(acc)  # the int32 channel Lava sends it through
+
+
+def prepare_spikes(graph: Graph, inputs: Any) -> tuple[dict[str, np.ndarray], bool, int]:
+    """Inputs as ``{input: bool [T, B, n]}``; they must be binary spikes."""
+    names = [n for n, node in graph.items() if isinstance(node, LoihiInput)]
+    if not isinstance(inputs, Mapping):
+        if len(names) != 1:
+            raise InputError(f"program has {len(names)} inputs {names}: pass a dict of arrays")
+        inputs = {names[0]: inputs}
+    if set(inputs) != set(names):
+        raise InputError(f"inputs {sorted(inputs)} do not match the program's inputs {names}")
+    out, batched, steps = {}, set(), set()
+    for name, arr in inputs.items():
+        arr = np.asarray(arr)
+        shape = graph.nodes[name].shape
+        if arr.shape[1:] == shape:
+            arr, is_batched = arr[:, None], False
+        elif arr.ndim == len(shape) + 2 and arr.shape[2:] == shape:
+            is_batched = True
+        else:
+            raise InputError(f"input of shape {arr.shape} fits neither [T, *{shape}] nor [T, B, *{shape}]", node=name, value=arr.shape, limit=shape)
+        if not np.isin(arr, (0, 1)).all():
+            raise InputError("Loihi programs take binary spikes (0 or 1) as input", node=name)
+        out[name] = arr.reshape(arr.shape[0], arr.shape[1], -1).astype(bool)
+        batched.add(is_batched)
+        steps.add(arr.shape[0])
+    if len(batched) != 1 or len(steps) != 1 or len({a.shape[1] for a in out.values()}) != 1:
+        raise InputError("all inputs must share T and B")
+    return out, batched.pop(), steps.pop()
+
+
+def run_loihi(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Run a lowered Loihi graph; outputs (and ``"<population>.<u|v|s>"`` traces) time-first."""
+    spikes_in, batched, steps = prepare_spikes(graph, inputs)
+    batch = next(iter(spikes_in.values())).shape[1]
+    pops = {n: node for n, node in graph.items() if isinstance(node, LoihiNeurons)}
+    denses = {n: node for n, node in graph.items() if isinstance(node, Dense)}
+    outputs = {n: node for n, node in graph.items() if isinstance(node, LoihiOutput)}
+    source_of = {n: graph.predecessors(n)[0] for n in list(denses) + list(outputs)}
+    target_of = {n: graph.successors(n)[0] for n in denses}
+    state = {n: {"u": np.zeros((batch, p.n), np.int32), "v": np.zeros((batch, p.n), np.int32),
+                 "s": np.zeros((batch, p.n), bool), "owed": np.zeros((batch, p.n), bool)} for n, p in pops.items()}
+    buffers = {n: np.zeros((batch, d.weights.shape[0]), np.int32) for n, d in denses.items()}
+    weights_t = {n: d.weights.T.astype(np.float64) for n, d in denses.items()}
+    traces = [(n, var) for n in pops for var in record if var in ("u", "v", "s")]
+    rec: dict[str, list[np.ndarray]] = {n: [] for n in outputs} | {f"{n}.{var}": [] for n, var in traces}
+    for t in range(steps):
+        a_in = {n: np.zeros((batch, p.n), np.int64) for n, p in pops.items()}
+        for n in denses:
+            a_in[target_of[n]] += buffers[n]
+        for n, p in pops.items():
+            st = state[n]
+            try:
+                st["u"], st["v"], st["s"], st["owed"] = neuron_step(p, fmt, st["u"], st["v"], st["owed"], wrap_int32(a_in[n]))
+            except Exception as exc:
+                raise SpikecError(f"while executing step {t}: {type(exc).__name__}: {exc}", node=n) from exc
+        for n, d in denses.items():
+            src = source_of[n]
+            buffers[n] = dense_activation(d, spikes_in[src][t] if src in spikes_in else state[src]["s"], weights_t[n])
+        for n, o in outputs.items():
+            src = state[source_of[n]]
+            rec[n].append(src["s"].astype(np.int8) if o.reads == "s" else src["v"].copy())
+        for n, var in traces:
+            rec[f"{n}.{var}"].append(state[n][var].astype(np.int8) if var == "s" else state[n][var].copy())
+    result = {}
+    for key, frames in rec.items():
+        shape = outputs[key].shape if key in outputs else pops[key.rsplit(".", 1)[0]].shape
+        arr = np.stack(frames).reshape(steps, batch, *shape) if frames else np.zeros((0, batch, *shape), np.int32)
+        result[key] = arr if batched else arr[:, 0]
+    return result

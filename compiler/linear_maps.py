@@ -1,0 +1,161 @@
+"""Stateless synaptic chains as matrices: what each neuron layer receives from each source.
+
+Hardware with crossbar-like synapses (Loihi's Dense, crossbar tiles) knows one
+operation: a matrix from a source population's spikes to a target population's
+input. Between two spiking populations a graph may hold any chain of stateless
+linear nodes (Affine, Linear, Scale, Conv, pooling, Flatten); by linearity the
+chain is one matrix plus a constant (the biases). ``layer_inputs`` computes,
+for every neuron node, the matrix from each source (an Input or a neuron node)
+over flattened (C-order) shapes, the constant, and how many back edges the
+path crosses (the float reference delays a back edge by one step).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir.errors import CompileError
+from ..ir.graph import Graph
+from ..ir.nodes import (
+    Affine, AvgPool2d, Conv1d, Conv2d, Flatten, Input, Linear, Node, Output, Scale, SumPool2d,
+    NEURON_TYPES,
+)
+from ..ir.shapes import conv_geometry, infer_shapes, pool_geometry
+
+
+def conv_matrix(node: Conv1d | Conv2d, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+    """The dense matrix (out_flat, in_flat) of a convolution (torch cross-correlation, zero padding)."""
+    g = conv_geometry(node)
+    w = node.weight
+    c_out, c_in_g = w.shape[:2]
+    out_g = c_out // node.groups
+    m = np.zeros((int(np.prod(out_shape)), int(np.prod(in_shape))))
+    out_pos = np.indices(out_shape[1:]).reshape(len(out_shape) - 1, -1)  # [dims, P]
+    for kernel_idx in itertools.product(*(range(k) for k in g["kernel"])):
+        in_pos = [
+            out_pos[d] * g["stride"][d] - g["padding"][d] + kernel_idx[d] * g["dilation"][d]
+            for d in range(len(kernel_idx))
+        ]
+        valid = np.all([(p >= 0) & (p < in_shape[1 + d]) for d, p in enumerate(in_pos)], axis=0)
+        in_spatial = np.ravel_multi_index([p[valid] for p in in_pos], in_shape[1:])
+        out_spatial = np.flatnonzero(valid)
+        n_out_sp, n_in_sp = int(np.prod(out_shape[1:])), int(np.prod(in_shape[1:]))
+        for co in range(c_out):
+            group = co // out_g
+            for ci in range(c_in_g):
+                value = w[(co, ci) + kernel_idx]
+                if value != 0:
+                    m[co * n_out_sp + out_spatial, (group * c_in_g + ci) * n_in_sp + in_spatial] += value
+    return m
+
+
+def pool_matrix(node: SumPool2d | AvgPool2d, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+    """Sum (or mean, padding counted as zeros) over each window, per channel."""
+    g = pool_geometry(node)
+    kh, kw = g["kernel"]
+    value = 1.0 if isinstance(node, SumPool2d) else 1.0 / (kh * kw)
+    m = np.zeros((int(np.prod(out_shape)), int(np.prod(in_shape))))
+    channels, (h_in, w_in), (h_out, w_out) = in_shape[0], in_shape[1:], out_shape[1:]
+    for c, oy, ox, ky, kx in itertools.product(range(channels), range(h_out), range(w_out), range(kh), range(kw)):
+        iy = oy * g["stride"][0] - g["padding"][0] + ky
+        ix = ox * g["stride"][1] - g["padding"][1] + kx
+        if 0 <= iy < h_in and 0 <= ix < w_in:
+            m[(c * h_out + oy) * w_out + ox, (c * h_in + iy) * w_in + ix] += value
+    return m
+
+
+def node_matrix(name: str, node: Node, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(matrix, constant) of one stateless linear node over flattened shapes."""
+    n_out = int(np.prod(out_shape))
+    zero = np.zeros(n_out)
+    if isinstance(node, Affine):
+        return node.weight, node.bias.reshape(-1)
+    if isinstance(node, Linear):
+        return node.weight, zero
+    if isinstance(node, Scale):
+        return np.diag(np.broadcast_to(node.scale, in_shape).reshape(-1)), zero
+    if isinstance(node, (Conv1d, Conv2d)):
+        bias = np.repeat(node.bias.reshape(-1), int(np.prod(out_shape[1:])))
+        return conv_matrix(node, in_shape, out_shape), bias
+    if isinstance(node, (SumPool2d, AvgPool2d)):
+        return pool_matrix(node, in_shape, out_shape), zero
+    if isinstance(node, (Flatten, Output)):
+        return np.eye(n_out), zero
+    raise CompileError(f"{node.kind} cannot be lowered to a synaptic matrix", node=name)
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """Everything one neuron layer receives from one source: ``matrix @ s_source``.
+
+    ``back_edges`` is the set of back-edge counts over the paths merged here
+    (the float reference delays each back edge by one step).
+    """
+
+    source: str
+    target: str
+    matrix: np.ndarray
+    back_edges: frozenset[int]
+
+
+@dataclass(frozen=True, eq=False)
+class LayerInputs:
+    """The projections into every neuron (and Output) node, and each node's constant input."""
+
+    projections: dict[str, list[Projection]]
+    constants: dict[str, np.ndarray]
+    shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
+
+
+def is_source(node: Node) -> bool:
+    return isinstance(node, Input) or isinstance(node, NEURON_TYPES)
+
+
+def layer_inputs(graph: Graph) -> LayerInputs:
+    """Collapse every stateless chain into one matrix per (source, target) pair.
+
+    Forms are computed by memoised recursion over predecessors; recursion stops
+    at sources (Inputs, neurons), which every cycle contains, so it terminates.
+    """
+    shapes = infer_shapes(graph)
+    _, back = graph.execution_order()
+    forms: dict[str, tuple[dict[tuple[str, int], np.ndarray], np.ndarray]] = {}
+
+    def incoming(name: str) -> tuple[dict[tuple[str, int], np.ndarray], np.ndarray]:
+        n_in = int(np.prod(shapes[name][0]))
+        acc: dict[tuple[str, int], np.ndarray] = {}
+        const = np.zeros(n_in)
+        for src in graph.predecessors(name):
+            extra = 1 if (src, name) in back else 0
+            if is_source(graph.nodes[src]):
+                acc[(src, extra)] = acc.get((src, extra), 0) + np.eye(n_in)
+                continue
+            src_forms, src_const = output_form(src)
+            for (s, b), m in src_forms.items():
+                acc[(s, b + extra)] = acc.get((s, b + extra), 0) + m
+            const = const + src_const
+        return acc, const
+
+    def output_form(name: str) -> tuple[dict[tuple[str, int], np.ndarray], np.ndarray]:
+        if name not in forms:
+            acc, const = incoming(name)
+            matrix, bias = node_matrix(name, graph.nodes[name], shapes[name][0], shapes[name][1])
+            forms[name] = ({key: matrix @ m for key, m in acc.items()}, matrix @ const + bias)
+        return forms[name]
+
+    projections: dict[str, list[Projection]] = {}
+    constants: dict[str, np.ndarray] = {}
+    for name, node in graph.items():
+        if not (isinstance(node, NEURON_TYPES) or isinstance(node, Output)):
+            continue
+        acc, const = incoming(name)
+        merged: dict[str, list] = {}
+        for (s, b), m in acc.items():
+            entry = merged.setdefault(s, [0, set()])
+            entry[0] = entry[0] + m
+            entry[1].add(b)
+        projections[name] = [Projection(s, name, m, frozenset(bs)) for s, (m, bs) in merged.items()]
+        constants[name] = const
+    return LayerInputs(projections, constants, shapes)

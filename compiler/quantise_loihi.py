@@ -1,0 +1,222 @@
+"""Quantise a discretised float graph into Lava's fixed point: the lowered Loihi graph.
+
+Per neuron population, one free scale: integer voltage ``v_int = S_i v`` with
+``S_i = vth << 6 / v_threshold_i`` (spiking) so one integer ``vth`` serves every
+neuron (Lava holds one per process) whatever its float threshold. ``vth`` is the
+largest value for which, on the declared input range (every input spiking every
+step), u and v stay inside 24 bits, Dense's output inside 16 bits, and the
+weights need no exponent above ``weight_exp_max``. Per Dense, ``weight_exp`` is
+the smallest exponent whose 8-bit mantissas hold the largest weight. Decays
+round to nearest. Everything that rounding, clamping or saturating changes is
+reported per layer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..ir.errors import CompileError
+from ..ir.graph import Graph
+from ..ir.nodes import Delay, Input, Output, Threshold, NEURON_TYPES
+from .linear_maps import LayerInputs, Projection, layer_inputs
+from .loihi_nodes import SIGN_MODES, Dense, LoihiInput, LoihiNeurons, LoihiOutput
+from .loihi_scaling import (
+    NeuronCoefficients, effective_decays, encode_bias, lava_clip_and_truncate, neuron_coefficients,
+    quantise_decays, quantise_weights, sign_mode_of, weight_limits,
+)
+from .target import LoihiNumeric, Target
+
+
+@dataclass(frozen=True)
+class LayerScale:
+    """The scale chosen for one population and which bound set it."""
+
+    k: float  # S_i = k * s_i
+    binding: str
+
+
+def _drive(projections: list[Projection], gain: np.ndarray) -> tuple[np.ndarray, float]:
+    """Worst-case |input| per step into u (float volts) with every input spiking, and max |w| * gain."""
+    pos = sum((np.clip(p.matrix, 0, None).sum(axis=1) for p in projections), np.zeros_like(gain))
+    neg = sum((np.clip(-p.matrix, 0, None).sum(axis=1) for p in projections), np.zeros_like(gain))
+    wmax = max((float(np.abs(p.matrix * gain[:, None]).max()) for p in projections if p.matrix.size), default=0.0)
+    return np.maximum(pos, neg) * np.abs(gain), wmax
+
+
+def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: np.ndarray, du: int, dv: int, fmt: LoihiNumeric) -> tuple[LayerScale, np.ndarray]:
+    """The largest k (and per-neuron S = k s) that keeps every bound (see module docstring)."""
+    if c.spiking and (c.v_threshold <= 0).any():
+        raise CompileError("v_threshold must be positive for a Loihi neuron", parameter="v_threshold", value=float(c.v_threshold.min()), limit="> 0")
+    s = 1.0 / c.v_threshold if c.spiking else np.ones_like(c.gain)
+    drive, wmax = _drive(projections, c.gain)
+    a_u, a_v = effective_decays(du, dv, fmt)
+    u_bound = drive / a_u
+    horizon = 1.0 / a_v if a_v > 0 else float(1 << fmt.decay_bits)
+    if c.spiking:
+        v_bound = c.v_threshold + u_bound + np.abs(bias_v)
+    else:
+        v_bound = (u_bound + np.abs(bias_v)) * horizon
+    state_max = (1 << (fmt.state_bits - 1)) - 1
+    act_max = ((1 << (fmt.activation_bits - 1)) - 1) << fmt.activation_shift
+    w_top = weight_limits("mixed", fmt)[1]
+    candidates = {
+        "24-bit state on the declared input range": state_max / max(float((s * np.maximum(u_bound, v_bound)).max()), 1e-300),
+        "16-bit Dense output": act_max / max(float((s * drive).max()), 1e-300),
+        "weight exponent range": w_top * 2.0 ** (fmt.weight_exp_max + fmt.activation_shift) / max(wmax * float(s.max()), 1e-300),
+    }
+    if c.spiking:
+        candidates["threshold bits"] = float(((1 << fmt.threshold_bits) - 1) << fmt.threshold_shift)
+    binding = min(candidates, key=candidates.get)
+    k = candidates[binding]
+    if c.spiking:
+        vth = math.floor(k / (1 << fmt.threshold_shift))
+        if vth < 1:
+            raise CompileError(
+                f"no threshold fits: the largest scale for {binding} gives vth < 1 "
+                f"(weights or inputs too large relative to v_threshold; lower the weights or raise the threshold)",
+                parameter="vth", value=k / (1 << fmt.threshold_shift), limit=1,
+            )
+        k = float(vth << fmt.threshold_shift)
+    else:
+        k = 2.0 ** math.floor(math.log2(k))
+    return LayerScale(k, binding), k * s
+
+
+def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: LoihiNumeric) -> tuple[Dense, dict[str, Any]]:
+    """One Lava Dense for one projection; integer weights in units of a_in (before << 6)."""
+    scaled = p.matrix * (gain * scale)[:, None] / 2.0**fmt.activation_shift
+    mode = sign_mode_of(scaled)
+    lo, hi, step = weight_limits(mode, fmt)
+    peak = float(np.abs(scaled).max())
+    top = min(abs(lo), abs(hi))
+    exp = fmt.weight_exp_min if peak == 0 else math.ceil(math.log2(peak / top))
+    exp = int(np.clip(exp, fmt.weight_exp_min, fmt.weight_exp_max))
+    w = lava_clip_and_truncate(quantise_weights(scaled, exp, mode, fmt), mode, fmt.weight_bits, fmt)
+    represented = w * 2.0**exp
+    err = represented - scaled
+    norm = float(np.sqrt((scaled**2).sum())) or 1.0
+    report = {
+        "source": p.source, "target": p.target, "weight_exp": exp, "sign_mode": mode,
+        "bits_used": int(np.ceil(np.log2(np.abs(w).max() // step + 1))) + (mode == "mixed") if w.size else 0,
+        "weight_rel_rms_error": float(np.sqrt((err**2).sum())) / norm,
+        "weight_max_abs_error_lsb": float(np.abs(err).max() / 2.0**exp) if w.size else 0.0,
+        "zeroed_synapses": int(((w == 0) & (p.matrix != 0)).sum()),
+        "clipped_synapses": int((np.abs(scaled / 2.0**exp) > top + step / 2).sum()),
+        "float_delays": sorted(p.back_edges),
+    }
+    node = Dense(
+        weights=w, weight_exp=exp, num_weight_bits=fmt.weight_bits, sign_mode=SIGN_MODES[mode],
+        weight_scale=(gain * scale) / 2.0**fmt.activation_shift,
+    )
+    return node, report
+
+
+def _population(name: str, node, shape, c: NeuronCoefficients, inputs: LayerInputs, fmt: LoihiNumeric) -> tuple[LoihiNeurons, list[tuple[str, Dense, dict]], dict[str, Any]]:
+    projections = [p for p in inputs.projections[name] if np.any(p.matrix)]
+    du, dv, warnings = quantise_decays(name, c, fmt)
+    a_u, a_v = effective_decays(du, dv, fmt)
+    constant = inputs.constants[name]
+    bias_v = c.leak_bias + c.gain * constant / np.where(c.has_current, c.a_u, 1.0)
+    try:
+        scale, s_int = choose_scale(c, projections, bias_v, du, dv, fmt)
+    except CompileError as exc:
+        raise CompileError(str(exc), node=name, parameter=exc.parameter, value=exc.value, limit=exc.limit) from None
+    bias_mant, bias_exp, bias_saturated = encode_bias(bias_v * s_int, fmt)
+    bias_repr = (bias_mant.astype(np.float64) * 2.0**bias_exp) / s_int
+    state_max = (1 << (fmt.state_bits - 1)) - 1
+    v_reset = np.clip(np.rint(c.v_reset * s_int), -state_max, state_max)
+    vth = int(scale.k) >> fmt.threshold_shift if c.spiking else 0
+    population = LoihiNeurons(
+        shape=shape, du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp,
+        reset=c.reset, v_reset=v_reset, reset_delay=c.reset_delay, spiking=c.spiking,
+        v_scale=s_int, origin=node.kind,
+    )
+    denses = []
+    dense_reports = []
+    for p in projections:
+        dense, rep = _dense(name, p, c.gain, s_int, fmt)
+        denses.append((p.source, dense, rep))
+        dense_reports.append(rep)
+    report = {
+        "kind": node.kind, "neurons": int(c.gain.size), "du": du, "dv": dv, "vth": vth,
+        "decay_u_requested": float(np.mean(c.a_u)), "decay_u_represented": a_u,
+        "decay_v_requested": float(np.mean(c.a_v)), "decay_v_represented": a_v,
+        "scale_binding": scale.binding, "v_scale_min": float(s_int.min()), "v_scale_max": float(s_int.max()),
+        "threshold_represented": None if not c.spiking else float(np.max(np.abs(vth * 2.0**fmt.threshold_shift / s_int - c.v_threshold))),
+        "bias_requested_max_abs": float(np.abs(bias_v).max()),
+        "bias_max_abs_error": float(np.abs(bias_repr - bias_v).max()),
+        "bias_saturated": bias_saturated, "stock_lava": population.is_stock_lava,
+        "warnings": warnings + ([f"node '{name}': {bias_saturated} biases saturate {fmt.bias_mant_bits}-bit mantissa"] if bias_saturated else []),
+        "dense": dense_reports,
+    }
+    if c.has_current and np.any(constant):
+        report["warnings"].append(f"node '{name}': synaptic bias enters v's bias at its steady state (transient over tau_syn differs)")
+    return population, denses, report
+
+
+def _latencies(graph: Graph, inputs: LayerInputs) -> tuple[dict[str, int], list[str]]:
+    """Steps each population lags the float reference: d_N = d_S + 1 - back edges (one Dense each)."""
+    order, _ = graph.execution_order()
+    latency = {n: 0 for n in graph.inputs}
+    warnings: list[str] = []
+    for name in order:
+        if name not in inputs.projections or isinstance(graph.nodes[name], Output):
+            continue
+        cands = {latency[p.source] + 1 - b for p in inputs.projections[name] if p.source in latency for b in p.back_edges}
+        latency[name] = min(cands) if cands else 1
+        if len(cands) > 1:
+            warnings.append(f"node '{name}': paths of unequal Dense depth ({sorted(cands)}): timing differs from the float reference")
+    return latency, warnings
+
+
+def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Graph, dict[str, Any]]:
+    """The lowered Loihi graph and its quantisation report (per population and Dense)."""
+    fmt: LoihiNumeric = target.numeric
+    for name, node in graph.items():
+        if isinstance(node, (Delay, Threshold)):
+            raise CompileError(f"{node.kind} nodes are not supported by the Loihi lowering yet", node=name)
+    inputs = layer_inputs(graph)
+    latency, timing_warnings = _latencies(graph, inputs)
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    report: dict[str, Any] = {"layers": {}, "warnings": list(timing_warnings)}
+    for name in graph.inputs:
+        nodes[name] = LoihiInput(shape=inputs.shapes[name][1])
+    for name, node in graph.items():
+        if not isinstance(node, NEURON_TYPES):
+            continue
+        c = neuron_coefficients(name, node, dt_s)
+        population, denses, rep = _population(name, node, inputs.shapes[name][0], c, inputs, fmt)
+        nodes[name] = population.replace(latency_steps=latency.get(name, 1))
+        report["layers"][name] = rep
+        report["warnings"].extend(rep["warnings"])
+        for source, dense, _ in denses:
+            if isinstance(graph.nodes[source], NEURON_TYPES) and not neuron_coefficients(source, graph.nodes[source], dt_s).spiking:
+                raise CompileError(f"{graph.nodes[source].kind} '{source}' outputs a voltage, not spikes: on Loihi it can only feed an Output", node=name)
+            dense_name = f"{source}->{name}"
+            nodes[dense_name] = dense
+            edges += [(source, dense_name), (dense_name, name)]
+    for name in graph.outputs:
+        projections = inputs.projections[name]
+        if len(projections) != 1 or not isinstance(graph.nodes[projections[0].source], NEURON_TYPES) \
+                or not np.array_equal(projections[0].matrix, np.eye(projections[0].matrix.shape[0])):
+            raise CompileError("a Loihi output must be connected directly to one neuron layer", node=name)
+        source = projections[0].source
+        nodes[name] = LoihiOutput(shape=inputs.shapes[name][1], reads="s" if nodes[source].spiking else "v")
+        edges.append((source, name))
+    lowered = Graph(nodes, tuple(edges), {"dt_s": dt_s, "family": "loihi", "target": target.name})
+    return lowered, report
+
+
+@dataclass(frozen=True)
+class QuantiseLoihi:
+    """Pass: float graph -> lowered Loihi graph with Lava's integer parameters."""
+
+    name: ClassVar[str] = "quantise-loihi"
+
+    def run(self, state):
+        lowered, report = lower_to_loihi(state.graph, state.target, state.dt_s)
+        return state.evolve(lowered=lowered, notes={self.name: report})
