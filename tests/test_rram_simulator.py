@@ -207,3 +207,23 @@ def test_ir_drop_lowers_column_currents_and_vanishes_without_wire_resistance():
 
     y1, y10 = with_r(1.0), with_r(10.0)
     assert (y10 < y1).all() and (y1 < clean).all() and (y10 > 0).all()
+
+
+def test_monte_carlo_tables_are_reproducible_and_compensation_helps_power_law_drift():
+    from spikec.backends.rram import compile_rram, drift_table, format_table, run
+
+    mapping = compile_rram(random_network(0), "rram-512")
+    x = spikes(0, (40,), steps=100, batch=4)
+    times = {"1 s": 1.0, "1 year": 365 * 86400.0}
+    plain = drift_table(mapping, x, dt_s=DT, trials=3, seed=1, read_times_s=times)
+    again = drift_table(mapping, x, dt_s=DT, trials=3, seed=1, read_times_s=times)
+    fixed = drift_table(mapping, x, dt_s=DT, trials=3, seed=1, read_times_s=times, compensate_drift=True)
+    assert plain["1 year"].agreement == again["1 year"].agreement
+    assert all(0.5 < a < 1.0 for a in plain["1 s"].agreement)  # noisy, but the same network
+    assert plain["1 year"].agreement_mean < plain["1 s"].agreement_mean  # drift costs agreement
+    assert fixed["1 year"].agreement_mean > plain["1 year"].agreement_mean  # and compensation wins some back
+    assert "1 year" in format_table(plain)
+    # run() with ideal=True is the float reference on the quantised graph
+    np.testing.assert_array_equal(run(mapping, x, dt_s=DT, ideal=True)["out"], spikec.simulate(mapping.graph, x, dt_s=DT)["out"])
+    np.testing.assert_array_equal(run(mapping, x, dt_s=DT, seed=5, t_s="1h")["out"],
+                                  simulate_rram(mapping, x, dt_s=DT, seed=5, t_s=3600.0)["out"])
