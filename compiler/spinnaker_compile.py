@@ -1,0 +1,137 @@
+"""The SpiNNaker compile: quantise, partition, place, allocate keys, route, compress, pack rows.
+
+``compile_spinnaker`` returns the quantised network (what the reference
+executor runs) and the ``SpiNNakerArtefacts`` (what the machine loads: routing
+tables, keys, per-core neuron parameters, synaptic rows and master population
+tables, and the placement map that says where inputs enter and outputs are
+recorded). The event-driven machine reads only the artefacts.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ir.errors import CompileError
+from ..ir.graph import Graph
+from .quantise_spinnaker import SpiNNakerNetwork, quantise_spinnaker
+from .routing_table import RoutingTable
+from .spinnaker_format import NeuronParams
+from .spinnaker_keys import KeyAllocation, allocate_keys
+from .spinnaker_partition import MachineVertex, partition
+from .spinnaker_place import Chip, Placements, SpiNNakerMachine, place
+from .spinnaker_route import TableReport, build_routing_tables, fit_tables, vertex_targets
+from .spinnaker_rows import CoreSynapses, SynapticWordFormat, build_rows
+
+FORMAT_VERSION = "spikec-spinnaker/1"
+
+
+@dataclass(frozen=True, eq=False)
+class CoreData:
+    """What one core is loaded with: its neurons' parameters (None for a spike source) and synapses."""
+
+    vertex: MachineVertex
+    location: tuple[int, int, int]
+    key_base: int
+    start_tick: int
+    params: NeuronParams | None
+    synapses: CoreSynapses | None
+
+
+@dataclass(frozen=True, eq=False)
+class SpiNNakerArtefacts:
+    """Everything the machine needs, and nothing from the graph."""
+
+    machine: SpiNNakerMachine
+    word_format: SynapticWordFormat
+    key_mask: int
+    routing_tables: dict[Chip, RoutingTable]
+    table_reports: tuple[TableReport, ...]
+    cores: tuple[CoreData, ...]  # indexed by vertex index
+    inputs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]  # input -> (shape, vertex indices)
+    outputs: dict[str, tuple[str, tuple[int, ...], tuple[int, ...]]]  # output -> (kind, shape, vertices)
+    ticks_before_output: dict[str, int]  # output -> start tick of its population
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    format_version: str = FORMAT_VERSION
+
+    @property
+    def max_start_tick(self) -> int:
+        return max(c.start_tick for c in self.cores)
+
+
+@dataclass(frozen=True, eq=False)
+class SpiNNakerProgram:
+    """Interim program for the SpiNNaker family (until ``compiler/program.py`` carries it)."""
+
+    network: SpiNNakerNetwork
+    artefacts: SpiNNakerArtefacts
+    target_name: str = ""
+
+
+def compile_spinnaker(graph: Graph, target: Any = None, dt_s: float | None = None, *,
+                      machine: SpiNNakerMachine | None = None) -> SpiNNakerProgram:
+    """Compile ``graph`` for a SpiNNaker target (or an explicit ``machine``)."""
+    if machine is None:
+        if target is None:
+            raise CompileError("compile_spinnaker needs a target or a machine")
+        machine = SpiNNakerMachine.from_target(target)
+    numeric = getattr(target, "numeric", None)
+    spike_compare = getattr(numeric, "spike_compare", ">=")
+    fmt = SynapticWordFormat.for_core(machine.neurons_per_core, getattr(numeric, "ring_buffer_bits", 14))
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = now - clock
+        clock = now
+
+    net = quantise_spinnaker(graph, dt_s, spike_compare=spike_compare, max_delay=fmt.max_delay)
+    lap("quantise")
+    vertices = partition(net, machine.neurons_per_core, machine.synaptic_bytes_per_core)
+    lap("partition")
+    placements = place(vertices, machine)
+    lap("place")
+    keys = allocate_keys(vertices)
+    lap("keys")
+    targets = vertex_targets(net, vertices)
+    tables = build_routing_tables(machine, vertices, placements, keys, targets)
+    lap("route")
+    loaded, reports = fit_tables(tables, machine.routing_table_entries)
+    lap("compress")
+    rows = build_rows(net, vertices, keys, fmt)
+    lap("rows")
+    _check_memory(rows, vertices, machine)
+    artefacts = _assemble(net, vertices, placements, keys, loaded, reports, rows, machine, fmt)
+    lap("assemble")
+    artefacts.stage_seconds.update(seconds)
+    return SpiNNakerProgram(net, artefacts, getattr(target, "name", ""))
+
+
+def _check_memory(rows: dict[int, CoreSynapses], vertices: tuple[MachineVertex, ...], machine: SpiNNakerMachine) -> None:
+    limit = machine.synaptic_bytes_per_core
+    if limit is None:
+        return
+    for index, core in rows.items():
+        if core.n_bytes > limit:
+            v = vertices[index]
+            raise CompileError(f"vertex {v.lo}..{v.hi - 1}: synaptic matrix of {core.n_bytes} bytes exceeds "
+                               f"{limit} per core", node=v.population, parameter="synaptic_memory_bytes_per_core",
+                               value=core.n_bytes, limit=limit)
+
+
+def _assemble(net, vertices, placements: Placements, keys: KeyAllocation, loaded, reports, rows, machine, fmt) -> SpiNNakerArtefacts:
+    cores = []
+    for v in vertices:
+        pop = net.population(v.population)
+        params = None if pop.is_source else pop.params.slice(v.lo, v.hi)
+        cores.append(CoreData(v, placements.locations[v.index], keys.base[v.index], pop.start_tick, params,
+                              rows.get(v.index)))
+    by_pop: dict[str, tuple[int, ...]] = {}
+    for v in vertices:
+        by_pop[v.population] = by_pop.get(v.population, ()) + (v.index,)
+    inputs = {p.name: (p.shape, by_pop[p.name]) for p in net.populations if p.is_source}
+    outputs = {name: (kind, net.population(pop).shape, by_pop[pop]) for name, (pop, kind) in net.outputs.items()}
+    starts = {name: net.population(pop).start_tick for name, (pop, _) in net.outputs.items()}
+    return SpiNNakerArtefacts(machine, fmt, keys.mask, loaded, reports, tuple(cores), inputs, outputs, starts)

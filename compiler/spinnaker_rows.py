@@ -1,0 +1,151 @@
+"""Sparse synaptic rows in sPyNNaker's word format, and the master population table.
+
+A core's synaptic matrix (SDRAM) holds one *block* per source vertex that
+reaches it: one row per source neuron, ``row_stride`` words each (the longest
+row of the block plus the 3-word header), as sPyNNaker pads rows to the
+block's maximum row length. A row is ``[plastic words = 0, n fixed, n
+plastic-control = 0, word_0 .. word_{n-1}]``; zeros are never stored. A
+fixed synaptic word (``synapse_row.h``) is::
+
+    | weight (16) | delay (d) | synapse type (t) | neuron index (i) |
+
+with ``i`` enough bits for ``neurons_per_core``, ``t = 1`` and ``d = 16 - i - t``.
+The *master population table* maps a packet's key to its block:
+entries ``(key, mask, address, row_stride, n_rows)`` sorted by key; a packet
+``k`` with ``k & mask == key`` reads row ``k & ~mask`` at
+``address + (k & ~mask) * row_stride``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir.errors import CompileError
+from .quantise_spinnaker import SpiNNakerNetwork
+from .spinnaker_format import SYNAPSE_TYPE_BITS
+from .spinnaker_keys import KeyAllocation
+from .spinnaker_partition import BYTES_PER_WORD, ROW_HEADER_WORDS, MachineVertex
+
+WEIGHT_SHIFT = 16
+
+
+@dataclass(frozen=True)
+class SynapticWordFormat:
+    """Bit widths of the fixed synaptic word below the 16-bit weight."""
+
+    index_bits: int
+    type_bits: int = SYNAPSE_TYPE_BITS
+    ring_buffer_bits: int = 14
+
+    @classmethod
+    def for_core(cls, neurons_per_core: int, ring_buffer_bits: int = 14) -> "SynapticWordFormat":
+        return cls(max(1, (neurons_per_core - 1).bit_length()), SYNAPSE_TYPE_BITS, ring_buffer_bits)
+
+    @property
+    def delay_bits(self) -> int:
+        return WEIGHT_SHIFT - self.index_bits - self.type_bits
+
+    @property
+    def ring_buffer_delay_bits(self) -> int:
+        """log2 of the ring buffer's delay slots: ring buffer bits minus type and index bits."""
+        return self.ring_buffer_bits - self.index_bits - self.type_bits
+
+    @property
+    def max_delay(self) -> int:
+        """Longest delay a row holds: it must fit the word and leave the current slot alone."""
+        return min((1 << self.delay_bits) - 1, (1 << self.ring_buffer_delay_bits) - 1)
+
+    def encode(self, weight: np.ndarray, delay: np.ndarray, syn_type: np.ndarray, index: np.ndarray) -> np.ndarray:
+        w = np.asarray(weight, dtype=np.uint64)
+        d = np.asarray(delay, dtype=np.uint64)
+        t = np.asarray(syn_type, dtype=np.uint64)
+        i = np.asarray(index, dtype=np.uint64)
+        word = (w << WEIGHT_SHIFT) | (d << (self.type_bits + self.index_bits)) | (t << self.index_bits) | i
+        return word.astype(np.uint32)
+
+    def decode(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(weight, delay, type, index) as int64 arrays."""
+        w = np.asarray(words, dtype=np.int64)
+        index = w & ((1 << self.index_bits) - 1)
+        syn_type = (w >> self.index_bits) & ((1 << self.type_bits) - 1)
+        delay = (w >> (self.index_bits + self.type_bits)) & ((1 << self.delay_bits) - 1)
+        return w >> WEIGHT_SHIFT, delay, syn_type, index
+
+
+@dataclass(frozen=True)
+class MasterPopEntry:
+    key: int
+    mask: int
+    address: int  # word offset in the core's synaptic matrix
+    row_stride: int  # words per row, header included
+    n_rows: int
+
+
+@dataclass(frozen=True, eq=False)
+class CoreSynapses:
+    """One core's synaptic matrix (uint32 words) and its master population table."""
+
+    words: np.ndarray
+    master_pop: tuple[MasterPopEntry, ...]
+
+    def __post_init__(self) -> None:
+        arr = np.array(self.words, dtype=np.uint32, copy=True)
+        arr.setflags(write=False)
+        object.__setattr__(self, "words", arr)
+
+    @property
+    def n_bytes(self) -> int:
+        return int(self.words.size) * BYTES_PER_WORD
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(int(self.words[e.address + 1: e.address + e.n_rows * e.row_stride: e.row_stride].sum())
+                   for e in self.master_pop)
+
+
+def build_rows(net: SpiNNakerNetwork, vertices: tuple[MachineVertex, ...], keys: KeyAllocation,
+               fmt: SynapticWordFormat) -> dict[int, CoreSynapses]:
+    """The synaptic matrix and master population table of every neuron vertex."""
+    by_pop: dict[str, list[MachineVertex]] = {}
+    for v in vertices:
+        by_pop.setdefault(v.population, []).append(v)
+    out: dict[int, CoreSynapses] = {}
+    for target in vertices:
+        if net.population(target.population).is_source:
+            continue
+        blocks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}  # source vertex -> (local pre, word)
+        for proj in net.projections:
+            if proj.post != target.population:
+                continue
+            if proj.delay > fmt.max_delay:
+                raise CompileError(f"delay {proj.delay} does not fit a synaptic row (max {fmt.max_delay})",
+                                   node=proj.post, parameter="delay", value=proj.delay, limit=fmt.max_delay)
+            sel = (proj.post_index >= target.lo) & (proj.post_index < target.hi)
+            pre, post = proj.pre_index[sel], proj.post_index[sel] - target.lo
+            words = fmt.encode(proj.weight[sel], np.full(pre.shape, proj.delay), proj.synapse_type[sel], post)
+            for src in by_pop[proj.pre]:
+                in_src = (pre >= src.lo) & (pre < src.hi)
+                if in_src.any():
+                    blocks.setdefault(src.index, []).append((pre[in_src] - src.lo, words[in_src]))
+        chunks: list[np.ndarray] = []
+        table: list[MasterPopEntry] = []
+        address = 0
+        for src_index in sorted(blocks, key=lambda s: keys.base[s]):
+            local = np.concatenate([b[0] for b in blocks[src_index]])
+            words = np.concatenate([b[1] for b in blocks[src_index]])
+            order = np.lexsort((words, local))
+            local, words = local[order], words[order]
+            n_rows = vertices[src_index].size
+            counts = np.bincount(local, minlength=n_rows)
+            stride = ROW_HEADER_WORDS + int(counts.max())
+            block = np.zeros(n_rows * stride, dtype=np.uint32)
+            block[np.arange(n_rows) * stride + 1] = counts
+            position = np.arange(local.size) - np.repeat(np.cumsum(counts) - counts, counts)
+            block[local * stride + ROW_HEADER_WORDS + position] = words
+            chunks.append(block)
+            table.append(MasterPopEntry(keys.base[src_index], keys.mask, address, stride, n_rows))
+            address += block.size
+        words_all = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint32)
+        out[target.index] = CoreSynapses(words_all, tuple(table))
+    return out
