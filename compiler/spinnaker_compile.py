@@ -67,6 +67,11 @@ class SpiNNakerProgram:
     artefacts: SpiNNakerArtefacts
     target_name: str = ""
 
+    @property
+    def family(self) -> str:
+        """The numeric format family (the reference dispatch's key)."""
+        return "spinnaker"
+
 
 def compile_spinnaker(graph: Graph, target: Any = None, dt_s: float | None = None, *,
                       machine: SpiNNakerMachine | None = None) -> SpiNNakerProgram:

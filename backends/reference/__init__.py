@@ -14,6 +14,7 @@ import numpy as np
 from ...ir.errors import CompileError
 from .float_executor import simulate
 from .loihi_executor import run_loihi
+from .spinnaker_executor import run_program as _run_spinnaker
 
 name = "reference"
 
@@ -30,6 +31,7 @@ def _run_float(program: Any, inputs: Any, record: tuple[str, ...]) -> dict[str, 
 EXECUTORS: dict[str, Callable[[Any, Any, tuple[str, ...]], dict[str, np.ndarray]]] = {
     "loihi": _run_loihi,
     "float": _run_float,
+    "spinnaker": _run_spinnaker,
 }
 
 

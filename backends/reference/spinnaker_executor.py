@@ -128,3 +128,25 @@ def run_network(net: SpiNNakerNetwork, inputs: Any, record: tuple[str, ...] = ()
                 raw[key].append(current[pop_name] if kind == "spikes" else states[pop_name]["v"].copy())
     stacked = {k: np.stack(v) if v else np.zeros((0, batch, net.population(k.rsplit(".", 1)[0]).size)) for k, v in raw.items()}
     return decode_recordings(net, stacked, batched, record)
+
+
+def network_of(program: Any) -> SpiNNakerNetwork:
+    """The quantised network of a SpiNNaker program (interim ``SpiNNakerProgram`` or a Program's artefacts)."""
+    if isinstance(program, SpiNNakerNetwork):
+        return program
+    net = getattr(program, "network", None)
+    if isinstance(net, SpiNNakerNetwork):
+        return net
+    art = getattr(program, "artefacts", None)
+    if isinstance(art, dict):
+        for value in art.values():
+            if isinstance(value, SpiNNakerNetwork):
+                return value
+            if isinstance(getattr(value, "network", None), SpiNNakerNetwork):
+                return value.network
+    raise InputError("this program carries no SpiNNaker network: compile it for a spinnaker target")
+
+
+def run_program(program: Any, inputs: Any, record: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The reference dispatch's entry for the ``spinnaker`` family."""
+    return run_network(network_of(program), inputs, tuple(record))
