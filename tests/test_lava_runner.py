@@ -62,7 +62,7 @@ def lif_step(state: dict, a_in: np.ndarray, pop: dict) -> np.ndarray:
         if mode == 0:
             return np.where(mask, p.get("v_reset", 0), v)
         if mode == 1:
-            return np.where(mask, v - vth, v)
+            return np.where(mask, np.maximum(v - vth, -(2**23 - 1)), v)
         return v
 
     if delay:
@@ -237,6 +237,27 @@ def test_runner_equals_numpy_model_with_delays_and_a_convolution_as_sparse():
     assert want["out"].sum() > 0 and want["conv"].sum() > 0
     for key in want:
         np.testing.assert_array_equal(lava[key], want[key], err_msg=key)
+
+
+@needs_lava
+def test_runner_runs_every_part_of_a_network_made_of_independent_parts():
+    # Lava runs only what is connected to the process run() is called on
+    a, arrays_a = random_description(11, T=30, B=2, kind2="LIF", reset_mode=0, reset_delay=False, recurrent=True)
+    b, arrays_b = random_description(12, T=30, B=2, kind2="SpikecLIF", reset_mode=1, reset_delay=True, recurrent=False)
+    rename = lambda d, tag: {**d, "name": tag + d["name"]}
+    desc = dict(a)
+    desc["populations"] = [rename(p, "a_") for p in a["populations"]] + [
+        {**rename(p, "b_"), "arrays": {k: "b_" + v for k, v in p.get("arrays", {}).items()}} for p in b["populations"]]
+    desc["connections"] = [{**c, "source": "a_" + c["source"], "target": "a_" + c["target"]} for c in a["connections"]] + [
+        {**c, "name": "b_" + c["name"], "source": "b_" + c["source"], "target": "b_" + c["target"], "weights": "b_" + c["weights"]}
+        for c in b["connections"]]
+    desc["record"] = [{**r, "population": "a_" + r["population"], "key": "a_" + r["key"]} for r in a["record"]] + [
+        {**r, "population": "b_" + r["population"], "key": "b_" + r["key"]} for r in b["record"]]
+    arrays = arrays_a | {"b_" + k: v for k, v in arrays_b.items()}
+    lava = run_description(desc, arrays)
+    want = emulate(a, arrays_a) | {"b_" + k: v for k, v in emulate(b, arrays_b).items()}
+    for key, value in want.items():
+        np.testing.assert_array_equal(lava[key if key.startswith("b_") else "a_" + key], value, err_msg=key)
 
 
 @needs_lava

@@ -36,7 +36,7 @@ SPARSE_MIN_ENTRIES = 4096
 SIGN_MODE_NAMES = {1: "MIXED", 2: "EXCITATORY", 3: "INHIBITORY"}
 RESET_MODES = {"zero": 0, "subtract": 1}  # lava_processes.RESET_ZERO / RESET_SUBTRACT
 RESET_NONE = 2  # lava_processes.RESET_NONE: a read-out that never spikes
-STATE_VARS = ("v", "u")
+STATE_VARS = ("v", "u", "s")
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,8 +130,8 @@ def emit_network(program: Any, spikes: Mapping[str, np.ndarray], record: tuple[s
     """The Lava description of ``program`` driven by ``spikes``.
 
     ``spikes`` maps each ``LoihiInput`` to binary spikes ``[B, n, T]`` (see
-    ``spike_inputs``). ``record`` names neuron variables (``"v"``, ``"u"``)
-    to trace for every population, as ``"<population>.<var>"``.
+    ``spike_inputs``). ``record`` names neuron variables (``"v"``, ``"u"``,
+    ``"s"``) to trace for every population, as ``"<population>.<var>"``.
     """
     graph = program_graph(program)
     batch, steps = next(iter(spikes.values())).shape[0], next(iter(spikes.values())).shape[2]

@@ -51,7 +51,7 @@ class SpikecLIF(AbstractProcess):
         v    = v * (4096 - dv) >> 12 (toward 0) + u + (bias_mant << bias_exp), clipped
         s    = v > vth << 6           (never, for reset_mode = none)
         reset(s): zero     -> v = v_reset
-                  subtract -> v = v - (vth << 6)
+                  subtract -> v = max(v - (vth << 6), -(2**23 - 1))
 
     With ``reset_delay`` the reset caused by a spike at step t is applied at
     step t+1, after that step's integration and before its threshold test
@@ -109,10 +109,14 @@ class PySpikecLIFModelBitAcc(AbstractPyLifModelFixed):
         return np.int32(np.right_shift(scaled, self.w_in_exp))
 
     def apply_reset(self, mask):
+        """Reset the neurons in ``mask``; a subtraction saturates to 24 bits
+        like every other change of v (it can only leave the range when the
+        reset is delayed and v fell below the threshold meanwhile)."""
         if self.reset_mode == RESET_ZERO:
             self.v[mask] = self.v_reset[mask]
         elif self.reset_mode == RESET_SUBTRACT:
-            self.v[mask] = self.v[mask] - self.effective_vth
+            lowest = -np.int64(self.max_uv_val) + 1
+            self.v[mask] = np.maximum(np.int64(self.v[mask]) - self.effective_vth, lowest)
 
     def run_spk(self):
         a_in = self.a_in.recv()

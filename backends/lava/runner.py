@@ -145,6 +145,7 @@ def build_network(desc, arrays, out_dir):
         pops[conn["source"]].s_out.connect(proc.s_in)
         proc.a_out.connect(pops[conn["target"]].a_in)
         conns.append(proc)
+    conns += link_components(desc, pops)
     files = {}
     recorders = []
     for i, rec in enumerate(desc["record"]):
@@ -158,6 +159,43 @@ def build_network(desc, arrays, out_dir):
         recorders.append(sink)
         files[rec["key"]] = (path, int(pop_size(desc, rec["population"])))
     return pops, conns, recorders, files
+
+
+def link_components(desc, pops):
+    """Join disconnected parts of the network with all-zero Sparse connections.
+
+    Lava compiles and runs only the processes connected to the one ``run`` is
+    called on; a program made of independent sub-networks would otherwise
+    leave all but one silently unrun. A zero matrix adds exactly 0 to its
+    target's input, so results are unchanged.
+    """
+    from lava.proc.sparse.process import Sparse
+    from lava.utils.weightutils import SignMode
+    from scipy.sparse import csr_matrix
+
+    parent = {name: name for name in pops}
+
+    def root(name):
+        while parent[name] != name:
+            name = parent[name]
+        return name
+
+    for conn in desc["connections"]:
+        parent[root(conn["source"])] = root(conn["target"])
+    first = desc["populations"][0]
+    linked = {root(first["name"])}
+    links = []
+    for pop in desc["populations"]:
+        if root(pop["name"]) in linked or pop["kind"] == "source":
+            continue
+        linked.add(root(pop["name"]))
+        batch = int(desc["batch"])
+        zeros = csr_matrix((int(pop["size"]) * batch, int(first["size"]) * batch), dtype=np.int32)
+        proc = Sparse(weights=zeros, sign_mode=SignMode.EXCITATORY, name="link:%s->%s" % (first["name"], pop["name"]))
+        pops[first["name"]].s_out.connect(proc.s_in)
+        proc.a_out.connect(pops[pop["name"]].a_in)
+        links.append(proc)
+    return links
 
 
 def pop_size(desc, name):
