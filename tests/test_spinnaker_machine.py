@@ -1,0 +1,200 @@
+"""The event-driven SpiNNaker machine against the SpiNNaker reference executor.
+
+Both run the same compiled program: the reference from the quantised network
+(dense matrices), the machine from the routing tables, keys, master population
+tables and synaptic rows only. Spikes must be equal bit for bit, and a
+corrupted routing entry or row word must break the equality.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import spikec
+from spikec.backends import spinnaker as spinnaker_backend
+from spikec.backends.reference import run as reference_run
+from spikec.backends.reference.float_executor import simulate
+from spikec.backends.reference.spinnaker_executor import run_network
+from spikec.compiler.routing_table import RoutingEntry, RoutingTable
+from spikec.compiler.spinnaker_compile import SpiNNakerProgram, compile_spinnaker
+from spikec.compiler.spinnaker_place import SpiNNakerMachine
+from spikec.compiler.spinnaker_rows import CoreSynapses
+from spikec.ir.graph import Graph
+from spikec.ir.nodes import IF, LIF, CubaLIF, Delay, Input, Linear, Output
+
+NIR_PAPER = Path("/work/shared/fixtures/nir-paper")
+DT = 1e-3
+
+
+def lif(n: int, rng: np.random.Generator, reset: str = "zero", reset_delay: bool = False) -> LIF:
+    return LIF(tau=rng.uniform(5e-3, 20e-3, n), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n),
+               v_reset=np.zeros(n), reset=reset, reset_delay=reset_delay)
+
+
+def cuba(n: int, rng: np.random.Generator, reset: str = "subtract") -> CubaLIF:
+    return CubaLIF(tau_syn=np.full(n, 5e-3), tau_mem=rng.uniform(5e-3, 20e-3, n), r=np.ones(n), v_leak=np.zeros(n),
+                   v_threshold=np.ones(n), v_reset=np.zeros(n), w_in=np.ones(n), reset=reset)
+
+
+def weights(n_out: int, n_in: int, rng: np.random.Generator, density: float, gain: float) -> np.ndarray:
+    w = rng.normal(0.3, 1.0, (n_out, n_in)) * gain
+    return w * (rng.random((n_out, n_in)) < density)
+
+
+def random_network(seed: int, sizes: tuple[int, ...], recurrent: bool = False, delay_steps: int = 0) -> Graph:
+    """Input -> (Linear -> neurons) per size -> Output; optional recurrence on the first layer and a Delay."""
+    rng = np.random.default_rng(seed)
+    nodes = {"in": Input(shape=(sizes[0],))}
+    edges = []
+    prev = "in"
+    kinds = [lif, cuba, lambda n, r: IF(r=np.ones(n), v_threshold=np.full(n, 2.0), v_reset=np.zeros(n))]
+    for i, n in enumerate(sizes[1:]):
+        w = f"w{i}"
+        nodes[w] = Linear(weight=weights(n, sizes[i], rng, 0.3, 20.0 / np.sqrt(sizes[i])))
+        edges += [(prev, w)]
+        layer = f"l{i}"
+        nodes[layer] = kinds[i % 3](n, rng)
+        if i == 0 and delay_steps:
+            nodes["d0"] = Delay(delay=np.full(n, delay_steps * DT))
+            edges += [(w, "d0"), ("d0", layer)]
+        else:
+            edges += [(w, layer)]
+        if recurrent and i == 0:
+            nodes["rec"] = Linear(weight=weights(n, n, rng, 0.2, 5.0 / np.sqrt(n)))
+            edges += [(layer, "rec"), ("rec", layer)]
+        prev = layer
+    nodes["out"] = Output(shape=(sizes[-1],))
+    edges.append((prev, "out"))
+    return Graph(nodes, tuple(edges), {"dt_s": DT})
+
+
+def input_spikes(seed: int, steps: int, n: int, batch: int = 2, rate: float = 0.15) -> np.ndarray:
+    return (np.random.default_rng(seed).random((steps, batch, n)) < rate).astype(np.float64)
+
+
+SMALL = SpiNNakerMachine(width=2, height=2, cores_per_chip=4, neurons_per_core=32, routing_table_entries=1023)
+GRID = SpiNNakerMachine(width=4, height=3, cores_per_chip=3, neurons_per_core=64, routing_table_entries=1023)
+
+
+def assert_machine_matches_reference(program: SpiNNakerProgram, x: np.ndarray):
+    ref = run_network(program.network, x)
+    out, stats = spinnaker_backend.run_with_stats(program, x)
+    assert set(out) == set(ref)
+    for name in ref:
+        np.testing.assert_array_equal(out[name], ref[name])
+    return ref, stats
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_machine_matches_reference_on_random_feed_forward_networks(seed):
+    program = compile_spinnaker(random_network(seed, (20, 40, 30, 10)), machine=SMALL)
+    ref, stats = assert_machine_matches_reference(program, input_spikes(seed, 60, 20))
+    assert ref["out"].sum() > 0, "a test network that never spikes proves nothing"
+    assert stats.synaptic_events > 0 and stats.packets > 0
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_machine_matches_reference_on_recurrent_networks_with_delays(seed):
+    program = compile_spinnaker(random_network(seed, (16, 48, 12), recurrent=True, delay_steps=3), machine=SMALL)
+    ref, _ = assert_machine_matches_reference(program, input_spikes(seed, 80, 16))
+    assert ref["out"].sum() > 0
+
+
+def test_layers_bigger_than_a_core_are_split_over_cores_and_chips_and_still_match():
+    program = compile_spinnaker(random_network(7, (100, 300, 200, 50)), machine=GRID)
+    art = program.artefacts
+    chips = {c.location[:2] for c in art.cores}
+    assert len(art.cores) > 10 and len(chips) >= 4
+    ref, stats = assert_machine_matches_reference(program, input_spikes(7, 40, 100, batch=1))
+    assert ref["out"].sum() > 0
+    assert stats.hops > 0
+
+
+@pytest.mark.parametrize("name", ["braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract"])
+def test_machine_matches_reference_on_the_braille_fixtures(name):
+    path = NIR_PAPER / f"{name}.nir"
+    if not path.exists():
+        pytest.skip("nir-paper fixtures not present")
+    graph = spikec.load_nir(path, reset="subtract" if "subtract" in name else "zero")
+    program = compile_spinnaker(graph, None, 1e-4, machine=SMALL)
+    x = input_spikes(11, 150, 12, batch=3, rate=0.2)
+    ref, _ = assert_machine_matches_reference(program, x)
+    assert ref["output"].sum() > 0
+    # The time alignment keeps the graph's timing: the float reference agrees on most entries.
+    float_out = simulate(graph, x, 1e-4)["output"]
+    assert (float_out == ref["output"]).mean() > 0.95
+
+
+def test_reference_dispatch_runs_the_spinnaker_family():
+    program = compile_spinnaker(random_network(5, (10, 20, 5)), machine=SMALL)
+    x = input_spikes(5, 30, 10)
+    np.testing.assert_array_equal(reference_run(program, x)["out"], run_network(program.network, x)["out"])
+
+
+def _with_tables(program: SpiNNakerProgram, tables) -> SpiNNakerProgram:
+    return replace(program, artefacts=replace(program.artefacts, routing_tables=tables))
+
+
+def test_corrupting_one_routing_entry_breaks_equivalence():
+    program = compile_spinnaker(random_network(8, (20, 60, 40, 10)), machine=SMALL)
+    x = input_spikes(8, 60, 20)
+    ref = run_network(program.network, x)["out"]
+    tables = dict(program.artefacts.routing_tables)
+    # Drop one core from the route of an entry that reaches a core of the output layer's source.
+    broken = False
+    for chip, table in tables.items():
+        entries = list(table.entries)
+        for i, e in enumerate(entries):
+            cores = e.route >> 6
+            if cores:
+                lowest = cores & -cores
+                entries[i] = RoutingEntry(e.key, e.mask, e.route & ~(lowest << 6), e.defaultable)
+                tables[chip] = RoutingTable(tuple(entries), chip)
+                out = spinnaker_backend.run(_with_tables(program, tables), x)["out"]
+                broken = not np.array_equal(out, ref)
+                break
+        if broken or tables[chip] is not table:
+            break
+    assert broken
+
+
+def test_corrupting_one_synaptic_word_breaks_equivalence():
+    program = compile_spinnaker(random_network(9, (20, 30, 10)), machine=SMALL)
+    x = input_spikes(9, 60, 20, rate=0.3)
+    ref = run_network(program.network, x)["out"]
+    art = program.artefacts
+    cores = list(art.cores)
+    last = max(i for i, c in enumerate(cores) if c.synapses is not None and c.vertex.population == "l1")
+    syn = cores[last].synapses
+    words = syn.words.copy()
+    entry = syn.master_pop[0]
+    # the first synaptic word of the first non-empty row: give it weight 65535
+    for row in range(entry.n_rows):
+        at = entry.address + row * entry.row_stride
+        if words[at + 1] > 0:
+            words[at + 3] = (words[at + 3] & 0xFFFF) | (0xFFFF << 16)
+            break
+    cores[last] = replace(cores[last], synapses=CoreSynapses(words, syn.master_pop))
+    broken = replace(program, artefacts=replace(art, cores=tuple(cores)))
+    out = spinnaker_backend.run(broken, x)["out"]
+    assert not np.array_equal(out, ref)
+
+
+def test_machine_reads_artefacts_not_the_graph():
+    program = compile_spinnaker(random_network(10, (12, 24, 6)), machine=SMALL)
+    x = input_spikes(10, 40, 12)
+    expected = spinnaker_backend.run(program, x)["out"]
+    stripped = SpiNNakerProgram(network=None, artefacts=program.artefacts)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(spinnaker_backend.run(stripped, x)["out"], expected)
+
+
+@pytest.mark.slow
+def test_machine_matches_reference_on_a_few_thousand_neurons_over_many_chips():
+    machine = SpiNNakerMachine(width=6, height=6, cores_per_chip=8, neurons_per_core=64, routing_table_entries=1023)
+    program = compile_spinnaker(random_network(12, (500, 1500, 1000, 200), recurrent=True), machine=machine)
+    assert len({c.location[:2] for c in program.artefacts.cores}) >= 6
+    ref, _ = assert_machine_matches_reference(program, input_spikes(12, 30, 500, batch=1))
+    assert ref["out"].sum() > 0
