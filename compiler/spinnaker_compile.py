@@ -36,6 +36,7 @@ class CoreData:
     start_tick: int
     params: NeuronParams | None
     synapses: CoreSynapses | None
+    sends: bool = True  # False when no core listens: like sPyNNaker, such a core sends no packets
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,7 +109,7 @@ def compile_spinnaker(graph: Graph, target: Any = None, dt_s: float | None = Non
     rows = build_rows(net, vertices, keys, fmt)
     lap("rows")
     _check_memory(rows, vertices, machine)
-    artefacts = _assemble(net, vertices, placements, keys, loaded, reports, rows, machine, fmt)
+    artefacts = _assemble(net, vertices, placements, keys, loaded, reports, rows, machine, fmt, targets)
     lap("assemble")
     artefacts.stage_seconds.update(seconds)
     return SpiNNakerProgram(net, artefacts, getattr(target, "name", ""))
@@ -126,13 +127,14 @@ def _check_memory(rows: dict[int, CoreSynapses], vertices: tuple[MachineVertex, 
                                value=core.n_bytes, limit=limit)
 
 
-def _assemble(net, vertices, placements: Placements, keys: KeyAllocation, loaded, reports, rows, machine, fmt) -> SpiNNakerArtefacts:
+def _assemble(net, vertices, placements: Placements, keys: KeyAllocation, loaded, reports, rows, machine, fmt,
+              targets) -> SpiNNakerArtefacts:
     cores = []
     for v in vertices:
         pop = net.population(v.population)
         params = None if pop.is_source else pop.params.slice(v.lo, v.hi)
         cores.append(CoreData(v, placements.locations[v.index], keys.base[v.index], pop.start_tick, params,
-                              rows.get(v.index)))
+                              rows.get(v.index), bool(targets.get(v.index))))
     by_pop: dict[str, tuple[int, ...]] = {}
     for v in vertices:
         by_pop[v.population] = by_pop.get(v.population, ()) + (v.index,)

@@ -212,7 +212,7 @@ class EventMachine:
                         rec[i]["v"].append(core.state["v"][0].copy())
                 rec[i]["spikes"].append(np.asarray(spikes, dtype=np.int64))
                 fired = np.flatnonzero(spikes)
-                if fired.size:
+                if fired.size and core.data.sends:
                     keys_out.append(core.data.key_base | fired.astype(np.int64))
                     x, y, _ = core.data.location
                     chips_out.append(np.full(fired.shape, self.chip_ids[(x, y)], dtype=np.int64))
