@@ -168,3 +168,19 @@ def test_golden_small_routing_tables():
         GOLDEN.write_text(text)
     assert GOLDEN.exists(), "golden file missing: run with SPIKEC_REGEN_GOLDEN=1"
     assert text == GOLDEN.read_text()
+
+
+def test_event_tables_survive_a_round_trip_through_files(tmp_path):
+    from spikec.compiler.spinnaker_io import describe, load_spinnaker, save_spinnaker
+
+    program = compile_spinnaker(random_network(2, (20, 40, 10), recurrent=True), machine=SMALL)
+    save_spinnaker(program, tmp_path / "a")
+    loaded = load_spinnaker(tmp_path / "a")
+    save_spinnaker(loaded, tmp_path / "b")
+    for name in ("manifest.json", "routing_tables.csv", "cores.npz", "network.json", "network.npz"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    x = input_spikes(2, 40, 20)
+    np.testing.assert_array_equal(spinnaker_backend.run(loaded, x)["out"], spinnaker_backend.run(program, x)["out"])
+    np.testing.assert_array_equal(run_network(loaded.network, x)["out"], run_network(program.network, x)["out"])
+    text = describe(loaded)
+    assert "cores used" in text and "largest fan-in" in text
