@@ -143,22 +143,32 @@ def create_lava_env(venv: Path) -> Path:
     return python
 
 
+#: venvs checked in this process: the check imports Lava (about a second), so do it once.
+_WORKING: set[Path] = set()
+
+
 def ensure_lava_env(create: bool = True) -> Path:
     """The interpreter of a working Lava environment, creating it if needed.
 
-    Fast when the venv exists and works (one interpreter start). With
-    ``create=False`` a missing environment raises instead of being built.
+    Fast when the venv exists and works (one interpreter start, once per
+    process). With ``create=False`` a missing environment raises instead of
+    being built.
     """
     venv = venv_dir()
     python = venv_python(venv)
+    if python in _WORKING and python.exists():
+        return python
     if lava_env_works(python):
+        _WORKING.add(python)
         return python
     if not create:
         raise LavaEnvironmentError(
             f"no working Lava environment at {venv}; run `python -m spikec.backends.lava.env` to create it "
             "(or set SPIKEC_LAVA_VENV to an existing Python 3.10 venv with lava-nc 0.10.0 and numpy<2)"
         )
-    return create_lava_env(venv)
+    python = create_lava_env(venv)
+    _WORKING.add(python)
+    return python
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,17 +35,27 @@ import sys
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import runner  # noqa: E402
 
-status = runner.main(["runner.py", HERE])
-if status != 0:
-    print(open(os.path.join(HERE, "error.json")).read(), file=sys.stderr)
-    sys.exit(status)
-with np.load(os.path.join(HERE, "results.npz")) as results:
-    for key in results.files:
-        if not key.startswith("_"):
-            print("%s: shape %s, %d non-zero" % (key, results[key].shape, np.count_nonzero(results[key])))
+
+def main():
+    sys.path.insert(0, HERE)
+    import runner
+
+    status = runner.main(["runner.py", HERE])
+    if status != 0:
+        print(open(os.path.join(HERE, "error.json")).read(), file=sys.stderr)
+        return status
+    with np.load(os.path.join(HERE, "results.npz")) as results:
+        for key in results.files:
+            if not key.startswith("_"):
+                print("%s: shape %s, %d non-zero" % (key, results[key].shape, np.count_nonzero(results[key])))
+    return 0
+
+
+# Lava finds process models by executing every module beside the process's
+# own (lava_processes.py): this guard keeps that from re-running the network.
+if __name__ == "__main__":
+    sys.exit(main())
 '''
 
 

@@ -1,0 +1,188 @@
+"""Compiled Loihi programs run in Lava and equal the reference executor bit for bit.
+
+Every test compiles a float graph for ``loihi2``, runs the lowered program on
+the bit-accurate reference executor (``run_loihi``) and on Lava's own
+fixed-point models through the Lava backend, and compares output spikes (and
+``v``/``u`` of every population where recorded) with
+``np.testing.assert_array_equal`` at every step and neuron. Each Lava run
+starts a Lava process (1-3 s), so the networks are small and inputs batched.
+Skipped only when no Lava environment exists (``python -m spikec.backends.lava.env``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import spikec
+from spikec.backends import lava
+from spikec.backends.lava.env import ensure_lava_env
+from spikec.backends.lava.standalone import write_lava_script
+from spikec.backends.reference.loihi_executor import run_loihi
+from spikec.compiler.quantise_loihi import lower_to_loihi
+from spikec.compiler.target import load_target
+from spikec.ir.errors import SpikecError
+from spikec.ir.graph import Graph
+from spikec.ir.nodes import IF, LI, LIF, Affine, Conv2d, CubaLIF, Flatten, Input, Linear, Output, SumPool2d
+
+try:
+    LAVA_PYTHON = ensure_lava_env(create=False)
+except SpikecError as err:  # pragma: no cover - depends on the machine
+    LAVA_PYTHON, WHY = None, str(err)
+
+pytestmark = pytest.mark.skipif(
+    LAVA_PYTHON is None, reason="no Lava environment (run `python -m spikec.backends.lava.env`)"
+)
+
+DT_S = 1e-4
+TARGET = load_target("loihi2")
+
+
+def compile_loihi(graph: Graph) -> Graph:
+    lowered, _ = lower_to_loihi(spikec.normalise(graph), TARGET, DT_S)
+    return lowered
+
+
+def assert_lava_equals_reference(program: Graph, x: np.ndarray, record: tuple[str, ...] = ("v", "u")) -> dict:
+    want = run_loihi(program, TARGET.numeric, x, record=record)
+    got = lava.run(program, x, record=record)
+    assert set(got) == set(want)
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key], err_msg=f"Lava differs from the reference in {key!r}")
+    return want
+
+
+def spikes(rng: np.random.Generator, shape: tuple[int, ...], rate: float) -> np.ndarray:
+    return (rng.random(shape) < rate).astype(np.int8)
+
+
+# --- random networks --------------------------------------------------------------------------------
+
+
+def neuron(kind: str, n: int, rng: np.random.Generator, reset: str, reset_delay: bool):
+    """A layer of ``n`` neurons with shared time constants (Lava holds one du/dv per process)."""
+    thr = rng.uniform(0.8, 1.2, n)
+    common = dict(v_threshold=thr, v_reset=np.zeros(n), reset=reset, reset_delay=reset_delay)
+    if kind == "LIF":
+        return LIF(tau=np.full(n, 2e-3), r=np.full(n, 10.0), v_leak=np.zeros(n), **common)
+    if kind == "CubaLIF":
+        return CubaLIF(tau_syn=np.full(n, 5e-4), tau_mem=np.full(n, 2e-3), r=np.full(n, 20.0),
+                       v_leak=np.zeros(n), w_in=np.ones(n), **common)
+    if kind == "IF":
+        return IF(r=np.full(n, 0.5), **common)
+    raise ValueError(kind)
+
+
+def random_network(seed: int, kind: str, reset: str, reset_delay: bool = False, recurrent: bool = False,
+                   bias: bool = True, readout: str = "spikes") -> Graph:
+    """Input(10) -> Affine -> kind(24) [-> Linear -> itself] -> Affine -> kind(6) or LI(6) -> Output."""
+    rng = np.random.default_rng(seed)
+    n0, n1, n2 = 10, 24, 6
+    nodes = {
+        "in": Input(shape=(n0,)),
+        "fc1": Affine(weight=rng.normal(0.25, 0.35, (n1, n0)), bias=rng.normal(0.02, 0.02, n1) * bias),
+        "h": neuron(kind, n1, rng, reset, reset_delay),
+        "fc2": Affine(weight=rng.normal(0.2, 0.4, (n2, n1)), bias=np.zeros(n2)),
+        "o": neuron(kind, n2, rng, reset, reset_delay) if readout == "spikes"
+        else LI(tau=np.full(n2, 1e-3), r=np.ones(n2), v_leak=np.zeros(n2)),
+        "out": Output(shape=(n2,)),
+    }
+    edges = [("in", "fc1"), ("fc1", "h"), ("h", "fc2"), ("fc2", "o"), ("o", "out")]
+    if recurrent:
+        nodes["rec"] = Linear(weight=rng.normal(0.0, 0.3, (n1, n1)))
+        edges += [("h", "rec"), ("rec", "h")]
+    return Graph(nodes, edges)
+
+
+CASES = {
+    "feedforward_lif_zero_reset_with_bias": dict(kind="LIF", reset="zero"),
+    "recurrent_lif_subtractive_reset": dict(kind="LIF", reset="subtract", recurrent=True),
+    "recurrent_cubalif_zero_reset_with_bias": dict(kind="CubaLIF", reset="zero", recurrent=True),
+    "recurrent_cubalif_subtractive_reset_delayed_as_snntorch": dict(kind="CubaLIF", reset="subtract", recurrent=True,
+                                                                     reset_delay=True),
+    "feedforward_if_subtractive_reset": dict(kind="IF", reset="subtract"),
+    "lif_with_delayed_zero_reset_and_li_readout": dict(kind="LIF", reset="zero", reset_delay=True, readout="voltage"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_lava_matches_reference_on_random_network(case):
+    program = compile_loihi(random_network(sum(map(ord, case)), **CASES[case]))
+    x = spikes(np.random.default_rng(5), (200, 2, 10), 0.3)  # 200 steps, batch of 2
+    want = assert_lava_equals_reference(program, x)
+    hidden = np.asarray(want["h.v"])
+    assert np.count_nonzero(want["out"]) > 0 and np.count_nonzero(hidden) > 0, "network too quiet to test anything"
+
+
+def test_lava_matches_reference_on_unbatched_input():
+    program = compile_loihi(random_network(3, "LIF", "subtract", recurrent=True))
+    x = spikes(np.random.default_rng(6), (60, 10), 0.3)
+    want = assert_lava_equals_reference(program, x, record=())
+    assert want["out"].shape == (60, 6)
+
+
+# --- real networks ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture, reset", [
+    ("braille_noDelay_bias_zero.nir", "zero"),
+    ("braille_noDelay_noBias_subtract.nir", "subtract"),
+])
+def test_lava_matches_reference_on_braille(nir_paper, fixture, reset):
+    program = compile_loihi(spikec.load_nir(nir_paper / fixture, reset=reset))
+    x = spikes(np.random.default_rng(7), (250, 3, 12), 0.2)
+    want = assert_lava_equals_reference(program, x)
+    assert np.count_nonzero(want["output"]) > 0
+
+
+def small_conv_network(seed: int) -> Graph:
+    """Input(2x8x8) -> Conv2d(4, 3x3, pad 1) -> IF -> SumPool2d(2) -> Flatten -> Affine -> LIF -> Output."""
+    rng = np.random.default_rng(seed)
+    return Graph({
+        "in": Input(shape=(2, 8, 8)),
+        "conv": Conv2d(input_shape=(8, 8), weight=rng.normal(0.3, 0.4, (4, 2, 3, 3)), stride=(1, 1), padding=(1, 1),
+                       dilation=(1, 1), groups=1, bias=np.zeros(4)),
+        "if1": IF(r=np.ones((4, 8, 8)), v_threshold=np.ones((4, 8, 8)), v_reset=np.zeros((4, 8, 8))),
+        "pool": SumPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0)),
+        "flat": Flatten(input_shape=(4, 4, 4)),
+        "fc": Affine(weight=rng.normal(0.1, 0.2, (5, 64)), bias=np.zeros(5)),
+        "lif": LIF(tau=np.full(5, 1e-3), r=np.full(5, 10.0), v_leak=np.zeros(5), v_threshold=np.ones(5),
+                   v_reset=np.zeros(5)),
+        "out": Output(shape=(5,)),
+    }, [("in", "conv"), ("conv", "if1"), ("if1", "pool"), ("pool", "flat"), ("flat", "fc"), ("fc", "lif"),
+        ("lif", "out")])
+
+
+def test_lava_matches_reference_on_a_conv_network():
+    program = compile_loihi(small_conv_network(2))
+    x = spikes(np.random.default_rng(8), (60, 2, 2, 8, 8), 0.25)
+    want = assert_lava_equals_reference(program, x)
+    assert np.count_nonzero(want["out"]) > 0 and want["if1.v"].shape == (60, 2, 4, 8, 8)
+
+
+@pytest.mark.slow
+def test_lava_matches_reference_on_the_sinabs_cnn(nir_paper):
+    program = compile_loihi(spikec.load_nir(nir_paper / "cnn_sinabs.nir"))
+    x = spikes(np.random.default_rng(9), (30, 2, 2, 34, 34), 0.1)
+    assert_lava_equals_reference(program, x)
+
+
+# --- interface ----------------------------------------------------------------------------------------
+
+
+def test_lava_rejects_non_binary_input():
+    program = compile_loihi(random_network(4, "LIF", "zero"))
+    with pytest.raises(SpikecError, match="binary"):
+        lava.run(program, np.full((5, 10), 2))
+
+
+def test_standalone_folder_reruns_the_same_network(tmp_path):
+    import subprocess
+
+    program = compile_loihi(random_network(5, "CubaLIF", "subtract", recurrent=True))
+    x = spikes(np.random.default_rng(10), (40, 10), 0.3)
+    script = write_lava_script(program, tmp_path / "net", inputs=x)
+    done = subprocess.run([str(LAVA_PYTHON), str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "out: shape (40, 1, 6)" in done.stdout
+    with np.load(tmp_path / "net" / "results.npz") as results:
+        np.testing.assert_array_equal(results["out"][:, 0], run_loihi(program, TARGET.numeric, x)["out"])
