@@ -262,3 +262,26 @@ def test_same_module_gives_the_same_graph() -> None:
     net = two_layer("RLeaky", "zero", True)
     a, b = from_snntorch(net, torch.zeros(10)), from_snntorch(net, torch.zeros(10))
     assert a.same_as(b) and a.edges == b.edges
+
+
+class HandWrittenForward(torch.nn.Module):
+    """Not a Sequential: named layers called in forward (nirtorch traces the calls)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.lif1 = linear(10, 20, 2.0), snn.Synaptic(alpha=0.6, beta=0.9, init_hidden=True)
+        self.fc2, self.lif2 = linear(20, 4, 2.0), snn.Leaky(beta=0.9, init_hidden=True, output=True)
+
+    def forward(self, x: torch.Tensor):
+        return self.lif2(self.fc2(self.lif1(self.fc1(x))))
+
+
+def test_a_module_with_its_own_forward_is_traced_by_layer_name() -> None:
+    torch.manual_seed(6)
+    net = HandWrittenForward()
+    x = random_spikes((10,))
+    expected = run_snntorch(net, x)
+    assert expected.sum() > 0.02 * expected.size
+    graph = from_snntorch(net, torch.zeros(10))
+    assert {"fc1", "lif1", "fc2", "lif2"} <= set(graph.nodes)
+    np.testing.assert_array_equal(simulate_output(graph, x), expected)
