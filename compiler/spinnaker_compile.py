@@ -82,6 +82,8 @@ def compile_spinnaker(graph: Graph, target: Any = None, dt_s: float | None = Non
             raise CompileError("compile_spinnaker needs a target or a machine")
         machine = SpiNNakerMachine.from_target(target)
     numeric = getattr(target, "numeric", None)
+    if dt_s is None and graph.metadata.get("dt_s") is None:  # as Discretise: caller, graph, then target
+        dt_s = getattr(target, "default_dt_s", None)
     spike_compare = getattr(numeric, "spike_compare", ">=")
     fmt = SynapticWordFormat.for_core(machine.neurons_per_core, getattr(numeric, "ring_buffer_bits", 14))
     seconds: dict[str, float] = {}

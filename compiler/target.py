@@ -63,6 +63,9 @@ class SpiNNakerNumeric:
     ring_buffer_bits: int = field(metadata=_range(1, 32))
     timestep_us: int = field(metadata=_range(1, None))
     spike_compare: str = field(default=">=", metadata={"choices": (">=", ">")})
+    machine_width: int | None = field(default=None, metadata=_range(1, 256))  # chips; None: near-square grid of `chips`
+    machine_height: int | None = field(default=None, metadata=_range(1, 256))
+    wrap_around: bool = False  # torus links (multi-board machines); a single board has none
 
 
 @dataclass(frozen=True)

@@ -198,3 +198,18 @@ def test_machine_matches_reference_on_a_few_thousand_neurons_over_many_chips():
     assert len({c.location[:2] for c in program.artefacts.cores}) >= 6
     ref, _ = assert_machine_matches_reference(program, input_spikes(12, 30, 500, batch=1))
     assert ref["out"].sum() > 0
+
+
+def test_machine_matches_reference_on_a_torus():
+    torus = replace(GRID, wrap_around=True)
+    program = compile_spinnaker(random_network(13, (60, 200, 120, 30), recurrent=True), machine=torus)
+    ref, stats = assert_machine_matches_reference(program, input_spikes(13, 30, 60, batch=1))
+    assert ref["out"].sum() > 0 and stats.hops > 0
+
+
+def test_spikec_compile_for_the_spinnaker1_target_runs_on_both_backends():
+    from spikec.compiler.api import compile as spikec_compile, run as spikec_run
+
+    program = spikec_compile(random_network(14, (16, 32, 8)), "spinnaker1")
+    x = input_spikes(14, 30, 16)
+    np.testing.assert_array_equal(spikec_run(program, x, backend="spinnaker")["out"], spikec_run(program, x)["out"])
