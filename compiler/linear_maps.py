@@ -12,6 +12,7 @@ path crosses (the float reference delays a back edge by one step).
 from __future__ import annotations
 
 import itertools
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,7 +114,22 @@ def is_source(node: Node) -> bool:
     return isinstance(node, Input) or isinstance(node, NEURON_TYPES)
 
 
+IDENTITY = object()  # the form of a source feeding a node directly (never materialised for big layers)
+_CACHE: "weakref.WeakKeyDictionary[Graph, LayerInputs]" = weakref.WeakKeyDictionary()
+
+
+def _materialise(m: object, n: int) -> np.ndarray:
+    return np.eye(n) if m is IDENTITY else m
+
+
 def layer_inputs(graph: Graph) -> LayerInputs:
+    """``_layer_inputs``, computed once per graph object (graphs are frozen)."""
+    if graph not in _CACHE:
+        _CACHE[graph] = _layer_inputs(graph)
+    return _CACHE[graph]
+
+
+def _layer_inputs(graph: Graph) -> LayerInputs:
     """Collapse every stateless chain into one matrix per (source, target) pair.
 
     Forms are computed by memoised recursion over predecessors; recursion stops
@@ -130,11 +146,13 @@ def layer_inputs(graph: Graph) -> LayerInputs:
         for src in graph.predecessors(name):
             extra = 1 if (src, name) in back else 0
             if is_source(graph.nodes[src]):
-                acc[(src, extra)] = acc.get((src, extra), 0) + np.eye(n_in)
+                key = (src, extra)
+                acc[key] = IDENTITY if key not in acc else _materialise(acc[key], n_in) + np.eye(n_in)
                 continue
             src_forms, src_const = output_form(src)
             for (s, b), m in src_forms.items():
-                acc[(s, b + extra)] = acc.get((s, b + extra), 0) + m
+                key = (s, b + extra)
+                acc[key] = m if key not in acc else _materialise(acc[key], n_in) + m
             const = const + src_const
         return acc, const
 
@@ -142,7 +160,7 @@ def layer_inputs(graph: Graph) -> LayerInputs:
         if name not in forms:
             acc, const = incoming(name)
             matrix, bias = node_matrix(name, graph.nodes[name], shapes[name][0], shapes[name][1])
-            forms[name] = ({key: matrix @ m for key, m in acc.items()}, matrix @ const + bias)
+            forms[name] = ({key: matrix if m is IDENTITY else matrix @ m for key, m in acc.items()}, matrix @ const + bias)
         return forms[name]
 
     projections: dict[str, list[Projection]] = {}
@@ -152,7 +170,9 @@ def layer_inputs(graph: Graph) -> LayerInputs:
             continue
         acc, const = incoming(name)
         merged: dict[str, list] = {}
+        n_in = int(np.prod(shapes[name][0]))
         for (s, b), m in acc.items():
+            m = _materialise(m, n_in)
             entry = merged.setdefault(s, [0, set()])
             entry[0] = entry[0] + m
             entry[1].add(b)

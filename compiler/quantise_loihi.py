@@ -91,7 +91,7 @@ def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: L
     mode = sign_mode_of(scaled)
     lo, hi, step = weight_limits(mode, fmt)
     peak = float(np.abs(scaled).max())
-    top = min(abs(lo), abs(hi))
+    top = {"excitatory": hi, "inhibitory": -lo}.get(mode, min(-lo, hi))
     exp = fmt.weight_exp_min if peak == 0 else math.ceil(math.log2(peak / top))
     exp = int(np.clip(exp, fmt.weight_exp_min, fmt.weight_exp_max))
     w = lava_clip_and_truncate(quantise_weights(scaled, exp, mode, fmt), mode, fmt.weight_bits, fmt)

@@ -68,15 +68,36 @@ def neuron_step(
     return u, v, s, owed
 
 
-def dense_activation(d: Dense, spikes: np.ndarray, weights_t: np.ndarray | None = None) -> np.ndarray:
-    """Lava's ``PyDenseModelBitAcc``: sum of weights over spiking inputs, shifted by ``weight_exp`` (floor).
+class WeightSum:
+    """Sum of a Dense's integer weights over the spiking inputs, exactly, for a batch of spike vectors.
 
-    The sum runs in float64 BLAS (``weights_t`` = float64 ``weights.T``): exact,
-    as every partial sum of 8-bit weights stays far below 2**53.
+    Mostly-zero matrices (unrolled convolutions) are summed from their nonzero
+    entries (``bincount`` over target rows), others by float64 BLAS; both are
+    exact, as every partial sum of 8-bit weights stays far below 2**53.
     """
-    if weights_t is None:
-        weights_t = d.weights.T.astype(np.float64)
-    acc = np.rint(spikes.astype(np.float64) @ weights_t).astype(np.int64)
+
+    def __init__(self, weights: np.ndarray, sparse_below: float = 0.25) -> None:
+        self.n_out = weights.shape[0]
+        self.sparse = np.count_nonzero(weights) < sparse_below * weights.size
+        if self.sparse:
+            self.rows, self.cols = np.nonzero(weights)
+            self.values = weights[self.rows, self.cols].astype(np.float64)
+        else:
+            self.weights_t = np.ascontiguousarray(weights.T, dtype=np.float64)
+
+    def __call__(self, spikes: np.ndarray) -> np.ndarray:
+        if not self.sparse:
+            return np.rint(spikes.astype(np.float64) @ self.weights_t).astype(np.int64)
+        out = np.empty((spikes.shape[0], self.n_out), np.int64)
+        for b in range(spikes.shape[0]):
+            active = spikes[b, self.cols]
+            out[b] = np.rint(np.bincount(self.rows[active], self.values[active], minlength=self.n_out)).astype(np.int64)
+        return out
+
+
+def dense_activation(d: Dense, spikes: np.ndarray, weight_sum: WeightSum | None = None) -> np.ndarray:
+    """Lava's ``PyDenseModelBitAcc``: sum of weights over spiking inputs, shifted by ``weight_exp`` (floor)."""
+    acc = (weight_sum or WeightSum(d.weights))(spikes.astype(bool))
     acc = acc << d.weight_exp if d.weight_exp > 0 else acc >> -d.weight_exp
     return wrap_int32(acc)  # the int32 channel Lava sends it through
 
@@ -122,7 +143,7 @@ def run_loihi(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tuple[str, .
     state = {n: {"u": np.zeros((batch, p.n), np.int32), "v": np.zeros((batch, p.n), np.int32),
                  "s": np.zeros((batch, p.n), bool), "owed": np.zeros((batch, p.n), bool)} for n, p in pops.items()}
     buffers = {n: np.zeros((batch, d.weights.shape[0]), np.int32) for n, d in denses.items()}
-    weights_t = {n: d.weights.T.astype(np.float64) for n, d in denses.items()}
+    weight_sums = {n: WeightSum(d.weights) for n, d in denses.items()}
     traces = [(n, var) for n in pops for var in record if var in ("u", "v", "s")]
     rec: dict[str, list[np.ndarray]] = {n: [] for n in outputs} | {f"{n}.{var}": [] for n, var in traces}
     for t in range(steps):
@@ -137,7 +158,7 @@ def run_loihi(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tuple[str, .
                 raise SpikecError(f"while executing step {t}: {type(exc).__name__}: {exc}", node=n) from exc
         for n, d in denses.items():
             src = source_of[n]
-            buffers[n] = dense_activation(d, spikes_in[src][t] if src in spikes_in else state[src]["s"], weights_t[n])
+            buffers[n] = dense_activation(d, spikes_in[src][t] if src in spikes_in else state[src]["s"], weight_sums[n])
         for n, o in outputs.items():
             src = state[source_of[n]]
             rec[n].append(src["s"].astype(np.int8) if o.reads == "s" else src["v"].copy())

@@ -1,0 +1,124 @@
+"""The public Python API: ``compile``, ``run``, ``explain``, ``load_program``, ``load_target``.
+
+``compile(graph, target)`` runs the target family's pass pipeline and returns
+a Program; ``run(program, inputs, backend=...)`` hands it to
+``spikec.backends.<backend>.run(program, inputs, record=())``. Inputs are
+time-first, ``[T, *shape]`` or ``[T, B, *shape]``; outputs come back in the
+same layout, keyed by output node name, plus ``"<node>.<var>"`` traces for
+``record=("v", "u", "s")``. Loihi outputs are in chip time: population L
+lags the float model by ``program.graph.nodes[L].latency_steps`` steps.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..ir.errors import CompileError, SpikecError
+from ..ir.graph import Graph
+from .discretise import Discretise
+from .feasibility import Feasibility
+from .fidelity import fidelity_report
+from .pipeline import CompileState, Pipeline
+from .program import Program, load_program
+from .quantise_loihi import QuantiseLoihi
+from .target import Target, load_target
+from .validate import Normalise
+
+#: family -> the passes of its pipeline (other families add theirs here)
+PIPELINES: dict[str, Callable[[], tuple[Any, ...]]] = {
+    "loihi": lambda: (Normalise(), Discretise(), Feasibility(), QuantiseLoihi()),
+}
+#: families compiled outside this pipeline for now: "module:function(graph, target, dt_s)"
+EXTERNAL_COMPILERS: dict[str, str] = {
+    "spinnaker": "spikec.compiler.spinnaker_compile:compile_spinnaker",
+}
+
+
+def pipeline_for(target: str | os.PathLike | Target) -> Pipeline:
+    """The pass pipeline of the target's family."""
+    t = load_target(target)
+    if t.family not in PIPELINES:
+        raise CompileError(f"target '{t.name}': no pass pipeline for the {t.family} family yet (have: {', '.join(PIPELINES)})")
+    return Pipeline(t.family, PIPELINES[t.family]())
+
+
+def explain(target: str | os.PathLike | Target) -> str:
+    """The pipeline ``compile`` would run for ``target``, one line per pass."""
+    t = load_target(target)
+    return f"target {t.name}: {t.description}\n" + pipeline_for(t).explain()
+
+
+def _as_graph(graph: Graph | str | os.PathLike) -> Graph:
+    if isinstance(graph, Graph):
+        return graph
+    from .. import load_nir
+
+    return load_nir(graph)
+
+
+def compile(
+    graph: Graph | str | os.PathLike,
+    target: str | os.PathLike | Target,
+    *,
+    dt_s: float | None = None,
+    dump_after: str | None = None,
+    fidelity_steps: int = 100,
+    seed: int = 0,
+) -> Program:
+    """Compile ``graph`` (a Graph or a ``.nir`` path) for ``target`` (a name, a TOML path or a Target).
+
+    ``dump_after`` stops after that pass: the returned Program then holds the
+    graph as it stood (``program.graph``; the float graph until lowering).
+    ``fidelity_steps`` (0 to skip) sets the length of the random-input
+    comparison with the float reference stored in ``program.report["fidelity"]``.
+    """
+    from .. import __version__
+
+    t = load_target(target)
+    source = _as_graph(graph)
+    if t.family in EXTERNAL_COMPILERS and t.family not in PIPELINES:
+        module, _, fn = EXTERNAL_COMPILERS[t.family].partition(":")
+        return getattr(importlib.import_module(module), fn)(source, t, dt_s)
+    pipeline = pipeline_for(t)
+    state = CompileState(source=source, graph=source, target=t, dt_s=dt_s)
+    state, log = pipeline.run(state, stop_after=dump_after)
+    lowered = state.lowered if state.lowered is not None else state.graph
+    report = {k: v for k, v in state.notes.items()}
+    program = Program(
+        family=t.family if state.lowered is not None else "float", target=t, dt_s=state.dt_s,
+        graph=lowered, source=state.graph, pass_log=log, report=report, spikec_version=__version__,
+    )
+    if fidelity_steps and state.lowered is not None:
+        try:
+            fidelity = fidelity_report(program, steps=fidelity_steps, seed=seed)
+        except SpikecError as exc:
+            fidelity = {"error": str(exc)}
+        program = Program(**{**program.__dict__, "report": {**report, "fidelity": fidelity}})
+    return program
+
+
+def run(program: Program | str | os.PathLike, inputs: Any, *, backend: str = "reference", record: tuple[str, ...] | str = ()) -> dict[str, np.ndarray]:
+    """Run a Program (or a saved program's path) on ``backend``; see the module docstring."""
+    if isinstance(program, (str, os.PathLike)):
+        program = load_program(program)
+    if isinstance(record, str):
+        record = tuple(r for r in record.split(",") if r)
+    if not isinstance(backend, str) or not backend.isidentifier():
+        raise CompileError(f"unknown backend {backend!r}")
+    try:
+        module = importlib.import_module(f"spikec.backends.{backend}")
+    except ModuleNotFoundError as exc:
+        raise CompileError(f"unknown backend '{backend}' (no module spikec.backends.{backend})") from exc
+    except ImportError as exc:
+        raise CompileError(f"backend '{backend}' is not available here: {exc}") from exc
+    runner = getattr(module, "run", None)
+    if runner is None:
+        raise CompileError(f"backend '{backend}' has no run(program, inputs, record=()) entry point")
+    return runner(program, inputs, record=tuple(record))
+
+
+__all__ = ["compile", "explain", "load_program", "load_target", "pipeline_for", "run"]

@@ -1,0 +1,104 @@
+"""The pass pipeline: named passes over one frozen compile state.
+
+A pass is a frozen dataclass with a ``name`` and ``run(state) -> state``; it
+never edits its argument. The pipeline runs passes in order, logs each (name,
+seconds, one-line summary), can describe itself (``explain``), stops after a
+named pass to let the caller dump the state, and on failure says which pass
+failed after which others, keeping the error's node, parameter and limit.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Mapping, Protocol
+
+from ..ir.errors import CompileError, ConfigError, SpikecError
+from ..ir.graph import Graph
+from .target import Target
+
+
+@dataclass(frozen=True, eq=False)
+class CompileState:
+    """What passes read and produce: the float graph, the target, dt, the lowered graph, per-pass notes."""
+
+    source: Graph
+    graph: Graph
+    target: Target
+    dt_s: float | None
+    lowered: Graph | None = None
+    notes: Mapping[str, Any] = field(default_factory=dict)
+
+    def evolve(self, *, notes: Mapping[str, Any] | None = None, **changes: Any) -> "CompileState":
+        """A copy with ``changes``; ``notes`` are added to (not replacing) the existing ones."""
+        merged = {**self.notes, **(notes or {})}
+        return replace(self, notes=merged, **changes)
+
+    @property
+    def current(self) -> Graph:
+        """The graph the next pass works on: the lowered one once there is one."""
+        return self.lowered if self.lowered is not None else self.graph
+
+
+class Pass(Protocol):
+    name: ClassVar[str]
+
+    def run(self, state: CompileState) -> CompileState: ...
+
+
+@dataclass(frozen=True)
+class PassRecord:
+    """One line of the pass log."""
+
+    name: str
+    seconds: float
+    summary: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "seconds": self.seconds, "summary": self.summary}
+
+
+def _summary(state: CompileState) -> str:
+    g = state.current
+    return f"{len(g.nodes)} nodes, {len(g.edges)} edges" + (" (lowered)" if state.lowered is not None else "")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """An ordered tuple of passes for one target family."""
+
+    family: str
+    passes: tuple[Any, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.passes)
+
+    def explain(self) -> str:
+        """One line per pass: its name and the first line of its docstring."""
+        lines = [f"pipeline for the {self.family} family ({len(self.passes)} passes):"]
+        for i, p in enumerate(self.passes, 1):
+            doc = (type(p).__doc__ or "").strip().splitlines()
+            lines.append(f"  {i}. {p.name:<16} {doc[0] if doc else ''}")
+        return "\n".join(lines)
+
+    def run(self, state: CompileState, *, stop_after: str | None = None) -> tuple[CompileState, tuple[PassRecord, ...]]:
+        """Run every pass (or up to and including ``stop_after``); returns the state and the log."""
+        if stop_after is not None and stop_after not in self.names:
+            raise ConfigError(f"no pass named '{stop_after}' (passes: {', '.join(self.names)})", value=stop_after)
+        log: list[PassRecord] = []
+        for p in self.passes:
+            start = time.perf_counter()
+            try:
+                state = p.run(state)
+            except Exception as exc:
+                done = ", ".join(r.name for r in log) or "none"
+                message = f"pass '{p.name}' failed (after: {done}): {exc}"
+                if isinstance(exc, SpikecError):
+                    error = type(exc)(message, parameter=exc.parameter, value=exc.value, limit=exc.limit)
+                    error.node = exc.node
+                    raise error from exc
+                raise CompileError(f"{message} ({type(exc).__name__})") from exc
+            log.append(PassRecord(p.name, round(time.perf_counter() - start, 6), _summary(state)))
+            if p.name == stop_after:
+                break
+        return state, tuple(log)
