@@ -96,10 +96,10 @@ def loihi_findings(state: CompileState, inputs: LayerInputs) -> list[Finding]:
             out.append(Finding(name, "v_threshold", float(c.v_threshold.min()), "> 0", "use a positive threshold"))
         for p in inputs.projections.get(name, []):
             nonzero = np.abs(p.matrix[p.matrix != 0])
-            if nonzero.size and nonzero.max() / nonzero.min() > 2 ** (fmt.weight_bits - 1):
-                ratio = float(nonzero.max() / nonzero.min())
-                out.append(Finding(name, f"weight dynamic range from '{p.source}'", round(ratio, 1), 2 ** (fmt.weight_bits - 1),
-                                   "small weights round to zero: prune them or accept lower weight precision", "warning"))
+            lost = float((nonzero < nonzero.max() / 2 ** fmt.weight_bits).mean()) if nonzero.size else 0.0
+            if lost > 0.25:
+                out.append(Finding(name, f"share of weights from '{p.source}' below the {fmt.weight_bits}-bit resolution", round(lost, 3), 0.25,
+                                   "these weights round to zero: prune or retrain with fewer distinct magnitudes", "warning"))
     return out
 
 

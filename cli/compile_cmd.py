@@ -1,0 +1,94 @@
+"""``spikec compile`` and ``spikec targets``: thin wrappers over ``spikec.compiler.api``."""
+from __future__ import annotations
+
+import click
+
+from ..compiler import api
+from ..compiler.dump import describe_graph
+from ..compiler.fidelity import format_fidelity
+from ..compiler.target import list_targets
+from ..ir.errors import InputError
+from .common import RESET_CHOICE, load_model, reports_errors
+
+
+def format_quantisation(report: dict) -> str:
+    """Per layer: integer parameters, threshold/bias as represented, weight errors, warnings."""
+    lines = ["quantisation (per layer):"]
+    for name, r in report.get("quantise-loihi", {}).get("layers", {}).items():
+        lines.append(f"  {name} ({r['kind']}, {r['neurons']} neurons): du={r['du']} dv={r['dv']} vth={r['vth']} "
+                     f"scale bound by {r['scale_binding']}; bias max |error| {r['bias_max_abs_error']:.3g}")
+        for d in r["dense"]:
+            lines.append(f"    from {d['source']}: weight_exp={d['weight_exp']} {d['sign_mode']}, {d['bits_used']} bits, "
+                         f"relative RMS weight error {d['weight_rel_rms_error']:.4f}, {d['zeroed_synapses']} zeroed, {d['clipped_synapses']} clipped")
+    for w in report.get("quantise-loihi", {}).get("warnings", []):
+        lines.append(f"  warning: {w}")
+    for f in report.get("feasibility", []):
+        lines.append(f"  {f['severity']}: node '{f['node']}': {f['figure']} = {f['value']} (limit {f['limit']}); {f['fix']}")
+    return "\n".join(lines)
+
+
+@click.command("compile")
+@click.argument("model", type=click.Path(), required=False)
+@click.option("--target", "-t", "target", default=None, help="Target name (see 'spikec targets').")
+@click.option("--config", "config", type=click.Path(), default=None, help="A target TOML file instead of a named target.")
+@click.option("-o", "--output", "output", type=click.Path(), default=None, help="Program folder (or .zip archive) to write.")
+@click.option("--dt", "dt_s", type=float, default=None, help="Time step in seconds (default: the graph's, else the target's).")
+@click.option("--reset", type=RESET_CHOICE, default="zero", show_default=True, help="Reset mode for spiking nodes whose file does not record one.")
+@click.option("--explain", is_flag=True, help="Print the pass pipeline for the target and exit.")
+@click.option("--dump-after", "dump_after", default=None, help="Stop after this pass and print the graph as it stands.")
+@click.option("--report", is_flag=True, help="Print the quantisation and float-vs-fixed fidelity report.")
+@click.option("--fidelity-steps", type=int, default=100, show_default=True, help="Steps of random input for the fidelity report (0: skip).")
+@reports_errors
+def compile_command(model, target, config, output, dt_s, reset, explain, dump_after, report, fidelity_steps) -> None:
+    """Compile MODEL (a .nir file) for a hardware target into a program.
+
+    The program is written atomically: a failed compile leaves nothing behind.
+
+    \b
+    Examples:
+      spikec compile braille.nir --target loihi2 -o braille.loihi2 --dt 1e-4 --report
+      spikec compile model.nir --config my_chip.toml -o out.zip
+      spikec compile --target loihi2 --explain
+      spikec compile model.nir --target loihi2 --dump-after quantise-loihi
+    """
+    chosen = config or target
+    if chosen is None:
+        raise InputError("name a target with --target or a config file with --config")
+    if explain:
+        click.echo(api.explain(chosen))
+        return
+    if model is None:
+        raise InputError("missing MODEL (a .nir file)")
+    if output is None and dump_after is None:
+        raise InputError("missing -o/--output (where to write the program)")
+    graph = load_model(model, reset=reset)
+    program = api.compile(graph, chosen, dt_s=dt_s, dump_after=dump_after, fidelity_steps=fidelity_steps if report or dump_after is None else 0)
+    if dump_after is not None:
+        click.echo(f"after pass '{dump_after}':\n{describe_graph(program.graph)}")
+    if report:
+        click.echo(format_quantisation(dict(program.report)))
+        if program.fidelity and "layers" in program.fidelity:
+            click.echo(format_fidelity(program.fidelity))
+    if output is not None:
+        path = program.save(output)
+        click.echo(f"wrote {path} ({program.family} program for {program.target.name}, dt {program.dt_s} s)")
+
+
+@click.command("targets")
+@reports_errors
+def targets_command() -> None:
+    """List the hardware targets shipped in hw_configs/ with their key figures.
+
+    \b
+    Example:
+      spikec targets
+    """
+    rows = [("name", "family", "cores/chip", "neurons/core", "fan-in", "max delay", "routing", "description")]
+    for t in list_targets():
+        lim = t.limits
+        show = lambda v: "-" if v is None else str(v)
+        rows.append((t.name, t.family, str(lim.cores_per_chip), str(lim.neurons_per_core), show(lim.max_fan_in),
+                     show(lim.max_delay_steps), show(lim.routing_table_entries), t.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
