@@ -106,46 +106,61 @@ class CoreSynapses:
 
 def build_rows(net: SpiNNakerNetwork, vertices: tuple[MachineVertex, ...], keys: KeyAllocation,
                fmt: SynapticWordFormat) -> dict[int, CoreSynapses]:
-    """The synaptic matrix and master population table of every neuron vertex."""
+    """The synaptic matrix and master population table of every neuron vertex.
+
+    All synapses are labelled with their (target vertex, source vertex) block
+    and sorted once; each block is then laid out with numpy (no per-synapse loop).
+    """
     by_pop: dict[str, list[MachineVertex]] = {}
     for v in vertices:
         by_pop.setdefault(v.population, []).append(v)
+    los = {p: np.array([v.lo for v in vs], dtype=np.int64) for p, vs in by_pop.items()}
+    ids = {p: np.array([v.index for v in vs], dtype=np.int64) for p, vs in by_pop.items()}
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for proj in net.projections:
+        if proj.delay > fmt.max_delay:
+            raise CompileError(f"delay {proj.delay} does not fit a synaptic row (max {fmt.max_delay})",
+                               node=proj.post, parameter="delay", value=proj.delay, limit=fmt.max_delay)
+        post_v = np.searchsorted(los[proj.post], proj.post_index, side="right") - 1
+        pre_v = np.searchsorted(los[proj.pre], proj.pre_index, side="right") - 1
+        words = fmt.encode(proj.weight, np.full(len(proj), proj.delay), proj.synapse_type,
+                           proj.post_index - los[proj.post][post_v])
+        parts.append((ids[proj.post][post_v], ids[proj.pre][pre_v], proj.pre_index - los[proj.pre][pre_v], words))
     out: dict[int, CoreSynapses] = {}
-    for target in vertices:
-        if net.population(target.population).is_source:
-            continue
-        blocks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}  # source vertex -> (local pre, word)
-        for proj in net.projections:
-            if proj.post != target.population:
-                continue
-            if proj.delay > fmt.max_delay:
-                raise CompileError(f"delay {proj.delay} does not fit a synaptic row (max {fmt.max_delay})",
-                                   node=proj.post, parameter="delay", value=proj.delay, limit=fmt.max_delay)
-            sel = (proj.post_index >= target.lo) & (proj.post_index < target.hi)
-            pre, post = proj.pre_index[sel], proj.post_index[sel] - target.lo
-            words = fmt.encode(proj.weight[sel], np.full(pre.shape, proj.delay), proj.synapse_type[sel], post)
-            for src in by_pop[proj.pre]:
-                in_src = (pre >= src.lo) & (pre < src.hi)
-                if in_src.any():
-                    blocks.setdefault(src.index, []).append((pre[in_src] - src.lo, words[in_src]))
-        chunks: list[np.ndarray] = []
-        table: list[MasterPopEntry] = []
-        address = 0
-        for src_index in sorted(blocks, key=lambda s: keys.base[s]):
-            local = np.concatenate([b[0] for b in blocks[src_index]])
-            words = np.concatenate([b[1] for b in blocks[src_index]])
-            order = np.lexsort((words, local))
-            local, words = local[order], words[order]
-            n_rows = vertices[src_index].size
-            counts = np.bincount(local, minlength=n_rows)
-            stride = ROW_HEADER_WORDS + int(counts.max())
-            block = np.zeros(n_rows * stride, dtype=np.uint32)
-            block[np.arange(n_rows) * stride + 1] = counts
-            position = np.arange(local.size) - np.repeat(np.cumsum(counts) - counts, counts)
-            block[local * stride + ROW_HEADER_WORDS + position] = words
-            chunks.append(block)
-            table.append(MasterPopEntry(keys.base[src_index], keys.mask, address, stride, n_rows))
-            address += block.size
-        words_all = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint32)
-        out[target.index] = CoreSynapses(words_all, tuple(table))
+    if parts:
+        target, source, local, words = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        # blocks by (target, source: key order, as keys grow with the vertex index), rows by source neuron;
+        # a stable sort keeps the projections' own order inside a row
+        block_id = target * len(vertices) + source
+        order = np.argsort((block_id << 20) | local, kind="stable")
+        target, source, local, words, block_id = target[order], source[order], local[order], words[order], block_id[order]
+        starts = np.flatnonzero(np.r_[True, block_id[1:] != block_id[:-1]])
+        ends = np.r_[starts[1:], block_id.size]
+        per_target: dict[int, list[tuple[int, int, int]]] = {}
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            per_target.setdefault(int(target[a]), []).append((int(source[a]), a, b))
+        for t, blocks in per_target.items():
+            out[t] = _core_matrix(blocks, local, words, vertices, keys)
+    for v in vertices:
+        if v.index not in out and not net.population(v.population).is_source:
+            out[v.index] = CoreSynapses(np.zeros(0, dtype=np.uint32), ())
     return out
+
+
+def _core_matrix(blocks, local, words, vertices, keys: KeyAllocation) -> CoreSynapses:
+    chunks: list[np.ndarray] = []
+    table: list[MasterPopEntry] = []
+    address = 0
+    for src, a, b in blocks:  # already in key order
+        n_rows = vertices[src].size
+        row = local[a:b]
+        counts = np.bincount(row, minlength=n_rows)
+        stride = ROW_HEADER_WORDS + int(counts.max())
+        block = np.zeros(n_rows * stride, dtype=np.uint32)
+        block[np.arange(n_rows) * stride + 1] = counts
+        position = np.arange(row.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        block[row * stride + ROW_HEADER_WORDS + position] = words[a:b]
+        chunks.append(block)
+        table.append(MasterPopEntry(keys.base[src], keys.mask, address, stride, n_rows))
+        address += block.size
+    return CoreSynapses(np.concatenate(chunks), tuple(table))

@@ -164,23 +164,25 @@ def test_corrupting_one_routing_entry_breaks_equivalence():
 def test_corrupting_one_synaptic_word_breaks_equivalence():
     program = compile_spinnaker(random_network(9, (20, 30, 10)), machine=SMALL)
     x = input_spikes(9, 60, 20, rate=0.3)
-    ref = run_network(program.network, x)["out"]
+    ref = run_network(program.network, x, record=("v",))
     art = program.artefacts
     cores = list(art.cores)
-    last = max(i for i, c in enumerate(cores) if c.synapses is not None and c.vertex.population == "l1")
-    syn = cores[last].synapses
+    target = next(i for i, c in enumerate(cores) if c.vertex.population == "l0")
+    syn = cores[target].synapses
+    entry = syn.master_pop[0]  # rows of the first input vertex
+    source = next(c for c in cores if c.key_base == entry.key).vertex
+    fired = x[:, 0, source.lo:source.hi].sum(axis=0)
+    row = next(r for r in np.argsort(-fired) if syn.words[entry.address + r * entry.row_stride + 1] > 0)
     words = syn.words.copy()
-    entry = syn.master_pop[0]
-    # the first synaptic word of the first non-empty row: give it weight 65535
-    for row in range(entry.n_rows):
-        at = entry.address + row * entry.row_stride
-        if words[at + 1] > 0:
-            words[at + 3] = (words[at + 3] & 0xFFFF) | (0xFFFF << 16)
-            break
-    cores[last] = replace(cores[last], synapses=CoreSynapses(words, syn.master_pop))
+    at = entry.address + row * entry.row_stride + 3
+    # same target neuron and delay, but the largest excitatory weight
+    words[at] = (0xFFFF << 16) | (int(words[at]) & ((1 << 16) - 1) & ~(1 << art.word_format.index_bits))
+    cores[target] = replace(cores[target], synapses=CoreSynapses(words, syn.master_pop))
     broken = replace(program, artefacts=replace(art, cores=tuple(cores)))
-    out = spinnaker_backend.run(broken, x)["out"]
-    assert not np.array_equal(out, ref)
+    out = spinnaker_backend.run(broken, x, record=("v",))
+    assert not np.array_equal(out["l0.v"], ref["l0.v"])
+    healthy = spinnaker_backend.run(program, x, record=("v",))
+    np.testing.assert_array_equal(healthy["l0.v"], ref["l0.v"])
 
 
 def test_machine_reads_artefacts_not_the_graph():
