@@ -18,6 +18,7 @@ from spikec.backends import lava
 from spikec.backends.lava.env import ensure_lava_env
 from spikec.backends.lava.standalone import write_lava_script
 from spikec.backends.reference.loihi_executor import run_loihi
+from spikec.compiler.loihi_nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
 from spikec.compiler.quantise_loihi import lower_to_loihi
 from spikec.compiler.target import load_target
 from spikec.ir.errors import SpikecError
@@ -164,6 +165,39 @@ def test_lava_matches_reference_on_the_sinabs_cnn(nir_paper):
     program = compile_loihi(spikec.load_nir(nir_paper / "cnn_sinabs.nir"))
     x = spikes(np.random.default_rng(9), (30, 2, 2, 34, 34), 0.1)
     assert_lava_equals_reference(program, x)
+
+
+# --- the integer edges: hand-written programs the compiler would not emit ----------------------------
+
+
+def extreme_program(seed: int, reset: str, reset_delay: bool, spiking: bool, v_reset: int) -> Graph:
+    """Full-scale weights with the largest exponent, tiny current decay, 13-bit biases:
+    u leaves 24 bits (Lava wraps it once), v saturates at +-(2^23 - 1)."""
+    rng = np.random.default_rng(seed)
+    even = lambda shape: rng.integers(-256, 255, shape) // 2 * 2  # mixed-sign weights keep no odd values
+    return Graph({
+        "in": LoihiInput(shape=(12,)),
+        "d1": Dense(weights=rng.choice([-256, 254, 200, -100], (16, 12)), weight_exp=7, num_weight_bits=8,
+                    sign_mode=1, weight_scale=np.ones(16)),
+        "a": LoihiNeurons(shape=(16,), du=3, dv=0, vth=131071, bias_mant=rng.integers(-4096, 4096, 16),
+                          bias_exp=rng.integers(0, 8, 16), reset=reset, reset_delay=reset_delay, v_reset=v_reset),
+        "rec": Dense(weights=even((16, 16)), weight_exp=-3, num_weight_bits=8, sign_mode=1, weight_scale=np.ones(16)),
+        "d2": Dense(weights=even((8, 16)), weight_exp=6, num_weight_bits=8, sign_mode=1, weight_scale=np.ones(8)),
+        "b": LoihiNeurons(shape=(8,), du=100, dv=4095, vth=5000, bias_mant=0, bias_exp=0, reset=reset,
+                          reset_delay=reset_delay, spiking=spiking, v_reset=v_reset),
+        "out": LoihiOutput(shape=(8,), reads="s" if spiking else "v"),
+    }, [("in", "d1"), ("d1", "a"), ("a", "rec"), ("rec", "a"), ("a", "d2"), ("d2", "b"), ("b", "out")])
+
+
+@pytest.mark.parametrize("reset, reset_delay, spiking, v_reset", [
+    ("subtract", True, True, 0),
+    ("zero", True, False, -3_000_000),
+])
+def test_lava_matches_reference_where_u_wraps_and_v_saturates(reset, reset_delay, spiking, v_reset):
+    program = extreme_program(0, reset, reset_delay, spiking, v_reset)
+    x = spikes(np.random.default_rng(11), (120, 2, 12), 0.7)
+    want = assert_lava_equals_reference(program, x, record=("u", "v", "s"))
+    assert np.abs(want["a.v"]).max() == 2**23 - 1, "v never saturated: the test misses its edge"
 
 
 # --- interface ----------------------------------------------------------------------------------------
