@@ -203,6 +203,20 @@ def test_lava_matches_reference_where_u_wraps_and_v_saturates(reset, reset_delay
 # --- interface ----------------------------------------------------------------------------------------
 
 
+def test_public_api_runs_a_saved_program_on_lava_as_on_the_reference(nir_paper, tmp_path):
+    from spikec.compiler.api import compile, load_program, run
+
+    program = compile(spikec.load_nir(nir_paper / "braille_noDelay_noBias_subtract.nir", reset="subtract"),
+                      "loihi2", dt_s=DT_S, fidelity_steps=0)
+    loaded = load_program(program.save(tmp_path / "braille.zip"))
+    x = spikes(np.random.default_rng(12), (100, 2, 12), 0.2)
+    got = run(loaded, x, backend="lava", record=("v",))
+    want = run(program, x, backend="reference", record=("v",))
+    assert set(got) == set(want) == {"output", "lif1.lif.v", "lif2.v"}
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+
+
 def test_lava_rejects_non_binary_input():
     program = compile_loihi(random_network(4, "LIF", "zero"))
     with pytest.raises(SpikecError, match="binary"):
