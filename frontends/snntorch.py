@@ -41,7 +41,7 @@ import torch
 
 from ..ir.errors import GraphError
 from ..ir.graph import Graph
-from ..ir.nir_io import RESET_DELAY_KEY, RESET_KEY
+from ..ir.nir_io import RESET_DELAY_KEY, RESET_KEY, RESET_RECHECK_KEY
 from ..ir.nodes import Affine, Conv2d, Linear
 from .torch_trace import as_numpy, map_standard_layer, same_shape, trace_to_graph, unsupported
 
@@ -95,7 +95,9 @@ def _reset_metadata(neuron: Any, name: str, *, kind: str) -> dict[str, Any]:
         delay = False  # spike-equivalent: snnTorch zeroes mem_{t-1}, before the input
     if kind == "RSynaptic":
         delay = True  # snnTorch 1.0.0 discards RSynaptic's immediate reset
-    return {RESET_KEY: mode, RESET_DELAY_KEY: delay}
+    # snnTorch's immediate subtraction spikes on mem - thr*H(mem_{t-1} - thr) > thr ("avoid double reset").
+    recheck = mode == "subtract" and not delay
+    return {RESET_KEY: mode, RESET_DELAY_KEY: delay, RESET_RECHECK_KEY: recheck}
 
 
 def _lif_node(neuron: Any, name: str, dt_s: float, kind: str) -> Any:

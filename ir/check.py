@@ -46,6 +46,11 @@ def check_parameters(name: str, node: Node) -> None:
     reset = getattr(node, "reset", None)
     if reset is not None and reset not in RESET_MODES:
         raise GraphError(f"reset must be one of {RESET_MODES}, got {reset!r}", node=name, parameter="reset", value=reset)
+    if getattr(node, "reset_recheck", False) and (reset != "subtract" or node.reset_delay):
+        raise GraphError(
+            "reset_recheck applies only to an immediate subtractive reset (reset='subtract', reset_delay=False)",
+            node=name, parameter="reset_recheck", value=True,
+        )
 
 
 def check_cycles_have_state(graph: Graph) -> None:

@@ -28,6 +28,7 @@ from .nodes import (
 
 RESET_KEY = "spikec.reset"
 RESET_DELAY_KEY = "spikec.reset_delay"
+RESET_RECHECK_KEY = "spikec.reset_recheck"
 _SPIKING = (nir.LIF, nir.CubaLIF, nir.IF)
 
 
@@ -60,6 +61,7 @@ def _node_from_nir(name: str, n: Any, reset: ResetMode) -> Node:
         neuron_kw = {
             "reset": meta.pop(RESET_KEY, reset),
             "reset_delay": bool(meta.pop(RESET_DELAY_KEY, False)),
+            "reset_recheck": bool(meta.pop(RESET_RECHECK_KEY, False)),
         }
     kw = {"metadata": meta}
     if isinstance(n, nir.Input):
@@ -166,6 +168,8 @@ def _node_to_nir(node: Node) -> Any:
     if isinstance(node, (LIF, CubaLIF, IF)):
         meta[RESET_KEY] = node.reset
         meta[RESET_DELAY_KEY] = bool(node.reset_delay)
+        if node.reset_recheck:
+            meta[RESET_RECHECK_KEY] = True
     kw = {"metadata": meta}
     a = np.asarray
     if isinstance(node, Input):

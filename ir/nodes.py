@@ -252,6 +252,7 @@ class IF(Node):
     v_reset: np.ndarray
     reset: ResetMode = "zero"
     reset_delay: bool = False
+    reset_recheck: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,6 +261,9 @@ class LIF(Node):
 
     ``reset="zero"`` sets v to v_reset, ``"subtract"`` subtracts v_threshold.
     ``reset_delay`` (snnTorch's default) applies the reset one step late.
+    ``reset_recheck`` (snnTorch's immediate subtractive reset): the spike test
+    also subtracts v_threshold when the stored v of the previous step was
+    still above threshold (see docs/semantics.md section 1).
     """
 
     kind: ClassVar[str] = "LIF"
@@ -272,6 +276,7 @@ class LIF(Node):
     v_reset: np.ndarray
     reset: ResetMode = "zero"
     reset_delay: bool = False
+    reset_recheck: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,6 +297,7 @@ class CubaLIF(Node):
     w_in: np.ndarray
     reset: ResetMode = "zero"
     reset_delay: bool = False
+    reset_recheck: bool = False
 
 
 NODE_TYPES: dict[str, type[Node]] = {

@@ -66,6 +66,20 @@ def test_delayed_reset_applies_one_step_late_after_the_new_input():
     np.testing.assert_allclose(out["l.v"][:, 0], [2.5, 0.0, 0.0, 0.0], atol=1e-6)  # t=1 input lost to the reset
 
 
+def test_reset_recheck_makes_a_still_high_neuron_clear_one_more_threshold():
+    # v: 3.5 -> spike, stored 2.5 (> 1). Next step 2.5 + 0: plain subtract would spike (2.5 > 1);
+    # with the recheck the test is 2.5 - 1 = 1.5 > 1 -> spike, stored 1.5; then 1.5 - 1 = 0.5 -> no spike.
+    x = np.array([[3.5], [0.0], [0.0], [0.0]])
+    base = lif(tau=1e9, r=1e9 / DT, thr=1.0, reset="subtract")
+    plain = spikec.simulate(chain(("l", base)), x, DT)["out"][:, 0]
+    recheck = spikec.simulate(chain(("l", base.replace(reset_recheck=True))), x, DT, record=("v",))
+    np.testing.assert_array_equal(plain, [1, 1, 1, 0])
+    np.testing.assert_array_equal(recheck["out"][:, 0], [1, 1, 0, 0])
+    np.testing.assert_allclose(recheck["l.v"][:, 0], [2.5, 1.5, 1.5, 1.5], atol=1e-6)
+    with pytest.raises(GraphError, match="reset_recheck applies only"):
+        spikec.validate(chain(("l", base.replace(reset="zero", reset_recheck=True))))
+
+
 def test_cuba_lif_current_then_membrane():
     # a_syn = 0.5, w_in = 2 (I jumps by x), a_mem = 0.1, r = 10 (v gains I).
     node = CubaLIF(tau_syn=[2 * DT], tau_mem=[10 * DT], r=[10.0], v_leak=[0.0], v_threshold=[1e9], v_reset=[0.0], w_in=[2.0])

@@ -102,11 +102,6 @@ def test_snntorch_spikes_equal_spikec_step_for_step(kind: str, reset: str, delay
     np.testing.assert_array_equal(spikec.simulate(reloaded, x, 1e-4)["output"], expected)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "snnTorch 1.0.0 with reset_delay=False and subtraction spikes on mem_pre - thr*H(mem_{t-1} - thr) > thr "
-    "(its 'avoid double reset' term); spikec's subtract-now reset spikes on mem_pre > thr. "
-    "Not expressible in the IR yet: reported to the lead."
-))
 @pytest.mark.parametrize("kind", ["Leaky", "Synaptic", "RLeaky"])
 def test_snntorch_subtract_without_delay_matches(kind: str) -> None:
     net = two_layer(kind, "subtract", False)

@@ -44,6 +44,8 @@ def _spike_and_reset(node: LIF | CubaLIF | IF, state: State, v: np.ndarray) -> n
 
     Delayed reset (snnTorch's default): the reset owed by the spike of step t-1
     is applied at step t to the value that already holds step t's input.
+    ``reset_recheck`` (snnTorch's immediate subtraction): a neuron whose stored v
+    was still above threshold must clear one more threshold to spike again.
     """
     thr, v_reset = node.v_threshold, node.v_reset
     if node.reset_delay:
@@ -52,7 +54,8 @@ def _spike_and_reset(node: LIF | CubaLIF | IF, state: State, v: np.ndarray) -> n
         s = (v > thr).astype(np.float64)
         state["v"], state["s"] = v, s
         return s
-    s = (v > thr).astype(np.float64)
+    over = v - thr * (state["v"] > thr) if node.reset_recheck else v  # state["v"]: last step's stored v
+    s = (over > thr).astype(np.float64)
     state["v"] = v - s * thr if node.reset == "subtract" else np.where(s > 0, v_reset, v)
     return s
 
