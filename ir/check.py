@@ -14,7 +14,7 @@ from .errors import GraphError
 from .graph import Graph, check_edges
 from .nodes import (
     RESET_MODES, Conv1d, Conv2d, CubaLIF, Flatten, Input, LI, LIF, Node, Output, NEURON_TYPES,
-    Delay, Scale, Threshold,
+    Delay, DelayLinear, Scale, Threshold,
 )
 from .shapes import infer_shapes
 
@@ -43,6 +43,11 @@ def check_parameters(name: str, node: Node) -> None:
                 f"delay must be non-negative, got {float(value.min())!r} s",
                 node=name, parameter="delay", value=float(value.min()), limit=">= 0",
             )
+    if isinstance(node, DelayLinear) and node.delay.shape != node.weight.shape:
+        raise GraphError(
+            f"delay matrix of shape {node.delay.shape} does not match the weight matrix {node.weight.shape}",
+            node=name, parameter="delay", value=node.delay.shape, limit=node.weight.shape,
+        )
     reset = getattr(node, "reset", None)
     if reset is not None and reset not in RESET_MODES:
         raise GraphError(f"reset must be one of {RESET_MODES}, got {reset!r}", node=name, parameter="reset", value=reset)

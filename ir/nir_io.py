@@ -22,13 +22,15 @@ from .errors import GraphError
 from .graph import Graph
 from .shapes import infer_shapes
 from .nodes import (
-    IF, LI, LIF, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, Flatten, Input, Integrator, Linear,
+    IF, LI, LIF, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input, Integrator, Linear,
     Affine, Node, Output, ResetMode, Scale, SumPool2d, Threshold,
 )
 
 RESET_KEY = "spikec.reset"
 RESET_DELAY_KEY = "spikec.reset_delay"
 RESET_RECHECK_KEY = "spikec.reset_recheck"
+#: Marks the Delay -> Linear branches written for one DelayLinear node (value: its name).
+DELAY_LINEAR_KEY = "spikec.delay_linear"
 _SPIKING = (nir.LIF, nir.CubaLIF, nir.IF)
 
 
@@ -140,6 +142,37 @@ def _flatten_nir(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tup
     return nodes, edges
 
 
+def _fuse_delay_linear_branches(nodes: dict[str, Node], edges: list[tuple[str, str]]) -> tuple[dict[str, Node], list[tuple[str, str]]]:
+    """Turn the branches spikec wrote for a DelayLinear back into that one node."""
+    groups: dict[str, list[str]] = {}
+    for name, node in nodes.items():
+        owner = node.metadata.get(DELAY_LINEAR_KEY)
+        if owner is not None:
+            groups.setdefault(str(owner), []).append(name)
+    for owner, members in groups.items():
+        delays = sorted(m for m in members if isinstance(nodes[m], Delay))
+        weight = delay = None
+        sources: list[str] = []
+        targets: list[str] = []
+        for d_name in delays:
+            (lin_name,) = [b for a, b in edges if a == d_name]
+            lin = nodes[lin_name]
+            mask = lin.weight != 0
+            weight = np.zeros(lin.weight.shape) if weight is None else weight
+            delay = np.zeros(lin.weight.shape) if delay is None else delay
+            weight = np.where(mask, lin.weight, weight)
+            delay = np.where(mask, np.broadcast_to(nodes[d_name].delay[None, :], lin.weight.shape), delay)
+            sources += [a for a, b in edges if b == d_name and a not in sources]
+            targets += [b for a, b in edges if a == lin_name and b not in targets]
+        meta = {k: v for k, v in nodes[delays[0]].metadata.items() if k != DELAY_LINEAR_KEY}
+        for m in members:
+            del nodes[m]
+        nodes[owner] = DelayLinear(weight=weight, delay=delay, metadata=meta)
+        edges = [(a, b) for a, b in edges if a not in members and b not in members]
+        edges += [(src, owner) for src in sources] + [(owner, dst) for dst in targets]
+    return nodes, edges
+
+
 def from_nir(graph: Any, *, reset: ResetMode = "zero") -> Graph:
     """A spikec Graph from a ``nir.NIRGraph`` (deep-copied; the argument is not touched)."""
     if not isinstance(graph, nir.NIRGraph):
@@ -147,6 +180,7 @@ def from_nir(graph: Any, *, reset: ResetMode = "zero") -> Graph:
     graph = copy.deepcopy(graph)
     nir_nodes, edges = _flatten_nir(graph)
     nodes = {name: _node_from_nir(name, n, reset) for name, n in nir_nodes.items()}
+    nodes, edges = _fuse_delay_linear_branches(nodes, edges)
     metadata = {k: _plain(v) for k, v in (getattr(graph, "metadata", None) or {}).items()}
     return Graph(nodes, tuple(edges), metadata)
 
@@ -216,20 +250,52 @@ def _node_to_nir(node: Node) -> Any:
     raise GraphError(f"node type {type(node).__name__} has no NIR form")
 
 
+def _delay_linear_branches(name: str, node: DelayLinear) -> dict[str, Any]:
+    """One ``Delay -> Linear`` pair per distinct delay (NIR's form of per-synapse delays)."""
+    meta = {**node.metadata, DELAY_LINEAR_KEY: name}
+    values = np.unique(node.delay[node.weight != 0]) if np.any(node.weight) else np.zeros(1)
+    branches: dict[str, Any] = {}
+    for k, value in enumerate(values):
+        weight = np.where((node.delay == value) & (node.weight != 0), node.weight, 0.0)
+        branches[f"{name}.delay{k}"] = nir.Delay(delay=np.full(node.weight.shape[1], value), metadata=dict(meta))
+        branches[f"{name}.weight{k}"] = nir.Linear(weight=weight, metadata=dict(meta))
+    return branches
+
+
 def to_nir(graph: Graph) -> Any:
-    """A ``nir.NIRGraph`` equal to ``graph`` (reset mode kept in metadata)."""
-    nodes = {name: _node_to_nir(node) for name, node in graph.items()}
+    """A ``nir.NIRGraph`` equal to ``graph`` (reset mode kept in metadata).
+
+    A DelayLinear becomes parallel ``Delay -> Linear`` branches, one per
+    distinct delay, marked so that ``from_nir`` fuses them back.
+    """
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    entries: dict[str, list[str]] = {}  # NIR nodes that receive a spikec node's input
+    exits: dict[str, list[str]] = {}  # NIR nodes that produce its output
+    for name, node in graph.items():
+        if not isinstance(node, DelayLinear):
+            nodes[name] = _node_to_nir(node)
+            entries[name] = exits[name] = [name]
+            continue
+        branches = _delay_linear_branches(name, node)
+        nodes.update(branches)
+        entries[name] = [b for b in branches if isinstance(branches[b], nir.Delay)]
+        exits[name] = [b for b in branches if isinstance(branches[b], nir.Linear)]
+        edges += list(zip(entries[name], exits[name]))
+    edges += [(src, dst) for a, b in graph.edges for src in exits[a] for dst in entries[b]]
     try:
         shapes = infer_shapes(graph)
     except GraphError:
         shapes = {}
     for name, (in_shape, out_shape) in shapes.items():
-        n = nodes[name]
+        n = nodes.get(name)
+        if n is None:  # a DelayLinear, written as branches
+            continue
         if n.input_type.get("input") is None:
             n.input_type = {"input": np.asarray(in_shape)}
         if n.output_type.get("output") is None:
             n.output_type = {"output": np.asarray(out_shape)}
-    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), type_check=False, metadata=dict(graph.metadata))
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False, metadata=dict(graph.metadata))
 
 
 def write_nir(graph: Graph, path: str | os.PathLike) -> None:

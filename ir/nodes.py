@@ -123,6 +123,26 @@ class Linear(Node):
 
 
 @dataclass(frozen=True, eq=False)
+class DelayLinear(Node):
+    """y_o(t) = sum_i W[o, i] x_i(t - delay[o, i]): a weight and a delay (s) per synapse.
+
+    NIR has no such primitive: it writes one ``Delay -> Linear`` branch per
+    distinct delay (``ir/nir_io.py``), which spikec fuses back on import.
+    """
+
+    kind: ClassVar[str] = "DelayLinear"
+    array_fields: ClassVar[tuple[str, ...]] = ("weight", "delay")
+    stateful: ClassVar[bool] = True
+    weight: np.ndarray
+    delay: np.ndarray
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.delay.shape == self.weight.shape:  # a missing synapse has no delay: canonical 0
+            object.__setattr__(self, "delay", as_array(np.where(self.weight != 0, self.delay, 0.0)))
+
+
+@dataclass(frozen=True, eq=False)
 class Scale(Node):
     """y = s * x, elementwise."""
 
@@ -303,10 +323,10 @@ class CubaLIF(Node):
 NODE_TYPES: dict[str, type[Node]] = {
     cls.kind: cls
     for cls in (
-        Input, Output, Affine, Linear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d,
+        Input, Output, Affine, Linear, DelayLinear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d,
         Flatten, Threshold, Delay, LI, Integrator, IF, LIF, CubaLIF,
     )
 }
 SPIKING_TYPES: tuple[type[Node], ...] = (IF, LIF, CubaLIF, Threshold)
 NEURON_TYPES: tuple[type[Node], ...] = (LI, Integrator, IF, LIF, CubaLIF)
-SYNAPSE_TYPES: tuple[type[Node], ...] = (Affine, Linear, Conv1d, Conv2d)
+SYNAPSE_TYPES: tuple[type[Node], ...] = (Affine, Linear, DelayLinear, Conv1d, Conv2d)

@@ -12,7 +12,7 @@ import numpy as np
 from .errors import GraphError
 from .graph import Graph
 from .nodes import (
-    AvgPool2d, Conv1d, Conv2d, Delay, Flatten, Input, Linear, Affine, Node, Output,
+    AvgPool2d, Conv1d, Conv2d, Delay, DelayLinear, Flatten, Input, Linear, Affine, Node, Output,
     Scale, Shape, SumPool2d, Threshold, NEURON_TYPES,
 )
 
@@ -75,7 +75,7 @@ def intrinsic_input_shape(node: Node) -> Shape | None:
     """The input shape a node's own parameters fix, or None if it follows its inputs."""
     if isinstance(node, (Input, Output)):
         return node.shape or None
-    if isinstance(node, (Affine, Linear)):
+    if isinstance(node, (Affine, Linear, DelayLinear)):
         return (node.weight.shape[1],)
     if isinstance(node, (Conv1d, Conv2d)):
         if node.input_shape is None:
@@ -96,7 +96,7 @@ def output_shape(name: str, node: Node, in_shape: Shape) -> Shape:
     """The output shape of ``node`` given its input shape."""
     if isinstance(node, Input):
         return in_shape
-    if isinstance(node, (Affine, Linear)):
+    if isinstance(node, (Affine, Linear, DelayLinear)):
         return (node.weight.shape[0],)
     if isinstance(node, (Conv1d, Conv2d)):
         g = conv_geometry(node)

@@ -16,7 +16,7 @@ import numpy as np
 from ...ir.errors import InputError, SpikecError
 from ...ir.graph import Graph
 from ...ir.nodes import (
-    IF, LI, LIF, AvgPool2d, Affine, Conv1d, Conv2d, CubaLIF, Delay, Flatten, Input, Integrator,
+    IF, LI, LIF, AvgPool2d, Affine, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input, Integrator,
     Linear, Node, Output, Scale, SumPool2d, Threshold,
 )
 from ...ir.check import normalise
@@ -135,9 +135,28 @@ def _delay(node: Delay, dt_s: float, shape: tuple[int, ...]) -> Kernel:
     return Kernel(init, step)
 
 
+def _delay_linear(node: DelayLinear, dt_s: float, in_shape: tuple[int, ...]) -> Kernel:
+    """y(t) = sum_k W_k x(t - k), one weight matrix per distinct delay in steps."""
+    steps = delay_steps(node.delay, dt_s)
+    groups = [(int(k), np.where(steps == k, node.weight, 0.0).T) for k in np.unique(steps)]
+    length = int(steps.max(initial=0)) + 1
+
+    def init(b: int) -> State:
+        return {"buf": np.zeros((length, b, *in_shape)), "t": np.zeros((), dtype=np.int64)}
+
+    def step(state: State, x: np.ndarray) -> np.ndarray:
+        t = int(state["t"])
+        buf = state["buf"]
+        buf[t % length] = x
+        state["t"] = np.asarray(t + 1)
+        return sum(buf[(t - k) % length] @ w_t for k, w_t in groups)
+
+    return Kernel(init, step)
+
+
 def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | None) -> Kernel:
     """The step function of one node (``dt_s`` may be None for dt-free graphs)."""
-    needs_dt = isinstance(node, (LIF, CubaLIF, LI, Delay))
+    needs_dt = isinstance(node, (LIF, CubaLIF, LI, Delay, DelayLinear))
     if needs_dt and dt_s is None:
         raise SpikecError(f"{node.kind} needs a time step: pass dt", node=name, parameter="dt")
     if isinstance(node, (Input, Output)):
@@ -178,6 +197,8 @@ def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | 
         return _integrator(node, in_shape)
     if isinstance(node, Delay):
         return _delay(node, dt_s, in_shape)
+    if isinstance(node, DelayLinear):
+        return _delay_linear(node, dt_s, in_shape)
     raise SpikecError(f"the float executor has no rule for {type(node).__name__}", node=name)
 
 
