@@ -53,5 +53,5 @@ class Discretise:
                 if not np.allclose(steps, np.rint(steps)):
                     notes["delays_rounded"].append(name)
         if problems:
-            raise CompileError(f"{len(problems)} time constants cannot be stepped at dt:\n  " + "\n  ".join(problems), parameter="dt_s", value=dt)
+            raise CompileError(f"{len(problems)} time constants cannot be stepped at dt: " + "; ".join(problems), parameter="dt_s", value=dt)
         return state.evolve(dt_s=dt, graph=state.graph.with_metadata(dt_s=dt), notes={self.name: notes})

@@ -121,7 +121,7 @@ class Feasibility:
         errors = [f for f in findings if f.severity == "error"]
         if errors:
             raise CompileError(
-                f"{len(errors)} hardware limits of target '{state.target.name}' are broken:\n  " + "\n  ".join(map(str, errors)),
+                f"{len(errors)} hardware limits of target '{state.target.name}' are broken: " + "; ".join(map(str, errors)),
                 value=len(errors),
             )
         return state.evolve(notes={self.name: [f.to_dict() for f in findings]})

@@ -11,7 +11,8 @@ structure and scalars, log, report, SHA-256 of every other file),
 zip timestamps), so saving the same program twice gives the same bytes.
 
 An artefact is ``bytes`` or an object with ``to_bytes()`` and a classmethod
-``from_bytes(data)`` (a class inside ``spikec``); the manifest names its class.
+``from_bytes(data)`` (a class inside ``spikec``, or one passed to
+``register_artefact``); the manifest names its class.
 """
 from __future__ import annotations
 
@@ -108,7 +109,19 @@ def _class_path(obj: Any) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+#: artefact classes allowed from outside ``spikec`` (``register_artefact``), by class path
+ARTEFACT_CLASSES: dict[str, type] = {}
+
+
+def register_artefact(cls: type) -> type:
+    """Allow ``load_program`` to rebuild artefacts of ``cls`` (usable as a class decorator)."""
+    ARTEFACT_CLASSES[_class_path(cls)] = cls
+    return cls
+
+
 def _import_class(path: str) -> type:
+    if path in ARTEFACT_CLASSES:
+        return ARTEFACT_CLASSES[path]
     module, _, qualname = path.partition(":")
     if not (module == "spikec" or module.startswith("spikec.")):
         raise InputError(f"program names class {path!r} outside spikec; refusing to import it")

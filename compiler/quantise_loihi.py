@@ -46,7 +46,7 @@ def _drive(projections: list[Projection], gain: np.ndarray) -> tuple[np.ndarray,
     return np.maximum(pos, neg) * np.abs(gain), wmax
 
 
-def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: np.ndarray, du: int, dv: int, fmt: LoihiNumeric) -> tuple[LayerScale, np.ndarray]:
+def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: np.ndarray, du: int, dv: int, fmt: LoihiNumeric, k_cap: float = math.inf) -> tuple[LayerScale, np.ndarray]:
     """The largest k (and per-neuron S = k s) that keeps every bound (see module docstring)."""
     if c.spiking and (c.v_threshold <= 0).any():
         raise CompileError("v_threshold must be positive for a Loihi neuron", parameter="v_threshold", value=float(c.v_threshold.min()), limit="> 0")
@@ -69,6 +69,8 @@ def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: n
     }
     if c.spiking:
         candidates["threshold bits"] = float(((1 << fmt.threshold_bits) - 1) << fmt.threshold_shift)
+    if k_cap < math.inf:
+        candidates["integer bounds after rounding"] = k_cap
     binding = min(candidates, key=candidates.get)
     k = candidates[binding]
     if c.spiking:
@@ -114,16 +116,40 @@ def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: L
     return node, report
 
 
+def _integer_excess(denses: list, c: NeuronCoefficients, s_int: np.ndarray, scale: LayerScale, bias_v: np.ndarray, du: int, dv: int, fmt: LoihiNumeric) -> float:
+    """How far the integer worst case (every input spiking) exceeds the 16-bit activation or 24-bit u, v (<= 1: fits)."""
+    n = s_int.size
+    pos, neg = np.zeros(n), np.zeros(n)
+    for _, d, _ in denses:
+        w = d.weights.astype(np.float64) * 2.0**d.weight_exp
+        pos += np.clip(w, 0, None).sum(axis=1)
+        neg += np.clip(-w, 0, None).sum(axis=1)
+    act = np.maximum(pos, neg).max(initial=0.0) + 1.0  # +1: floor of a negative shifted sum
+    a_u, _ = effective_decays(du, dv, fmt)
+    u_bound = act * 2.0**fmt.activation_shift / a_u
+    state_max = (1 << (fmt.state_bits - 1)) - 1
+    v_bound = (scale.k if c.spiking else 0.0) + u_bound + float(np.abs(bias_v * s_int).max(initial=0.0))
+    act_max = (1 << (fmt.activation_bits - 1)) - 1
+    return max(act / act_max, u_bound / state_max, v_bound / state_max if c.spiking else 0.0)
+
+
 def _population(name: str, node, shape, c: NeuronCoefficients, inputs: LayerInputs, fmt: LoihiNumeric) -> tuple[LoihiNeurons, list[tuple[str, Dense, dict]], dict[str, Any]]:
     projections = [p for p in inputs.projections[name] if np.any(p.matrix)]
     du, dv, warnings = quantise_decays(name, c, fmt)
     a_u, a_v = effective_decays(du, dv, fmt)
     constant = inputs.constants[name]
     bias_v = c.leak_bias + c.gain * constant / np.where(c.has_current, c.a_u, 1.0)
-    try:
-        scale, s_int = choose_scale(c, projections, bias_v, du, dv, fmt)
-    except CompileError as exc:
-        raise CompileError(str(exc), node=name, parameter=exc.parameter, value=exc.value, limit=exc.limit) from None
+    k_cap = math.inf
+    for _ in range(8):  # rounding can push integer sums past a bound the float scale met: shrink and redo
+        try:
+            scale, s_int = choose_scale(c, projections, bias_v, du, dv, fmt, k_cap)
+        except CompileError as exc:
+            raise CompileError(str(exc), node=name, parameter=exc.parameter, value=exc.value, limit=exc.limit) from None
+        denses = [(p.source, *_dense(name, p, c.gain, s_int, fmt)) for p in projections]
+        excess = _integer_excess(denses, c, s_int, scale, bias_v, du, dv, fmt)
+        if excess <= 1.0:
+            break
+        k_cap = scale.k / excess * 0.999
     bias_mant, bias_exp, bias_saturated = encode_bias(bias_v * s_int, fmt)
     bias_repr = (bias_mant.astype(np.float64) * 2.0**bias_exp) / s_int
     state_max = (1 << (fmt.state_bits - 1)) - 1
@@ -134,12 +160,7 @@ def _population(name: str, node, shape, c: NeuronCoefficients, inputs: LayerInpu
         reset=c.reset, v_reset=v_reset, reset_delay=c.reset_delay, spiking=c.spiking,
         v_scale=s_int, origin=node.kind,
     )
-    denses = []
-    dense_reports = []
-    for p in projections:
-        dense, rep = _dense(name, p, c.gain, s_int, fmt)
-        denses.append((p.source, dense, rep))
-        dense_reports.append(rep)
+    dense_reports = [rep for _, _, rep in denses]
     report = {
         "kind": node.kind, "neurons": int(c.gain.size), "du": du, "dv": dv, "vth": vth,
         "decay_u_requested": float(np.mean(c.a_u)), "decay_u_represented": a_u,
