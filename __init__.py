@@ -9,6 +9,7 @@ from .ir.nir_io import from_nir as _from_nir
 from .ir.nir_io import write_nir as save_nir
 from .backends.reference.float_executor import simulate
 from .frontends import from_norse, from_snntorch
+from .compiler.api import compile, explain, load_program, load_target, run
 
 
 def load_nir(source, *, reset: str = "zero") -> Graph:
@@ -23,4 +24,4 @@ def load_nir(source, *, reset: str = "zero") -> Graph:
     return normalise(graph)
 
 
-__all__ = ["from_norse", "from_snntorch", "simulate", "Graph", "SpikecError", "load_nir", "save_nir", "normalise", "validate", "__version__"]
+__all__ = ["compile", "explain", "load_program", "load_target", "run", "from_norse", "from_snntorch", "simulate", "Graph", "SpikecError", "load_nir", "save_nir", "normalise", "validate", "__version__"]

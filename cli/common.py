@@ -29,6 +29,12 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def is_program(path: str) -> bool:
+    """A compiled program is a folder with a manifest, or a .zip archive of one."""
+    p = Path(path)
+    return (p.is_dir() and (p / "manifest.json").exists()) or p.suffix == ".zip"
+
+
 def load_model(path: str, reset: str = "zero") -> Graph:
     """A normalised graph from a ``.nir`` file."""
     from .. import load_nir
