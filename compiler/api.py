@@ -35,6 +35,7 @@ PIPELINES: dict[str, Callable[[], tuple[Any, ...]]] = {
 #: families compiled outside this pipeline for now: "module:function(graph, target, dt_s)"
 EXTERNAL_COMPILERS: dict[str, str] = {
     "spinnaker": "spikec.compiler.spinnaker_compile:compile_spinnaker",
+    "rram": "spikec.compiler.rram_compile:compile_rram_program",
 }
 
 

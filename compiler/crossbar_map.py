@@ -138,6 +138,18 @@ class CrossbarMap:
     def tiles(self) -> tuple[CrossbarTile, ...]:
         return tuple(t for layer in self.layers.values() for t in layer.tiles)
 
+    def to_bytes(self) -> bytes:
+        """Deterministic bytes (``compiler/crossbar_io.py``): the RRAM artefact of a saved Program."""
+        from .crossbar_io import crossbars_to_bytes
+
+        return crossbars_to_bytes(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "CrossbarMap":
+        from .crossbar_io import crossbars_from_bytes
+
+        return crossbars_from_bytes(data)
+
 
 def layer_matrix(node: Node) -> np.ndarray:
     """The (out, in) matrix the arrays store for a synapse node."""

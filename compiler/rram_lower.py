@@ -25,7 +25,7 @@ class RramMapping:
     graph: Graph
     crossbars: CrossbarMap
     config: RramConfig
-    report: UtilisationReport
+    report: UtilisationReport | None = None
 
 
 def lower_to_crossbars(graph: Graph, config: RramConfig) -> RramMapping:

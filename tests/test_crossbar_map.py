@@ -142,3 +142,24 @@ def test_lowered_graph_carries_the_tile_weights():
     # 30 inputs in row blocks of 8 (8, 8, 8, 6), 20 outputs in blocks of 4 column pairs: 4 x 5 tiles,
     # none small enough to share an array with another
     assert len(m.crossbars.layers["fc"].tiles) == 20 and m.crossbars.n_arrays == 20
+
+
+def test_crossbar_map_bytes_round_trip_exactly_and_deterministically():
+    from spikec.compiler.crossbar_map import CrossbarMap
+
+    graph = spikec.load_nir(f"{FIXTURES}/cnn_sinabs.nir")
+    crossbars = lower_to_crossbars(graph, RramConfig(geometry=CrossbarGeometry(64, 64, 8))).crossbars
+    data = crossbars.to_bytes()
+    assert data == crossbars.to_bytes()
+    back = CrossbarMap.from_bytes(data)
+    assert back.geometry == crossbars.geometry and back.n_arrays == crossbars.n_arrays
+    assert list(back.layers) == list(crossbars.layers)
+    for a, b in zip(crossbars.tiles, back.tiles):
+        assert (a.layer, a.in_start, a.in_stop, a.out_start, a.out_stop, a.w_step, a.array, a.array_row, a.array_col) == \
+               (b.layer, b.in_start, b.in_stop, b.out_start, b.out_stop, b.w_step, b.array, b.array_row, b.array_col)
+        np.testing.assert_array_equal(a.level_pos, b.level_pos)
+        np.testing.assert_array_equal(a.level_neg, b.level_neg)
+    for name, layer in crossbars.layers.items():
+        np.testing.assert_array_equal(back.layers[name].quantised_matrix(), layer.quantised_matrix())
+        assert back.layers[name].conv == layer.conv
+    assert back.to_bytes() == data

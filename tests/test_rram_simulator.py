@@ -21,7 +21,7 @@ DT = 1e-4
 
 
 def random_network(seed: int, *, reset: str = "subtract", reset_delay: bool = False,
-                   n_in: int = 40, n_hid: int = 100, n_out: int = 10) -> Graph:
+                   n_in: int = 40, n_hid: int = 100, n_out: int = 10, out_gain: float = 3.0) -> Graph:
     """Input -> Affine -> LIF (recurrent Linear) -> Linear -> CubaLIF -> Output, firing at about 50 %."""
     rng = np.random.default_rng(seed)
     lif = dict(reset=reset, reset_delay=reset_delay)
@@ -31,7 +31,7 @@ def random_network(seed: int, *, reset: str = "subtract", reset_delay: bool = Fa
         "lif1": LIF(tau=np.full(n_hid, 2e-3), r=np.full(n_hid, 20.0), v_leak=np.zeros(n_hid),
                     v_threshold=np.ones(n_hid), v_reset=np.zeros(n_hid), **lif),
         "rec": Linear(weight=rng.normal(0, 0.5 / np.sqrt(n_hid), (n_hid, n_hid))),
-        "fc2": Linear(weight=rng.normal(0, 3 / np.sqrt(n_hid), (n_out, n_hid))),
+        "fc2": Linear(weight=rng.normal(0, out_gain / np.sqrt(n_hid), (n_out, n_hid))),
         "lif2": CubaLIF(tau_syn=np.full(n_out, 2e-3), tau_mem=np.full(n_out, 4e-3), r=np.full(n_out, 40.0),
                         v_leak=np.zeros(n_out), v_threshold=np.full(n_out, 0.5), v_reset=np.zeros(n_out),
                         w_in=np.full(n_out, 20.0), **lif),
@@ -227,3 +227,22 @@ def test_monte_carlo_tables_are_reproducible_and_compensation_helps_power_law_dr
     np.testing.assert_array_equal(run(mapping, x, dt_s=DT, ideal=True)["out"], spikec.simulate(mapping.graph, x, dt_s=DT)["out"])
     np.testing.assert_array_equal(run(mapping, x, dt_s=DT, seed=5, t_s="1h")["out"],
                                   simulate_rram(mapping, x, dt_s=DT, seed=5, t_s=3600.0)["out"])
+
+
+def test_compiled_rram_program_runs_on_reference_and_rram_and_survives_save(tmp_path):
+    from spikec.backends.rram import run as run_rram
+    from spikec.compiler.api import compile, run
+    from spikec.compiler.program import load_program
+
+    graph = spikec.load_nir(f"{FIXTURES}/braille_noDelay_bias_zero.nir")
+    program = compile(graph, "rram-256", dt_s=DT)
+    assert program.family == "rram" and program.report["crossbars"]["arrays"] == 1
+    x = spikes(9, (12,), steps=100, batch=2, p=0.3)
+    reference = run(program, x, backend="reference")["output"]
+    np.testing.assert_array_equal(run_rram(program, x, ideal=True)["output"], reference)
+    noisy = run(program, x, backend="rram")["output"]
+    assert reference.sum() > 0 and noisy.shape == reference.shape
+    program.save(tmp_path / "prog")
+    loaded = load_program(tmp_path / "prog")
+    assert loaded.same_as(program)
+    np.testing.assert_array_equal(run(loaded, x, backend="rram")["output"], noisy)

@@ -32,6 +32,7 @@ EXECUTORS: dict[str, Callable[[Any, Any, tuple[str, ...]], dict[str, np.ndarray]
     "loihi": _run_loihi,
     "float": _run_float,
     "spinnaker": _run_spinnaker,
+    "rram": _run_float,  # RRAM's digital format is float; the program's graph holds the quantised weights
 }
 
 

@@ -4,8 +4,9 @@
 executor's contract (time-first arrays keyed by Output node, ``[T, *shape]``
 or ``[T, B, *shape]``; ``record=("v", "i")`` adds ``"<node>.<var>"`` traces).
 ``program`` is an ``RramMapping`` (``compiler/rram_lower.py``) or a compiled
-Program carrying one as ``artefacts["rram"]``; the simulator reads only the
-mapping (tiles, levels, scales, config), never the original weights.
+Program of family ``rram`` (``compiler/rram_compile.py``: its
+``artefacts["crossbars"]`` and its target's figures); the simulator reads
+only tiles, levels, scales and figures, never the original weights.
 ``docs/rram.md`` explains the model; ``docs/semantics.md`` section 5 the arithmetic.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ...compiler.crossbar_map import CrossbarMap
 from ...compiler.rram_config import RramConfig
 from ...compiler.rram_lower import RramMapping, lower_to_crossbars
 from ...compiler.target import load_target
@@ -34,14 +36,18 @@ def compile_rram(graph: Graph, target: Any = "rram-512") -> RramMapping:
 
 
 def mapping_of(program: Any) -> RramMapping:
-    """The RramMapping a program carries."""
+    """The RramMapping a program carries: tiles from its artefact, figures from its target."""
     if isinstance(program, RramMapping):
         return program
     artefacts = getattr(program, "artefacts", None) or {}
-    mapping = artefacts.get("rram") if hasattr(artefacts, "get") else None
-    if not isinstance(mapping, RramMapping):
-        raise CompileError(f"the RRAM backend runs programs compiled for an RRAM target; got {type(program).__name__} without artefacts['rram']")
-    return mapping
+    crossbars = artefacts.get("crossbars") if hasattr(artefacts, "get") else None
+    if getattr(program, "family", None) != "rram" or not isinstance(crossbars, CrossbarMap):
+        raise CompileError(
+            f"the RRAM backend runs programs compiled for an RRAM target; got {type(program).__name__} "
+            f"of family {getattr(program, 'family', None)!r} without artefacts['crossbars']"
+        )
+    config = RramConfig.from_target(program.target)
+    return RramMapping(graph=program.graph, crossbars=crossbars, config=config, report=None)
 
 
 def run(

@@ -1,0 +1,52 @@
+"""``spikec.compile`` for RRAM targets: a Program whose artefact is the crossbar map.
+
+The Program's ``graph`` is the normalised graph with every mapped weight
+replaced by what its tiles represent (``crossbar_map.quantised_graph``); its
+numeric family is ``rram``, whose digital format is the float reference's
+(``docs/semantics.md`` section 5), so ``spikec.run(program, x,
+backend="reference")`` runs the float executor on that graph: the ideal chip.
+``artefacts["crossbars"]`` is the ``CrossbarMap`` (tiles, levels, scales,
+placement) the RRAM backend reads; the device and periphery figures come from
+``program.target``. ``report["crossbars"]`` holds the utilisation report.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..ir.check import normalise
+from ..ir.graph import Graph
+from .pipeline import PassRecord
+from .program import Program
+from .rram_config import RramConfig
+from .rram_lower import lower_to_crossbars
+from .target import Target
+
+
+def report_dict(mapping: Any) -> dict[str, Any]:
+    """The utilisation report as plain data (for the manifest and ``spikec inspect``)."""
+    r = mapping.report
+    return {
+        "arrays": r.n_arrays, "arrays_without_packing": r.n_arrays_unpacked, "cells_used": r.cells_used,
+        "cells_total": r.cells_total, "utilisation": r.utilisation, "per_array": list(r.per_array),
+        "per_layer": {k: dict(v) for k, v in r.per_layer.items()}, "text": r.to_text(),
+    }
+
+
+def compile_rram_program(graph: Graph, target: Target, dt_s: float | None = None) -> Program:
+    """Map ``graph`` onto ``target``'s arrays; dt from the argument, the graph's metadata or the target."""
+    from .. import __version__
+
+    start = time.perf_counter()
+    source = normalise(graph)
+    dt = dt_s if dt_s is not None else source.metadata.get("dt_s", target.default_dt_s)
+    mapping = lower_to_crossbars(source, RramConfig.from_target(target))
+    seconds = time.perf_counter() - start
+    log = (PassRecord("map-to-crossbars", seconds,
+                      f"{len(mapping.crossbars.layers)} layers on {mapping.crossbars.n_arrays} arrays "
+                      f"({100 * mapping.report.utilisation:.1f} % of cells)"),)
+    return Program(
+        family="rram", target=target, dt_s=dt, graph=mapping.graph, source=source, pass_log=log,
+        report={"crossbars": report_dict(mapping)}, artefacts={"crossbars": mapping.crossbars},
+        spikec_version=__version__,
+    )
