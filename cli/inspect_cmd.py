@@ -6,7 +6,7 @@ import json
 import click
 
 from ..ir.summary import summarise
-from .common import RESET_CHOICE, load_model, reports_errors
+from .common import RESET_CHOICE, is_program, load_model, reports_errors
 
 
 def _format_params(params: dict) -> str:
@@ -44,12 +44,20 @@ def format_summary(summary: dict) -> str:
 @click.option("--dt", "dt_s", type=float, default=None, help="Time step in seconds, for the lint (default: the graph's own).")
 @reports_errors
 def inspect_command(model: str, as_json: bool, reset: str, dt_s: float | None) -> None:
-    """Show the nodes, shapes, counts and parameter ranges of MODEL (a .nir file).
+    """Show what is in MODEL (a .nir file) or PROGRAM (a compiled program).
+
+    For a model: nodes, shapes, neuron and synapse counts, parameter ranges and
+    lint warnings. For a program: target, time step, pass log, the lowered
+    graph, the quantisation report and the float-vs-fixed fidelity.
 
     \b
-    Example:
+    Examples:
       spikec inspect examples/braille_subtract.nir --json
+      spikec inspect braille.loihi2
     """
+    if is_program(model):
+        click.echo(inspect_program(model, as_json))
+        return
     graph = load_model(model, reset=reset)
     summary = summarise(graph)
     summary["warnings"] = lint_messages(graph, dt_s)
@@ -62,3 +70,30 @@ def lint_messages(graph, dt_s: float | None) -> list[str]:
 
     dt_s = dt_s if dt_s is not None else graph.metadata.get("dt_s", 1e-4)
     return [str(w) for w in lint(graph, dt_s)]
+
+
+def inspect_program(path: str, as_json: bool) -> str:
+    from ..compiler.dump import describe_graph
+    from ..compiler.program import load_program
+    from .compile_cmd import format_fidelity, format_quantisation
+
+    program = load_program(path)
+    if as_json:
+        from ..compiler.program import _jsonable
+
+        return json.dumps({
+            "family": program.family, "target": program.target.name, "dt_s": program.dt_s,
+            "spikec_version": program.spikec_version, "format_version": program.format_version,
+            "pass_log": [r.to_dict() for r in program.pass_log], "report": _jsonable(dict(program.report)),
+            "source": summarise(program.source), "artefacts": sorted(program.artefacts),
+        }, indent=2, default=str)
+    lines = [f"program: {program.family} for {program.target.name}, dt {program.dt_s} s, "
+             f"spikec {program.spikec_version}, format {program.format_version}", "passes:"]
+    lines += [f"  {r.name:<20} {r.seconds * 1e3:8.1f} ms  {r.summary}" for r in program.pass_log]
+    lines.append(describe_graph(program.graph))
+    lines.append(format_quantisation(dict(program.report)))
+    if program.fidelity and "layers" in program.fidelity:
+        lines.append(format_fidelity(program.fidelity))
+    if program.artefacts:
+        lines.append(f"artefacts: {', '.join(sorted(program.artefacts))}")
+    return "\n".join(lines)

@@ -87,3 +87,29 @@ def test_console_script_exit_status_from_a_real_process(tmp_path):
     assert ok.returncode == 0, ok.stderr
     missing = subprocess.run([exe, "inspect", str(tmp_path / "none.nir")], capture_output=True, text=True)
     assert missing.returncode == 2 and "no such model file" in missing.stderr
+
+
+def test_compile_inspect_and_run_a_program(runner, tmp_path, rng):
+    program = tmp_path / "braille.loihi2"
+    result = runner.invoke(cli, ["compile", str(EXAMPLE), "--target", "loihi2", "-o", str(program), "--fidelity-steps", "20"])
+    assert result.exit_code == 0, result.output
+    shown = runner.invoke(cli, ["inspect", str(program)])
+    assert shown.exit_code == 0, shown.output
+    assert "program: loihi for loihi2" in shown.output and "quantise-loihi" in shown.output
+    as_json = json.loads(runner.invoke(cli, ["inspect", str(program), "--json"]).output)
+    assert as_json["target"] == "loihi2" and as_json["source"]["neurons"] == 47
+    x = (rng.random((25, 12)) < 0.3).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    ran = runner.invoke(cli, ["run", str(program), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npz"), "--record", "v"])
+    assert ran.exit_code == 0, ran.output
+    with np.load(tmp_path / "y.npz") as y:
+        np.testing.assert_array_equal(y["output"], spikec.run(spikec.load_program(program), x)["output"])
+    wrong = runner.invoke(cli, ["run", str(program), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "z.npz"), "--dt", "1e-3"])
+    assert wrong.exit_code == 2 and not (tmp_path / "z.npz").exists()
+
+
+def test_failed_compile_leaves_nothing_behind(runner, tmp_path):
+    out = tmp_path / "never"
+    result = runner.invoke(cli, ["compile", str(EXAMPLE), "--target", "no-such-target", "-o", str(out)])
+    assert result.exit_code == 2 and "no-such-target" in result.output
+    assert list(tmp_path.iterdir()) == []
