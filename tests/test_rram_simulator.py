@@ -246,3 +246,26 @@ def test_compiled_rram_program_runs_on_reference_and_rram_and_survives_save(tmp_
     loaded = load_program(tmp_path / "prog")
     assert loaded.same_as(program)
     np.testing.assert_array_equal(run(loaded, x, backend="rram")["output"], noisy)
+
+
+def test_monte_carlo_command_prints_the_drift_table(tmp_path):
+    from click.testing import CliRunner
+
+    from spikec.backends.rram.__main__ import main
+    from spikec.compiler.api import compile
+
+    graph = spikec.load_nir(f"{FIXTURES}/braille_noDelay_bias_zero.nir")
+    compile(graph, "rram-512", dt_s=DT).save(tmp_path / "prog")
+    np.save(tmp_path / "x.npy", spikes(1, (12,), steps=60, batch=4, p=0.3))
+    np.save(tmp_path / "y.npy", np.array([0, 1, 2, 3]))
+    args = [str(tmp_path / "prog"), "--input", str(tmp_path / "x.npy"), "--trials", "2"]
+    table = CliRunner().invoke(main, args + ["--labels", str(tmp_path / "y.npy")])
+    assert table.exit_code == 0, table.output
+    assert [line.split()[0] for line in table.output.splitlines()[2:]] == ["1", "1", "1", "1"]
+    assert "accuracy" in table.output and "1 year" in table.output
+    again = CliRunner().invoke(main, args + ["--labels", str(tmp_path / "y.npy")])
+    assert again.output == table.output  # seeded
+    one = CliRunner().invoke(main, args + ["--read-time", "1h"])
+    assert one.exit_code == 0 and len(one.output.splitlines()) == 3
+    bad = CliRunner().invoke(main, args + ["--read-time", "soon"])
+    assert bad.exit_code == 2 and "duration" in bad.output

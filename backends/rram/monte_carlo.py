@@ -119,3 +119,30 @@ def format_table(rows: dict[str, TrialStats]) -> str:
             line += f"{np.mean(r.accuracy):>10.3f}{np.std(r.accuracy):>9.3f}{r.ideal_accuracy:>8.3f}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def monte_carlo_report(
+    program: Any,
+    inputs: Any,
+    *,
+    trials: int = 10,
+    seed: int = 0,
+    read_time: str | float | None = None,
+    labels: Sequence[int] | None = None,
+    compensate_drift: bool = False,
+) -> str:
+    """The text ``spikec run PROGRAM --backend rram --trials N`` prints.
+
+    With ``read_time`` one row at that time; otherwise the drift table at
+    1 s, 1 h, 1 day and 1 year. ``program`` is a Program or an RramMapping.
+    """
+    from . import mapping_of  # the package's entry point resolves Programs
+
+    mapping = mapping_of(program)
+    dt_s = getattr(program, "dt_s", None)
+    times = {str(read_time): parse_duration_s(read_time)} if read_time is not None else None
+    rows = drift_table(mapping, inputs, read_times_s=times, dt_s=dt_s, trials=trials, seed=seed,
+                       labels=labels, compensate_drift=compensate_drift)
+    head = (f"{mapping.config.name}: {trials} simulated chips (seed {seed}), spike agreement with the ideal chip"
+            + (", global drift compensation on" if compensate_drift else ""))
+    return head + "\n" + format_table(rows)
