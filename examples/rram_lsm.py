@@ -12,7 +12,7 @@ It reports read-out accuracy for: the float network, the ideal chip
 read-out trained on the ideal chip's states (deploy once) and retrained on
 each chip's own states. Run from the repository root::
 
-    python examples/rram_lsm.py [--target rram-256] [--trials 3]
+    python examples/rram_lsm.py [--target rram-256] [--trials 3] [--compensate-drift]
 
 Needs scikit-learn (``pip install scikit-learn``) for the data set and read-out.
 """
@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--target", default="rram-256")
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compensate-drift", action="store_true", help="global drift compensation on the chips")
     args = parser.parse_args()
 
     digits = load_digits()
@@ -111,7 +112,8 @@ def main() -> None:
     for name, t_s in READ_TIMES_S.items():
         fixed, own = [], []
         for s in trial_seeds(args.seed, args.trials):
-            states = features(simulate_rram(mapping, x, dt_s=DT_S, seed=s, t_s=t_s)["states"])
+            run = simulate_rram(mapping, x, dt_s=DT_S, seed=s, t_s=t_s, compensate_drift=args.compensate_drift)
+            states = features(run["states"])
             fixed.append(score(deployed, states))
             own.append(score(fit(states), states))
         print(f"{'devices, ' + name:<22}{np.mean(fixed):>13.3f} +- {np.std(fixed):.3f}{np.mean(own):>6.3f} +- {np.std(own):.3f}")
