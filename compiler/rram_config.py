@@ -117,6 +117,11 @@ class RramConfig:
         if target.family != "rram":
             raise ConfigError(f"target '{target.name}' is family '{target.family}', not 'rram'", value=target.family)
         n, d = target.numeric, target.device
+        if n.neuron_format != "float64":
+            raise ConfigError(
+                f"target '{target.name}': the RRAM family's neurons are float64 (docs/semantics.md section 5), "
+                f"got neuron_format = {n.neuron_format!r}", parameter="neuron_format", value=n.neuron_format, limit="float64",
+            )
         geometry = CrossbarGeometry(rows=n.tile_rows, cols=n.tile_cols, levels=n.levels, cells_per_weight=n.cells_per_weight)
         periphery = Periphery(
             dac_bits=n.dac_bits, adc_bits=n.adc_bits, adc_bound=n.out_bound, out_noise=n.out_noise,

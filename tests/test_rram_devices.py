@@ -101,3 +101,11 @@ def test_shipped_rram_targets_load_with_their_device_models():
     assert large.device.drift.law == "power" and large.device.drift.t0_s == 20.0
     assert (large.periphery.dac_bits, large.periphery.adc_bits, large.periphery.adc_bound, large.periphery.out_noise) == (7, 9, 12.0, 0.06)
     assert small.ideal().device.is_ideal() and small.ideal().periphery.adc_bits is None
+
+
+def test_rram_target_must_declare_float64_neurons():
+    from spikec.compiler.target import parse_target
+
+    text = open(load_target("rram-256").source_path).read().replace('neuron_format = "float64"', 'neuron_format = "float32"')
+    with pytest.raises(ConfigError, match="neuron_format"):
+        RramConfig.from_target(parse_target(text, "rram-float32.toml"))
