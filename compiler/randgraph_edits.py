@@ -8,15 +8,16 @@ yields a graph the checker rejects. Edits never mutate their argument.
 
 - ``prune``: drop nodes that no longer reach an Output (and their edges).
 - ``bypass``: remove a shape-preserving node (a neuron layer, a Delay),
-  wiring its predecessors to its successors; ``fuse`` then composes the two
-  stateless linear maps left back to back into one Affine (W2 W1, W2 b1 + b2),
-  so dropping a layer reconnects around it with shape-compatible weights.
+  wiring its predecessors to its successors; ``fuse`` then composes the
+  stateless linear maps left back to back into one Affine (W2 W1, W2 b1 + b2;
+  convolutions and pooling as their matrices), so dropping a layer reconnects
+  around it with shape-compatible weights.
 - ``width_groups`` / ``slice_group``: the neurons of a 1-d vector space (a
   layer's neurons, the rows of the synapses feeding it, the columns of those
   reading it, the Outputs and Delays on it) are sliced together.
-- ``simplifications``: CubaLIF -> LIF, no reset delay, reset to zero,
-  Affine -> Linear, v_leak and v_reset -> 0, per-neuron -> uniform parameters,
-  fewer significant digits.
+- ``simplifications``: CubaLIF -> LIF, no reset delay or recheck, reset to
+  zero, Affine or DelayLinear -> Linear, v_leak and v_reset -> 0, per-neuron
+  -> uniform parameters, fewer significant digits, coarser weights.
 """
 from __future__ import annotations
 
@@ -26,14 +27,16 @@ import numpy as np
 
 from ..ir.graph import Graph
 from ..ir.nodes import (
-    IF, LI, LIF, Affine, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, Flatten, Input, Integrator, Linear,
-    Node, Output, Scale, SumPool2d, Threshold,
+    IF, LI, LIF, Affine, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input, Integrator,
+    Linear, Node, Output, Scale, SumPool2d, Threshold,
 )
 from ..ir.shapes import infer_shapes
 from .linear_maps import node_matrix
 
 #: Nodes whose output has the shape of their input, element by element.
 ELEMENTWISE = (LIF, CubaLIF, IF, LI, Integrator, Delay, Scale, Threshold)
+#: Synapses with an (out, in) weight matrix: their rows and columns can be sliced.
+DENSE = (Affine, Linear, DelayLinear)
 #: Stateless linear nodes a chain of which is one matrix plus a constant.
 LINEAR = (Affine, Linear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten)
 
@@ -186,7 +189,7 @@ def width_groups(graph: Graph) -> list[list[Port]]:
     sliceable = []
     for ports in groups.values():
         ok = all(
-            isinstance(graph.nodes[n], ELEMENTWISE + (Input, Output, Affine, Linear))
+            isinstance(graph.nodes[n], ELEMENTWISE + (Input, Output) + DENSE)
             and len(shapes[n][0 if side == "in" else 1]) == 1
             for n, side in ports
         )
@@ -209,9 +212,11 @@ def slice_group(graph: Graph, ports: list[Port], keep: np.ndarray) -> Graph:
         node = nodes[name]
         if isinstance(node, (Input, Output)):
             nodes[name] = node.replace(shape=(len(keep),))
-        elif isinstance(node, (Affine, Linear)):
-            w = node.weight[keep, :] if side == "out" else node.weight[:, keep]
-            changes = {"weight": w}
+        elif isinstance(node, DENSE):
+            take = (lambda m: m[keep, :]) if side == "out" else (lambda m: m[:, keep])
+            changes = {"weight": take(node.weight)}
+            if isinstance(node, DelayLinear):
+                changes["delay"] = take(node.delay)
             if isinstance(node, Affine) and side == "out":
                 changes["bias"] = node.bias[keep]
             nodes[name] = node.replace(**changes)
@@ -251,8 +256,8 @@ def simplifications(name: str, node: Node) -> Iterator[tuple[str, Node]]:
             yield f"{flag} off", node.replace(**{flag: False})
     if getattr(node, "reset", "zero") == "subtract":
         yield "reset subtract -> zero", node.replace(reset="zero")
-    if isinstance(node, Affine):
-        yield "Affine -> Linear", Linear(weight=node.weight, metadata=node.metadata)
+    if isinstance(node, (Affine, DelayLinear)):
+        yield f"{node.kind} -> Linear", Linear(weight=node.weight, metadata=node.metadata)
     if isinstance(node, (Conv1d, Conv2d)) and np.any(node.bias):
         yield "conv bias -> 0", node.replace(bias=np.zeros_like(node.bias))
     for field in ("v_leak", "v_reset"):
@@ -265,7 +270,7 @@ def simplifications(name: str, node: Node) -> Iterator[tuple[str, Node]]:
         rounded = {f: round_significant(getattr(node, f), digits) for f in node.array_fields}
         if any(not np.array_equal(v, getattr(node, f)) for f, v in rounded.items()):
             yield f"{digits} significant digits", node.replace(**rounded)
-    if isinstance(node, (Affine, Linear, Conv1d, Conv2d)):
+    if isinstance(node, DENSE + (Conv1d, Conv2d)):
         coarse = _coarse(node.weight)
         if not np.array_equal(coarse, node.weight):
             yield "weights to quarters of the largest", node.replace(weight=coarse)

@@ -44,6 +44,7 @@ class GraphSpec:
     readout_types: tuple[str, ...] = ("LI", "LIF", "CubaLIF", "IF")
     resets: tuple[str, ...] = ("zero", "subtract")
     p_reset_delay: float = 0.3                # snnTorch's delayed reset, per layer
+    p_reset_recheck: float = 0.1              # per immediate-subtract layer: snnTorch 1.0's re-test (``reset_recheck``)
     beta: FloatRange = (0.5, 0.98)            # per-step decay 1 - dt/tau
     per_neuron_tau: bool = False              # False: one tau per layer (Loihi)
     per_neuron_threshold: bool = False        # False: one threshold per layer (Loihi)
@@ -65,7 +66,9 @@ class GraphSpec:
     poolings: tuple[str, ...] = POOLINGS
     # --- delays ---------------------------------------------------------------
     p_delay: float = 0.15                     # per feed-forward edge leaving a hidden layer: a Delay node
-    max_delay_steps: int = 4                  # per-element delays are 0..max steps (multiples of dt)
+    max_delay_steps: int = 4                  # delays are 1..max steps (multiples of dt)
+    per_element_delay: bool = False           # False: one delay per Delay node (SpiNNaker needs that)
+    p_delay_linear: float = 0.1               # per synapse between hidden layers: a DelayLinear (a delay per synapse, 0..max steps)
     # --- time and the recommended input -----------------------------------------
     dt_s: tuple[float, ...] = (1e-3, 1e-4)
     input_rate: FloatRange = (0.05, 0.3)      # spike probability per input per step
@@ -84,8 +87,8 @@ class GraphSpec:
         _check_subset("poolings", self.poolings, POOLINGS)
         if min(self.hidden_size[0], self.input_size[0], self.output_size[0], self.conv_channels[0]) < 1:
             raise SpikecError("GraphSpec sizes must be at least 1")
-        if self.kernel_size[0] < 1 or self.image_size[0] < 1 or self.hidden_layers[0] < 0 or self.steps < 1:
-            raise SpikecError("GraphSpec kernel_size, image_size and steps must be positive, hidden_layers >= 0")
+        if self.kernel_size[0] < 1 or self.image_size[0] < 1 or self.hidden_layers[0] < 0 or self.steps < 1 or self.max_delay_steps < 1:
+            raise SpikecError("GraphSpec kernel_size, image_size, steps and max_delay_steps must be positive, hidden_layers >= 0")
         if not 0.0 < self.beta[0] <= self.beta[1] < 1.0:
             raise SpikecError(f"GraphSpec.beta must lie in (0, 1), got {self.beta!r}", parameter="beta", value=self.beta)
         if not self.dt_s or min(self.dt_s) <= 0:
@@ -111,13 +114,18 @@ class GraphSpec:
 
         One tau and one threshold per layer (one ``du``/``dv``/``vth`` per
         population); reset to zero (Lava's LIF) or by subtraction, ``v_reset``
-        and delayed reset (spikec's LIF variants); delays far below the 6-bit
-        limit; weights within a modest dynamic range and no outliers, so 8-bit
-        weights with one exponent per layer keep every synapse nonzero.
+        and delayed reset (spikec's LIF variants); weights within a modest
+        dynamic range and no outliers, so 8-bit weights with one exponent per
+        layer keep every synapse nonzero. No Delay or DelayLinear nodes: Loihi 2
+        has synaptic delays (Lava's ``DelayDense``, 6 bits) but spikec's Loihi
+        lowering does not map them yet (``CompileError``), nor snnTorch's
+        ``reset_recheck``; raise ``p_delay``, ``p_delay_linear`` and
+        ``p_reset_recheck`` when it does.
         """
         return cls(
             per_neuron_tau=False, per_neuron_threshold=False, weight_scale_log10=(-1.0, 1.0),
-            p_weight_outliers=0.0, max_delay_steps=4, readout_types=("LI", "LIF", "CubaLIF", "IF"),
+            p_weight_outliers=0.0, p_delay=0.0, p_delay_linear=0.0, p_reset_recheck=0.0,
+            readout_types=("LI", "LIF", "CubaLIF", "IF"),
             weight_density=(0.5, 1.0),
         )
 

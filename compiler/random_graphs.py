@@ -3,9 +3,9 @@
 ``random_graph(seed, spec)`` draws a graph from the distribution ``spec``
 describes (``randgraph_spec.GraphSpec``): an optional convolutional front end
 (Conv2d -> spiking neurons -> optional Sum/AvgPool2d, repeated, then Flatten),
-dense spiking layers (Affine or Linear -> LIF/CubaLIF/IF), a read-out layer
-(LI, Integrator or spiking), plus skip and recurrent Linear synapses, Delay
-nodes on feed-forward edges and extra Outputs on hidden layers. Thresholds are
+dense spiking layers (Affine, Linear or DelayLinear -> LIF/CubaLIF/IF), a
+read-out layer (LI, Integrator or spiking), plus skip and recurrent Linear
+synapses, Delay nodes on feed-forward edges and extra Outputs on hidden layers. Thresholds are
 scaled to the expected input (``randgraph_calibrate``) so that graphs spike.
 
 Every graph is normalised (so it survives ``save_nir``/``load_nir`` as
@@ -31,8 +31,8 @@ from ..ir.check import normalise
 from ..ir.errors import InputError
 from ..ir.graph import Graph
 from ..ir.nodes import (
-    IF, LI, LIF, Affine, AvgPool2d, Conv2d, CubaLIF, Delay, Flatten, Input, Integrator, Linear,
-    Node, Output, SumPool2d,
+    IF, LI, LIF, Affine, AvgPool2d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input, Integrator,
+    Linear, Node, Output, SumPool2d,
 )
 from ..ir.shapes import conv_output_size
 from .randgraph_calibrate import Activity, expected_rate, firing_rates, membrane, threshold_for, through_conv, through_dense, through_pool
@@ -121,7 +121,7 @@ def _gain(b: _Builder, tau: np.ndarray) -> np.ndarray:
     return tau / b.dt_s if b.chance(0.5) else np.ones_like(tau)
 
 
-def _neuron(b: _Builder, kind: str, drive_in: Activity, drive: float, rate: float, reset: str, delayed: bool) -> tuple[Node, np.ndarray | None]:
+def _neuron(b: _Builder, kind: str, drive_in: Activity, drive: float, rate: float, reset: str, delayed: bool, recheck: bool) -> tuple[Node, np.ndarray | None]:
     """A neuron layer of ``kind`` over ``drive_in``'s shape, its threshold scaled to that input,
     and the firing rate of each neuron to expect (None for read-outs)."""
     shape = drive_in.mean.shape
@@ -149,7 +149,7 @@ def _neuron(b: _Builder, kind: str, drive_in: Activity, drive: float, rate: floa
     if reset == "zero" and b.chance(b.spec.p_v_reset):
         v_reset = np.full(shape, float(threshold.mean()) * b.rng.uniform(-0.5, 0.5))
     rates = firing_rates(v_mean + v_leak, v_std, threshold)
-    common = dict(v_threshold=threshold, v_reset=v_reset, reset=reset, reset_delay=delayed)
+    common = dict(v_threshold=threshold, v_reset=v_reset, reset=reset, reset_delay=delayed, reset_recheck=recheck)
     if kind == "LIF":
         return LIF(tau=params["tau"], r=params["r"], v_leak=v_leak, **common), rates
     if kind == "CubaLIF":
@@ -167,6 +167,7 @@ class _Layer:
     drive: float
     reset: str
     delayed: bool
+    recheck: bool
 
     @property
     def spiking(self) -> bool:
@@ -176,13 +177,17 @@ class _Layer:
     def rate(self) -> float:
         return expected_rate(self.drive)
 
+    def neurons(self, b: _Builder, drive_in: Activity) -> tuple[Node, np.ndarray | None]:
+        """The layer's neuron node over ``drive_in``, and its neurons' expected rates."""
+        return _neuron(b, self.kind, drive_in, self.drive, self.rate, self.reset, self.delayed, self.recheck)
+
 
 def _plan_layer(b: _Builder, name: str, kinds: tuple[str, ...], widths: tuple[int, int]) -> _Layer:
     kind = str(b.rng.choice(kinds))
-    return _Layer(
-        name=name, kind=kind, width=b.integer(widths), drive=b.uniform(b.spec.drive),
-        reset=str(b.rng.choice(b.spec.resets)), delayed=b.chance(b.spec.p_reset_delay),
-    )
+    width, drive = b.integer(widths), b.uniform(b.spec.drive)
+    reset, delayed = str(b.rng.choice(b.spec.resets)), b.chance(b.spec.p_reset_delay)
+    recheck = reset == "subtract" and not delayed and b.chance(b.spec.p_reset_recheck)
+    return _Layer(name, kind, width, drive, reset, delayed, recheck)
 
 
 def _conv_front(b: _Builder, rate: float) -> str:
@@ -206,7 +211,7 @@ def _conv_front(b: _Builder, rate: float) -> str:
         shape = (c_out, out_hw, out_hw)
         layer = _plan_layer(b, f"cneurons{c}", spec.neuron_types, (1, 1))
         drive_in = through_conv(weight, bias, b.activity[src], shape)
-        neurons, rates = _neuron(b, layer.kind, drive_in, layer.drive, layer.rate, layer.reset, layer.delayed)
+        neurons, rates = layer.neurons(b, drive_in)
         src = b.add(layer.name, neurons, conv)
         b.activity[src] = Activity(rates, rates * (1.0 - rates))
         pooling = str(b.rng.choice(spec.poolings))
@@ -241,6 +246,10 @@ def _synapse(b: _Builder, name: str, source: str, layer: _Layer, beside: Activit
         weight = weight * factor
         drive = Activity(drive.mean * factor, drive.var * factor**2)
     node: Node = Linear(weight) if bias is None else Affine(weight, bias)
+    if beside is None and source in b.nodes and not isinstance(b.nodes[source], (Input, Flatten)) and b.chance(b.spec.p_delay_linear):
+        steps = b.rng.integers(0, b.spec.max_delay_steps + 1, size=weight.shape)
+        node = DelayLinear(weight, steps * b.dt_s)  # no bias in a DelayLinear
+        drive = through_dense(weight, None, src_act)
     b.add(name, node, source)
     return name, drive
 
@@ -273,13 +282,14 @@ def _dense_layers(b: _Builder, entry: str) -> None:
                 name, act = _synapse(b, f"rec{src_k}_{j}", layers[src_k - 1].name, layer, beside=ff_drive)
                 incoming.append(name)
                 drive_in = drive_in + act
-        neurons, rates = _neuron(b, layer.kind, drive_in, layer.drive, layer.rate, layer.reset, layer.delayed)
+        neurons, rates = layer.neurons(b, drive_in)
         b.add(layer.name, neurons, *incoming)
         if rates is not None:  # successors see the rates this threshold gives (recurrent ones saw the plan)
             b.activity[layer.name] = Activity(rates, rates * (1.0 - rates))
         sources[k] = ff_source = layer.name
         if k < len(layers) and b.chance(spec.p_delay):
-            steps = b.rng.integers(0, spec.max_delay_steps + 1, size=layer.width)
+            steps = b.rng.integers(1, spec.max_delay_steps + 1, size=layer.width if spec.per_element_delay else 1)
+            steps = np.broadcast_to(steps, (layer.width,))
             ff_source = b.add(f"delay{k}", Delay(steps * b.dt_s), layer.name)
             b.activity[ff_source] = b.activity[layer.name]
         if k < len(layers) and b.chance(spec.p_hidden_output):

@@ -12,7 +12,7 @@ import spikec
 import spikec.compiler.random_graphs  # noqa: F401  (the reproducer names this module path)
 from spikec.compiler.random_graphs import GraphSpec, random_graph, random_input, reproducer
 from spikec.ir import Graph, SpikecError
-from spikec.ir.nodes import IF, LI, LIF, CubaLIF, Delay, Input, Output
+from spikec.ir.nodes import IF, LIF, CubaLIF, Delay, DelayLinear, Input, Output
 
 SPIKING = (IF, LIF, CubaLIF)
 PRESETS = {"tiny": GraphSpec.tiny(), "small": GraphSpec.small(), "loihi": GraphSpec.loihi_friendly()}
@@ -81,7 +81,8 @@ def test_every_graph_round_trips_through_a_nir_file(seed, preset, tmp_path_facto
     assert again.metadata["dt_s"] == graph.metadata["dt_s"]
     for name, node in graph.items():
         if isinstance(node, SPIKING):
-            assert (again.nodes[name].reset, again.nodes[name].reset_delay) == (node.reset, node.reset_delay)
+            flags = ("reset", "reset_delay", "reset_recheck")
+            assert [getattr(again.nodes[name], f) for f in flags] == [getattr(node, f) for f in flags]
 
 
 @quick
@@ -139,6 +140,7 @@ def features(graph: Graph) -> set[str]:
     found = {node.kind for node in graph.nodes.values()}
     found |= {f"reset={n.reset}" for n in graph.nodes.values() if isinstance(n, SPIKING)}
     found |= {"reset_delay" for n in graph.nodes.values() if isinstance(n, SPIKING) and n.reset_delay}
+    found |= {"reset_recheck" for n in graph.nodes.values() if isinstance(n, SPIKING) and n.reset_recheck}
     _, back = graph.execution_order()
     found |= {"recurrent"} if back else set()
     found |= {"skip"} if any(name.startswith("skip") for name in graph.nodes) else set()
@@ -150,8 +152,8 @@ def test_small_graphs_cover_every_feature_within_100_seeds():
     seen = set().union(*(features(random_graph(seed)) for seed in range(100)))
     wanted = {
         "Input", "Output", "Affine", "Linear", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Delay",
-        "LIF", "CubaLIF", "IF", "LI", "reset=zero", "reset=subtract", "reset_delay", "recurrent", "skip",
-        "several outputs",
+        "LIF", "CubaLIF", "IF", "LI", "reset=zero", "reset=subtract", "reset_delay", "reset_recheck", "recurrent",
+        "skip", "several outputs", "DelayLinear",
     }
     assert wanted <= seen, wanted - seen
 
@@ -163,6 +165,11 @@ def test_integrator_read_out_when_asked():
 
 def neuron_params(graph: Graph, field: str) -> list[np.ndarray]:
     return [getattr(n, field) for n in graph.nodes.values() if hasattr(n, field)]
+
+
+def test_loihi_friendly_graphs_have_no_delays_and_no_reset_recheck():
+    nodes = [n for seed in range(30) for n in random_graph(seed, GraphSpec.loihi_friendly()).nodes.values()]
+    assert not any(isinstance(n, (Delay, DelayLinear)) or getattr(n, "reset_recheck", False) for n in nodes)
 
 
 def test_time_constants_and_thresholds_are_uniform_per_layer_by_default():
@@ -180,8 +187,10 @@ def test_per_neuron_flags_give_per_neuron_time_constants_and_thresholds():
     assert any(np.ptp(v) > 0 for g in graphs for v in neuron_params(g, "v_threshold"))
 
 
-def test_delays_are_whole_steps_within_the_limit():
-    spec = GraphSpec.small().with_(p_delay=1.0, max_delay_steps=3)
+@pytest.mark.parametrize("per_element", [False, True])
+def test_delays_are_whole_steps_within_the_limit(per_element):
+    spec = GraphSpec.small().with_(p_delay=1.0, max_delay_steps=3, per_element_delay=per_element, hidden_size=(6, 8))
+    uneven = 0
     for seed in range(10):
         graph = random_graph(seed, spec)
         delays = [n.delay for n in graph.nodes.values() if isinstance(n, Delay)]
@@ -189,7 +198,9 @@ def test_delays_are_whole_steps_within_the_limit():
         for d in delays:
             steps = d / graph.metadata["dt_s"]
             np.testing.assert_allclose(steps, np.rint(steps), atol=1e-9)
-            assert 0 <= np.rint(steps).min() and np.rint(steps).max() <= 3
+            assert 1 <= np.rint(steps).min() and np.rint(steps).max() <= 3
+            uneven += np.ptp(np.rint(steps)) > 0
+    assert bool(uneven) == per_element
 
 
 def test_weight_scales_span_tiny_to_huge():
@@ -208,7 +219,7 @@ def test_large_graphs_have_the_requested_size():
 
 
 def test_disabling_features_removes_them():
-    spec = GraphSpec.small().with_(p_conv=0.0, p_delay=0.0, p_skip=0.0, p_recurrent=0.0, p_bias=0.0,
+    spec = GraphSpec.small().with_(p_conv=0.0, p_delay=0.0, p_delay_linear=0.0, p_skip=0.0, p_recurrent=0.0, p_bias=0.0,
                                    neuron_types=("LIF",), readout_types=("LI",), resets=("subtract",), p_reset_delay=0.0)
     kinds = collections.Counter(n.kind for seed in range(20) for n in random_graph(seed, spec).nodes.values())
     assert set(kinds) == {"Input", "Output", "Linear", "LIF", "LI"}

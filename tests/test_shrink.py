@@ -16,7 +16,7 @@ from spikec.compiler import randgraph_edits as edits
 from spikec.compiler.random_graphs import GraphSpec, random_graph, random_input
 from spikec.compiler.shrink import complexity, graph_size, shrink, shrink_input
 from spikec.ir import Graph, SpikecError
-from spikec.ir.nodes import IF, LIF, CubaLIF, Delay, Input, Linear, Output
+from spikec.ir.nodes import IF, LIF, CubaLIF, Delay, DelayLinear, Input, Linear, Output
 
 BIG = GraphSpec.small().with_(hidden_layers=(4, 5), hidden_size=(8, 16), p_recurrent=0.6, p_skip=0.4, p_delay=0.3)
 
@@ -141,6 +141,9 @@ PREDICATES = {
     "a back edge": lambda g: bool(g.execution_order()[1]),
     "a big weight": lambda g: any(hasattr(n, "weight") and np.abs(n.weight).max() > 5 for n in g.nodes.values()),
     "two outputs": lambda g: len(g.outputs) >= 2,
+    "a synapse delayed 2 steps": lambda g: any(
+        isinstance(n, DelayLinear) and (n.delay >= 2 * g.metadata["dt_s"] - 1e-12).any() for n in g.nodes.values()
+    ),
 }
 
 
@@ -148,7 +151,7 @@ PREDICATES = {
 @given(seed=st.integers(0, 10_000), which=st.sampled_from(sorted(PREDICATES)))
 def test_shrinking_never_returns_a_graph_that_passes(seed, which):
     predicate = PREDICATES[which]
-    graph = random_graph(seed, GraphSpec.small().with_(p_delay=0.4, p_conv=0.3, p_hidden_output=0.3))
+    graph = random_graph(seed, GraphSpec.small().with_(p_delay=0.4, p_conv=0.3, p_hidden_output=0.3, p_delay_linear=0.3))
     assume(predicate(graph))
     small = shrink(graph, predicate, max_steps=150)
     spikec.validate(small)
