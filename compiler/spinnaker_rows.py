@@ -28,6 +28,7 @@ from .spinnaker_keys import KeyAllocation
 from .spinnaker_partition import BYTES_PER_WORD, ROW_HEADER_WORDS, MachineVertex
 
 WEIGHT_SHIFT = 16
+ROW_KEY_BITS = 20  # bits of the source-neuron index in build_rows' sort key
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,11 @@ class SynapticWordFormat:
         return min((1 << self.delay_bits) - 1, (1 << self.ring_buffer_delay_bits) - 1)
 
     def encode(self, weight: np.ndarray, delay: np.ndarray, syn_type: np.ndarray, index: np.ndarray) -> np.ndarray:
-        w = np.asarray(weight, dtype=np.uint64)
-        d = np.asarray(delay, dtype=np.uint64)
-        t = np.asarray(syn_type, dtype=np.uint64)
-        i = np.asarray(index, dtype=np.uint64)
-        word = (w << WEIGHT_SHIFT) | (d << (self.type_bits + self.index_bits)) | (t << self.index_bits) | i
-        return word.astype(np.uint32)
+        w = np.asarray(weight, dtype=np.int64) << WEIGHT_SHIFT
+        w |= np.asarray(delay, dtype=np.int64) << (self.type_bits + self.index_bits)
+        w |= np.asarray(syn_type, dtype=np.int64) << self.index_bits
+        w |= np.asarray(index, dtype=np.int64)
+        return w.astype(np.uint32)
 
     def decode(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(weight, delay, type, index) as int64 arrays."""
@@ -114,31 +114,37 @@ def build_rows(net: SpiNNakerNetwork, vertices: tuple[MachineVertex, ...], keys:
     by_pop: dict[str, list[MachineVertex]] = {}
     for v in vertices:
         by_pop.setdefault(v.population, []).append(v)
-    los = {p: np.array([v.lo for v in vs], dtype=np.int64) for p, vs in by_pop.items()}
-    ids = {p: np.array([v.index for v in vs], dtype=np.int64) for p, vs in by_pop.items()}
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    # vertices of a population are equal slices but the last (``partition``): index // size finds them
+    step = {p: vs[0].size for p, vs in by_pop.items()}
+    for p, vs in by_pop.items():
+        if any(v.lo != i * step[p] or v.index != vs[0].index + i for i, v in enumerate(vs)):
+            raise CompileError("build_rows needs equal, consecutive vertex slices per population", node=p)
+    first = {p: vs[0].index for p, vs in by_pop.items()}
+    keys_parts: list[np.ndarray] = []
+    word_parts: list[np.ndarray] = []
     for proj in net.projections:
         if proj.delay > fmt.max_delay:
             raise CompileError(f"delay {proj.delay} does not fit a synaptic row (max {fmt.max_delay})",
                                node=proj.post, parameter="delay", value=proj.delay, limit=fmt.max_delay)
-        post_v = np.searchsorted(los[proj.post], proj.post_index, side="right") - 1
-        pre_v = np.searchsorted(los[proj.pre], proj.pre_index, side="right") - 1
-        words = fmt.encode(proj.weight, np.full(len(proj), proj.delay), proj.synapse_type,
-                           proj.post_index - los[proj.post][post_v])
-        parts.append((ids[proj.post][post_v], ids[proj.pre][pre_v], proj.pre_index - los[proj.pre][pre_v], words))
+        post_v, post_local = np.divmod(proj.post_index, step[proj.post])
+        pre_v, pre_local = np.divmod(proj.pre_index, step[proj.pre])
+        word_parts.append(fmt.encode(proj.weight, proj.delay, proj.synapse_type, post_local))
+        # sort key: block (target vertex, source vertex; keys grow with the vertex index), then row
+        block = (post_v + first[proj.post]) * len(vertices) + (pre_v + first[proj.pre])
+        keys_parts.append((block << ROW_KEY_BITS) | pre_local)
     out: dict[int, CoreSynapses] = {}
-    if parts:
-        target, source, local, words = (np.concatenate([p[i] for p in parts]) for i in range(4))
-        # blocks by (target, source: key order, as keys grow with the vertex index), rows by source neuron;
-        # a stable sort keeps the projections' own order inside a row
-        block_id = target * len(vertices) + source
-        order = np.argsort((block_id << 20) | local, kind="stable")
-        target, source, local, words, block_id = target[order], source[order], local[order], words[order], block_id[order]
+    if keys_parts:
+        sort_key = np.concatenate(keys_parts)
+        order = np.argsort(sort_key, kind="stable")  # stable: a row keeps the projections' order
+        sort_key = sort_key[order]
+        words = np.concatenate(word_parts)[order]
+        block_id = sort_key >> ROW_KEY_BITS
+        local = sort_key & ((1 << ROW_KEY_BITS) - 1)
         starts = np.flatnonzero(np.r_[True, block_id[1:] != block_id[:-1]])
         ends = np.r_[starts[1:], block_id.size]
         per_target: dict[int, list[tuple[int, int, int]]] = {}
-        for a, b in zip(starts.tolist(), ends.tolist()):
-            per_target.setdefault(int(target[a]), []).append((int(source[a]), a, b))
+        for a, b, bid in zip(starts.tolist(), ends.tolist(), block_id[starts].tolist()):
+            per_target.setdefault(bid // len(vertices), []).append((bid % len(vertices), a, b))
         for t, blocks in per_target.items():
             out[t] = _core_matrix(blocks, local, words, vertices, keys)
     for v in vertices:
