@@ -93,26 +93,40 @@ def multicast_tree(machine: SpiNNakerMachine, source: Chip, targets: list[tuple[
     return MulticastTree(source, links, cores, arrival)
 
 
+def _tree_routes(tree: MulticastTree) -> list[tuple[Chip, int, bool]]:
+    """(chip, route word, defaultable) for every chip on the tree."""
+    out = []
+    for chip in sorted(set(tree.links) | set(tree.cores)):
+        link_bits = tree.links.get(chip, 0)
+        core_bits = tree.cores.get(chip, 0)
+        route = link_bits
+        for c in range(core_bits.bit_length()):
+            if core_bits >> c & 1:
+                route |= core_bit(c)
+        arrived = tree.arrival.get(chip)
+        defaultable = (chip != tree.source and core_bits == 0 and arrived is not None
+                       and link_bits == link_bit(arrived))
+        out.append((chip, route, defaultable))
+    return out
+
+
 def build_routing_tables(machine: SpiNNakerMachine, vertices: tuple[MachineVertex, ...], placements: Placements,
                          keys: KeyAllocation, targets: dict[int, tuple[int, ...]]) -> dict[Chip, RoutingTable]:
     """Uncompressed tables: one entry per (chip on a tree, source vertex), defaultable ones flagged."""
-    trees_cache: dict[Chip, dict] = {}
+    bfs_cache: dict[Chip, dict] = {}
+    # vertices on one chip with the same targets share a tree: compute its (chip, route, defaultable) once
+    route_cache: dict[tuple[Chip, tuple], list[tuple[Chip, int, bool]]] = {}
     entries: dict[Chip, list[RoutingEntry]] = {}
     for src in sorted(targets):
         source_chip = placements.chip_of(src)
-        if source_chip not in trees_cache:
-            trees_cache[source_chip] = shortest_path_tree(machine, source_chip)
-        tree = multicast_tree(machine, source_chip, [placements.locations[t] for t in targets[src]],
-                              trees_cache[source_chip])
-        for chip in set(tree.links) | set(tree.cores):
-            link_bits = tree.links.get(chip, 0)
-            core_bits = tree.cores.get(chip, 0)
-            route = link_bits
-            for c in range(core_bits.bit_length()):
-                if core_bits >> c & 1:
-                    route |= core_bit(c)
-            arrived = tree.arrival.get(chip)
-            defaultable = chip != source_chip and core_bits == 0 and arrived is not None and link_bits == link_bit(arrived)
+        locations = tuple(sorted(placements.locations[t] for t in targets[src]))
+        cache_key = (source_chip, locations)
+        if cache_key not in route_cache:
+            if source_chip not in bfs_cache:
+                bfs_cache[source_chip] = shortest_path_tree(machine, source_chip)
+            tree = multicast_tree(machine, source_chip, list(locations), bfs_cache[source_chip])
+            route_cache[cache_key] = _tree_routes(tree)
+        for chip, route, defaultable in route_cache[cache_key]:
             entries.setdefault(chip, []).append(RoutingEntry(keys.base[src], keys.mask, route, defaultable))
     return {chip: RoutingTable(tuple(sorted(es, key=lambda e: e.key)), chip) for chip, es in sorted(entries.items())}
 
