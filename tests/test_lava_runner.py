@@ -268,6 +268,16 @@ def test_runner_reports_the_childs_error_message():
         run_description(desc, arrays)
 
 
+@needs_lava
+def test_an_exception_inside_a_lava_process_model_comes_back_instead_of_hanging():
+    # Lava 0.10.0 itself deadlocks here (its runtime joins model processes that wait forever)
+    desc, arrays = random_description(1, T=10, B=1, kind2="LIF", reset_mode=0, reset_delay=False, recurrent=False)
+    desc["connections"][0]["delays"] = "too_long"
+    arrays["too_long"] = np.full(arrays["w1"].shape, 70)  # DelayDense raises in run_spk: Loihi has 6-bit delays
+    with pytest.raises(LavaRunError, match="PyDelayDenseModelBitAcc.*between 0 and 63"):
+        run_description(desc, arrays, timeout_s=120)
+
+
 def test_missing_python310_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("SPIKEC_LAVA_PYTHON", str(tmp_path / "no-python"))
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,13 +64,62 @@ def _child_error(folder: Path, proc: subprocess.CompletedProcess[str]) -> LavaRu
     return LavaRunError(f"Lava runner exited with status {proc.returncode}:\n" + "\n".join(tail))
 
 
+def default_timeout_s(description: Mapping[str, Any]) -> float:
+    """How long a run may take before it is presumed stuck.
+
+    The runner turns exceptions of Lava's process models into errors (Lava
+    itself would hang); the limit is for anything else that hangs: ``SPIKEC_LAVA_TIMEOUT_S`` if set, else 5 minutes
+    plus 50 ms per step (about 20x what Lava needs for thousands of neurons).
+    """
+    explicit = os.environ.get("SPIKEC_LAVA_TIMEOUT_S")
+    if explicit:
+        return float(explicit)
+    return 300.0 + 0.05 * int(description.get("num_steps", 0))
+
+
+def _run_child(args: list[str], folder: Path, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """Run the runner in its own process group and wait for the runner alone.
+
+    Its output goes to files, not pipes: Lava's model processes (forked from
+    the runner) inherit them and may outlive it after an error. Once the
+    runner has exited, or at the time limit, what is left of its group ends.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    out_path, err_path = folder / "runner.out", folder / "runner.err"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        child = subprocess.Popen(args, stdout=out, stderr=err, env=env, start_new_session=True)
+        try:
+            status = child.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            _end_group(child.pid)
+            child.wait()
+            tail = "\n".join(err_path.read_text().strip().splitlines()[-12:])
+            raise LavaRunError(
+                f"Lava did not finish within {timeout_s:.0f} s and was stopped "
+                f"(set SPIKEC_LAVA_TIMEOUT_S for longer runs). Its last output:\n{tail}",
+                limit=timeout_s,
+            ) from exc
+        finally:
+            _end_group(child.pid)
+    return subprocess.CompletedProcess(args, status, out_path.read_text(), err_path.read_text())
+
+
+def _end_group(pgid: int) -> None:
+    """End every process left in the runner's group (Lava's model processes)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def run_description(
     description: Mapping[str, Any], arrays: Mapping[str, np.ndarray], *, timeout_s: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Run one description in Lava; returns the runner's results by key.
 
-    The result also holds ``_timing_s`` = (build, compile + run, stop) seconds
-    measured inside the runner.
+    ``timeout_s`` defaults to ``default_timeout_s(description)``. The result
+    also holds ``_timing_s`` = (build, compile + run, stop) seconds measured
+    inside the runner.
     """
     with tempfile.TemporaryDirectory(prefix="spikec-lava-") as tmp:
         folder = Path(tmp)
@@ -83,15 +133,8 @@ def run_description(
             status = runner.main(["runner.py", str(folder)])
             proc = subprocess.CompletedProcess([], status, "", "")
         else:
-            python = ensure_lava_env()
-            env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-            try:
-                proc = subprocess.run(
-                    [str(python), str(RUNNER), str(folder)],
-                    capture_output=True, text=True, timeout=timeout_s, env=env,
-                )
-            except subprocess.TimeoutExpired as err:
-                raise LavaRunError(f"Lava run did not finish within {timeout_s} s", limit=timeout_s) from err
+            limit = default_timeout_s(description) if timeout_s is None else timeout_s
+            proc = _run_child([str(ensure_lava_env()), str(RUNNER), str(folder)], folder, limit)
         if proc.returncode != 0:
             raise _child_error(folder, proc)
         return read_results(folder)

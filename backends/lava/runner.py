@@ -36,8 +36,10 @@ anyway. One Lava compile and one run serve the whole batch.
 import json
 import os
 import sys
+import threading
 import time
 import traceback
+import warnings
 
 import numpy as np
 
@@ -46,6 +48,10 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 FORMAT = "spikec-lava/1"
+
+# Lava looks for process models by executing every module beside a Process's
+# own, and warns about each spikec module it cannot import here: not a problem.
+warnings.filterwarnings("ignore", message="Cannot import module", category=UserWarning)
 
 
 def _tile(values, batch):
@@ -202,6 +208,44 @@ def pop_size(desc, name):
     return next(p["size"] for p in desc["populations"] if p["name"] == name)
 
 
+def write_error(out_dir, kind, message, trace):
+    with open(os.path.join(out_dir, "error.json"), "w") as fh:
+        json.dump({"type": kind, "message": message, "traceback": trace}, fh)
+
+
+def report_model_errors(out_dir):
+    """Make a failing Lava process model report its exception instead of hanging.
+
+    Lava 0.10.0 does not fail when a process model raises: the model, inside
+    its ``except`` block, calls ``join()`` on its ports, which waits for peers
+    that wait for it; the runtime then joins every model process. Nothing
+    returns. The model processes are forked from this one, so a ``join``
+    wrapped here runs in them: called while an exception is being handled, it
+    writes ``error.json`` and ends that model process. ``watch_for_errors``
+    (a thread of the runner) sees the file and ends the runner; the parent
+    then ends the rest of the process group.
+    """
+    from lava.magma.core.model.py.model import AbstractPyProcessModel
+
+    original_join = AbstractPyProcessModel.join
+
+    def join(self):
+        failure = sys.exc_info()[1]
+        if failure is not None:
+            write_error(out_dir, type(failure).__name__,
+                        "in Lava process model %s: %s" % (type(self).__name__, failure), traceback.format_exc())
+            os._exit(1)
+        return original_join(self)
+
+    AbstractPyProcessModel.join = join
+
+
+def watch_for_errors(out_dir, done):
+    while not done.wait(0.2):
+        if os.path.exists(os.path.join(out_dir, "error.json")):
+            os._exit(1)
+
+
 def run_network(desc, arrays, out_dir):
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -213,9 +257,13 @@ def run_network(desc, arrays, out_dir):
     pops, conns, recorders, files = build_network(desc, arrays, out_dir)
     anchor = next(iter(pops.values()))
     t1 = time.perf_counter()
+    report_model_errors(out_dir)
+    done = threading.Event()
+    threading.Thread(target=watch_for_errors, args=(out_dir, done), daemon=True).start()
     try:
         anchor.run(condition=RunSteps(num_steps=num_steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
     finally:
+        done.set()
         t2 = time.perf_counter()
         anchor.stop()
     t3 = time.perf_counter()
@@ -240,8 +288,7 @@ def main(argv):
         results = run_network(desc, arrays, out_dir)
         np.savez(os.path.join(out_dir, "results.npz"), **results)
     except BaseException as err:  # report everything to the parent, then fail
-        with open(os.path.join(out_dir, "error.json"), "w") as fh:
-            json.dump({"type": type(err).__name__, "message": str(err), "traceback": traceback.format_exc()}, fh)
+        write_error(out_dir, type(err).__name__, str(err), traceback.format_exc())
         return 1
     return 0
 
