@@ -7,6 +7,8 @@ time-first, ``[T, *shape]`` or ``[T, B, *shape]``; outputs come back in the
 same layout, keyed by output node name, plus ``"<node>.<var>"`` traces for
 ``record=("v", "u", "s")``. Loihi outputs are in chip time: population L
 lags the float model by ``program.graph.nodes[L].latency_steps`` steps.
+Families in ``EXTERNAL_COMPILERS`` (SpiNNaker, RRAM) are compiled by their
+own modules, which return their program objects.
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ from .validate import Normalise
 PIPELINES: dict[str, Callable[[], tuple[Any, ...]]] = {
     "loihi": lambda: (Normalise(), Discretise(), Feasibility(), QuantiseLoihi()),
 }
+#: families whose reference executor the fidelity report can compare population by population
+FIDELITY_FAMILIES = ("loihi",)
 #: families compiled outside this pipeline for now: "module:function(graph, target, dt_s)"
 EXTERNAL_COMPILERS: dict[str, str] = {
     "spinnaker": "spikec.compiler.spinnaker_compile:compile_spinnaker",
@@ -90,10 +94,10 @@ def compile(
     lowered = state.lowered if state.lowered is not None else state.graph
     report = {k: v for k, v in state.notes.items()}
     program = Program(
-        family=t.family if state.lowered is not None else "float", target=t, dt_s=state.dt_s,
-        graph=lowered, source=state.graph, pass_log=log, report=report, spikec_version=__version__,
+        family=state.family, target=t, dt_s=state.dt_s, graph=lowered, source=state.graph,
+        pass_log=log, report=report, artefacts=dict(state.artefacts), spikec_version=__version__,
     )
-    if fidelity_steps and state.lowered is not None:
+    if fidelity_steps and state.lowered is not None and state.family in FIDELITY_FAMILIES:
         try:
             fidelity = fidelity_report(program, steps=fidelity_steps, seed=seed)
         except SpikecError as exc:

@@ -27,11 +27,12 @@ class CompileState:
     dt_s: float | None
     lowered: Graph | None = None
     notes: Mapping[str, Any] = field(default_factory=dict)
+    artefacts: Mapping[str, Any] = field(default_factory=dict)
+    family: str = "float"
 
-    def evolve(self, *, notes: Mapping[str, Any] | None = None, **changes: Any) -> "CompileState":
-        """A copy with ``changes``; ``notes`` are added to (not replacing) the existing ones."""
-        merged = {**self.notes, **(notes or {})}
-        return replace(self, notes=merged, **changes)
+    def evolve(self, *, notes: Mapping[str, Any] | None = None, artefacts: Mapping[str, Any] | None = None, **changes: Any) -> "CompileState":
+        """A copy with ``changes``; ``notes`` and ``artefacts`` are added to (not replacing) the existing ones."""
+        return replace(self, notes={**self.notes, **(notes or {})}, artefacts={**self.artefacts, **(artefacts or {})}, **changes)
 
     @property
     def current(self) -> Graph:

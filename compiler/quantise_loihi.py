@@ -238,6 +238,6 @@ class QuantiseLoihi:
 
     name: ClassVar[str] = "quantise-loihi"
 
-    def run(self, state):
+    def run(self, state: "CompileState") -> "CompileState":
         lowered, report = lower_to_loihi(state.graph, state.target, state.dt_s)
-        return state.evolve(lowered=lowered, notes={self.name: report})
+        return state.evolve(lowered=lowered, notes={self.name: report}, family="loihi")
