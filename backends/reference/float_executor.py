@@ -13,7 +13,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ...ir.errors import InputError, SpikecError
+from ...ir.errors import SpikecError
+from ...ir.inputs import caller_layout, time_first_inputs
 from ...ir.graph import Graph
 from ...ir.nodes import (
     IF, LI, LIF, AvgPool2d, Affine, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input, Integrator,
@@ -202,42 +203,6 @@ def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | 
     raise SpikecError(f"the float executor has no rule for {type(node).__name__}", node=name)
 
 
-def prepare_inputs(graph: Graph, inputs: Any) -> tuple[dict[str, np.ndarray], bool, int]:
-    """Inputs as ``{input node: [T, B, *shape]}``, whether they were batched, and T."""
-    names = graph.inputs
-    if not isinstance(inputs, Mapping):
-        if len(names) != 1:
-            raise InputError(f"graph has {len(names)} inputs {list(names)}: pass a dict of arrays")
-        inputs = {names[0]: inputs}
-    unknown = set(inputs) - set(names)
-    missing = set(names) - set(inputs)
-    if unknown or missing:
-        raise InputError(f"inputs do not match the graph's Input nodes {list(names)} (missing {sorted(missing)}, unknown {sorted(unknown)})")
-    out: dict[str, np.ndarray] = {}
-    batched_flags, steps = set(), set()
-    for name, arr in inputs.items():
-        arr = np.asarray(arr, dtype=np.float64)
-        shape = graph.nodes[name].shape
-        if arr.shape[1:] == shape:
-            batched_flags.add(False)
-            arr = arr[:, None]
-        elif arr.shape[2:] == shape and arr.ndim == len(shape) + 2:
-            batched_flags.add(True)
-        else:
-            raise InputError(
-                f"input array of shape {arr.shape} fits neither [T, {', '.join(map(str, shape))}] "
-                f"nor [T, B, {', '.join(map(str, shape))}]",
-                node=name, value=arr.shape, limit=shape,
-            )
-        if not np.isfinite(arr).all():
-            raise InputError("input contains NaN or infinite values", node=name)
-        out[name] = arr
-        steps.add(arr.shape[0])
-    if len(batched_flags) > 1 or len(steps) > 1 or len({a.shape[1] for a in out.values()}) > 1:
-        raise InputError("all inputs must share T and B")
-    return out, batched_flags.pop(), steps.pop()
-
-
 def simulate(
     graph: Graph,
     inputs: Any,
@@ -258,7 +223,7 @@ def simulate(
     graph = normalise(graph)
     shapes = infer_shapes(graph)
     order, back = graph.execution_order()
-    xs, batched, steps = prepare_inputs(graph, inputs)
+    xs, batched, steps = time_first_inputs(inputs, {n: graph.nodes[n].shape for n in graph.inputs})
     batch = next(iter(xs.values())).shape[1]
     kernels = {name: make_kernel(name, graph.nodes[name], shapes[name][0], dt_s) for name in order}
     states = {name: kernels[name].init(batch) for name in order}
@@ -286,7 +251,4 @@ def simulate(
         for n, var in traced:
             recordings[f"{n}.{var}"].append(states[n][var].copy())
         previous = current
-    result = {k: np.stack(v) if v else np.zeros((0, batch)) for k, v in recordings.items()}
-    if not batched:
-        result = {k: v[:, 0] for k, v in result.items()}
-    return result
+    return caller_layout({k: np.stack(v) if v else np.zeros((0, batch)) for k, v in recordings.items()}, batched)
