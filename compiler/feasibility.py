@@ -17,6 +17,7 @@ from ..ir.errors import CompileError
 from ..ir.nodes import Delay, Threshold, NEURON_TYPES
 from .linear_maps import LayerInputs, layer_inputs
 from .loihi_scaling import neuron_coefficients, quantise_decays
+from .quantise_loihi import choose_scale
 from .pipeline import CompileState
 from .target import LoihiNumeric, Target
 
@@ -33,7 +34,7 @@ class Finding:
     severity: str = "error"
 
     def __str__(self) -> str:
-        return f"node '{self.node}': {self.figure} = {self.value} exceeds limit {self.limit}; fix: {self.fix}"
+        return f"node '{self.node}': {self.figure} = {self.value}, limit {self.limit}; fix: {self.fix}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"node": self.node, "figure": self.figure, "value": self.value, "limit": self.limit, "fix": self.fix, "severity": self.severity}
@@ -94,6 +95,8 @@ def loihi_findings(state: CompileState, inputs: LayerInputs) -> list[Finding]:
             out.append(Finding(name, "decay", w.split(": ", 1)[1], f"0..{(1 << fmt.decay_bits) - 1}", "raise or lower dt", "warning"))
         if c.spiking and (c.v_threshold <= 0).any():
             out.append(Finding(name, "v_threshold", float(c.v_threshold.min()), "> 0", "use a positive threshold"))
+        else:
+            out += _scale_findings(name, c, inputs, fmt)
         for p in inputs.projections.get(name, []):
             nonzero = np.abs(p.matrix[p.matrix != 0])
             lost = float((nonzero < nonzero.max() / 2 ** fmt.weight_bits).mean()) if nonzero.size else 0.0
@@ -101,6 +104,21 @@ def loihi_findings(state: CompileState, inputs: LayerInputs) -> list[Finding]:
                 out.append(Finding(name, f"share of weights from '{p.source}' below the {fmt.weight_bits}-bit resolution", round(lost, 3), 0.25,
                                    "these weights round to zero: prune or retrain with fewer distinct magnitudes", "warning"))
     return out
+
+
+def _scale_findings(name: str, c, inputs: LayerInputs, fmt: LoihiNumeric) -> list[Finding]:
+    """Whether any integer threshold fits the state, activation and weight-exponent bounds at once."""
+    projections = [p for p in inputs.projections.get(name, []) if np.any(p.matrix)]
+    try:
+        du, dv, _ = quantise_decays(name, c, fmt)
+        bias_v = c.leak_bias + c.gain * inputs.constants[name] / np.where(c.has_current, c.a_u, 1.0)
+        choose_scale(c, projections, bias_v, du, dv, fmt)
+    except CompileError as exc:
+        if exc.parameter != "vth":
+            return []
+        return [Finding(name, "largest integer threshold (vth) the state bounds allow", round(float(exc.value), 4), 1,
+                        "lower the weights or raise v_threshold (inputs per step are too large for 24-bit state)")]
+    return []
 
 
 FAMILY_CHECKS = {"loihi": loihi_findings}

@@ -116,8 +116,14 @@ def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: L
     return node, report
 
 
-def _integer_excess(denses: list, c: NeuronCoefficients, s_int: np.ndarray, scale: LayerScale, bias_v: np.ndarray, du: int, dv: int, fmt: LoihiNumeric) -> float:
-    """How far the integer worst case (every input spiking) exceeds the 16-bit activation or 24-bit u, v (<= 1: fits)."""
+def worst_case_use(denses: list, c: NeuronCoefficients, s_int: np.ndarray, scale: LayerScale, bias_v: np.ndarray, du: int, dv: int, fmt: LoihiNumeric) -> dict[str, float]:
+    """Integer worst case (every input spiking every step) as a fraction of each limit (<= 1: cannot saturate).
+
+    ``activation``: Dense output vs 16 bits; ``u``: current vs 24 bits; ``v``
+    (spiking only): threshold plus one step of u and bias vs 24 bits. Negative
+    v of a leaky neuron under sustained inhibition is not bounded here: it
+    saturates (clips) rather than wraps.
+    """
     n = s_int.size
     pos, neg = np.zeros(n), np.zeros(n)
     for _, d, _ in denses:
@@ -130,7 +136,10 @@ def _integer_excess(denses: list, c: NeuronCoefficients, s_int: np.ndarray, scal
     state_max = (1 << (fmt.state_bits - 1)) - 1
     v_bound = (scale.k if c.spiking else 0.0) + u_bound + float(np.abs(bias_v * s_int).max(initial=0.0))
     act_max = (1 << (fmt.activation_bits - 1)) - 1
-    return max(act / act_max, u_bound / state_max, v_bound / state_max if c.spiking else 0.0)
+    use = {"activation": float(act / act_max), "u": float(u_bound / state_max)}
+    if c.spiking:
+        use["v"] = float(v_bound / state_max)
+    return use
 
 
 def _population(name: str, node, shape, c: NeuronCoefficients, inputs: LayerInputs, fmt: LoihiNumeric) -> tuple[LoihiNeurons, list[tuple[str, Dense, dict]], dict[str, Any]]:
@@ -146,7 +155,8 @@ def _population(name: str, node, shape, c: NeuronCoefficients, inputs: LayerInpu
         except CompileError as exc:
             raise CompileError(str(exc), node=name, parameter=exc.parameter, value=exc.value, limit=exc.limit) from None
         denses = [(p.source, *_dense(name, p, c.gain, s_int, fmt)) for p in projections]
-        excess = _integer_excess(denses, c, s_int, scale, bias_v, du, dv, fmt)
+        use = worst_case_use(denses, c, s_int, scale, bias_v, du, dv, fmt)
+        excess = max(use.values())
         if excess <= 1.0:
             break
         k_cap = scale.k / excess * 0.999
@@ -170,6 +180,7 @@ def _population(name: str, node, shape, c: NeuronCoefficients, inputs: LayerInpu
         "bias_requested_max_abs": float(np.abs(bias_v).max()),
         "bias_max_abs_error": float(np.abs(bias_repr - bias_v).max()),
         "bias_saturated": bias_saturated, "stock_lava": population.is_stock_lava,
+        "worst_case_use": use, "saturation_risk": excess > 1.0 or bias_saturated > 0,
         "warnings": warnings + ([f"node '{name}': {bias_saturated} biases saturate {fmt.bias_mant_bits}-bit mantissa"] if bias_saturated else []),
         "dense": dense_reports,
     }

@@ -78,3 +78,18 @@ def test_unknown_backend_is_a_clear_error():
     program = compile_graph(chain(), "loihi2", dt_s=1e-4, fidelity_steps=0)
     with pytest.raises(CompileError, match="unknown backend 'nosuch'"):
         run(program, np.zeros((3, 4)), backend="nosuch")
+
+
+def test_weights_too_large_for_any_integer_threshold_are_a_feasibility_error():
+    graph = chain()
+    graph = graph.replace_nodes({"fc": Linear(weight=np.full((6, 4), 1e9))})
+    with pytest.raises(CompileError, match=r"pass 'feasibility'.*node 'lif': largest integer threshold.*limit 1.*lower the weights"):
+        compile_graph(graph, "loihi2", dt_s=1e-4)
+
+
+def test_report_states_worst_case_use_of_each_bit_width():
+    program = compile_graph(chain(), "loihi2", dt_s=1e-4, fidelity_steps=0)
+    layer = program.report["quantise-loihi"]["layers"]["lif"]
+    assert set(layer["worst_case_use"]) == {"activation", "u", "v"}
+    assert max(layer["worst_case_use"].values()) <= 1.0 and layer["saturation_risk"] is False
+    assert max(layer["worst_case_use"].values()) > 0.5  # the scale uses the bits it has
