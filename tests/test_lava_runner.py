@@ -47,8 +47,6 @@ def truncate_toward_zero(p: np.ndarray) -> np.ndarray:
 
 def lif_step(state: dict, a_in: np.ndarray, pop: dict) -> np.ndarray:
     p = pop["p"]
-    if "w_in_mant" in p:
-        a_in = (a_in.astype(np.int64) * p["w_in_mant"]) >> p["w_in_exp"]
     u = truncate_toward_zero(state["u"] * (4096 - p["du"] - 1)) + (a_in << 6)
     u = np.where(u > 2**23, u - 2**24, u)
     u = np.where(u <= -(2**23), u + 2**24, u)
@@ -145,13 +143,11 @@ def random_description(seed: int, *, T: int, B: int, kind2: str, reset_mode: int
         "b1": rng.integers(-300, 400, n1),
         "e1": rng.integers(0, 3, n1),
         "vr": rng.integers(-2000, 2000, n2),
-        "wm": rng.integers(1, 300, n2),
-        "we": np.full(n2, 7),
     }
     l2 = {"name": "l2", "kind": kind2, "size": n2, "params": {"du": 900, "dv": 300, "vth": 120}, "arrays": {}}
     if kind2 == "SpikecLIF":
         l2["params"] |= {"reset_mode": reset_mode, "reset_delay": reset_delay}
-        l2["arrays"] = {"v_reset": "vr", "w_in_mant": "wm", "w_in_exp": "we"}
+        l2["arrays"] = {"v_reset": "vr"}
     conns = [
         {"name": "fc1", "source": "in", "target": "l1", "weights": "w1", "weight_exp": 1, "num_weight_bits": 8,
          "sign_mode": "MIXED", "sparse": sparse},

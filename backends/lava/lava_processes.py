@@ -10,8 +10,9 @@ What is here and why:
 - ``SpikecLIF``: Lava's LIF (same ``du``, ``dv``, ``vth``, ``bias_mant``,
   ``bias_exp``, same integer step, see ``lava/proc/lif/models.py``) plus the
   neuron variants spikec's Loihi semantics define and Lava lacks: reset by
-  subtraction, a nonzero reset voltage, snnTorch's delayed reset, an input
-  scale (CubaLIF's ``w_in``) and a non-spiking read-out (LI/Integrator).
+  subtraction, a nonzero reset voltage, snnTorch's delayed reset and a
+  non-spiking read-out (LI/Integrator). CubaLIF needs nothing extra: Lava's
+  LIF is current-based, and the compiler folds ``w_in`` into the weights.
   ``docs/semantics.md`` section 3 defines the arithmetic; the reference
   executor implements the same equations.
 - ``SpikeRecorder`` and ``StateRecorder``: sinks that keep what they receive
@@ -41,13 +42,12 @@ RESET_NONE = 2  # read-out neurons: integrate, never spike
 
 
 class SpikecLIF(AbstractProcess):
-    """Lava's LIF with spikec's reset variants and input scale.
+    """Lava's LIF with spikec's reset variants.
 
     One step, in Lava's units (``u``, ``v`` 24-bit; ``vth`` 17-bit, compared
     after ``<< 6``)::
 
-        a    = (a_in * w_in_mant) >> w_in_exp        # CubaLIF input scale; 1, 0 = none
-        u    = u * (4096 - du - 1) >> 12 (toward 0) + (a << 6), wrapped to 24 bits
+        u    = u * (4096 - du - 1) >> 12 (toward 0) + (a_in << 6), wrapped to 24 bits
         v    = v * (4096 - dv) >> 12 (toward 0) + u + (bias_mant << bias_exp), clipped
         s    = v > vth << 6           (never, for reset_mode = none)
         reset(s): zero     -> v = v_reset
@@ -55,12 +55,13 @@ class SpikecLIF(AbstractProcess):
 
     With ``reset_delay`` the reset caused by a spike at step t is applied at
     step t+1, after that step's integration and before its threshold test
-    (snnTorch's default); the neuron may spike again at t+1 on the value
-    before reset. ``v_reset`` is in ``v`` units (already ``<< 6``).
+    (snnTorch's default: the input of step t+1 is lost under a reset to
+    ``v_reset``). ``v_reset`` is in ``v`` units (already ``<< 6``). With
+    ``reset_mode = none`` (read-outs) nothing spikes and nothing resets.
     """
 
     def __init__(self, *, shape, du=0, dv=0, vth=10, bias_mant=0, bias_exp=0, u=0, v=0,
-                 v_reset=0, w_in_mant=1, w_in_exp=0, reset_mode=RESET_ZERO, reset_delay=False,
+                 v_reset=0, reset_mode=RESET_ZERO, reset_delay=False,
                  name=None):
         super().__init__(shape=shape, du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp,
                          reset_mode=int(reset_mode), reset_delay=bool(reset_delay), name=name)
@@ -74,8 +75,6 @@ class SpikecLIF(AbstractProcess):
         self.bias_mant = Var(shape=shape, init=bias_mant)
         self.bias_exp = Var(shape=shape, init=bias_exp)
         self.v_reset = Var(shape=shape, init=v_reset)
-        self.w_in_mant = Var(shape=shape, init=w_in_mant)
-        self.w_in_exp = Var(shape=shape, init=w_in_exp)
         self.pending_reset = Var(shape=shape, init=0)
 
 
@@ -84,13 +83,11 @@ class SpikecLIF(AbstractProcess):
 @tag("bit_accurate_loihi", "fixed_pt")
 class PySpikecLIFModelBitAcc(AbstractPyLifModelFixed):
     """Bit-accurate model of ``SpikecLIF``: Lava's fixed-point LIF step
-    (inherited ``subthr_dynamics``) with spikec's input scale and resets."""
+    (inherited ``subthr_dynamics``) with spikec's resets."""
 
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     vth: int = LavaPyType(int, np.int32, precision=17)
     v_reset: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    w_in_mant: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=16)
-    w_in_exp: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=5)
     pending_reset: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
 
     def __init__(self, proc_params):
@@ -102,11 +99,6 @@ class PySpikecLIFModelBitAcc(AbstractPyLifModelFixed):
     def scale_threshold(self):
         self.effective_vth = np.left_shift(np.int32(self.vth), self.vth_shift)
         self.isthrscaled = True
-
-    def scale_input(self, a_in):
-        """CubaLIF's input weight as mantissa and exponent (floor shift)."""
-        scaled = np.int64(a_in) * self.w_in_mant
-        return np.int32(np.right_shift(scaled, self.w_in_exp))
 
     def apply_reset(self, mask):
         """Reset the neurons in ``mask``; a subtraction saturates to 24 bits
@@ -123,7 +115,7 @@ class PySpikecLIFModelBitAcc(AbstractPyLifModelFixed):
         self.scale_bias()
         if not self.isthrscaled:
             self.scale_threshold()
-        self.subthr_dynamics(activation_in=self.scale_input(a_in))
+        self.subthr_dynamics(activation_in=a_in)
         if self.reset_delay:
             self.apply_reset(self.pending_reset.astype(bool))
         if self.reset_mode == RESET_NONE:

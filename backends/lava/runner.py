@@ -77,7 +77,7 @@ def build_population(pop, arrays, batch, num_steps):
                              % (name, data.shape, (batch, pop["size"], num_steps)))
         return RingBuffer(data=data.reshape(size, num_steps))
     per_neuron = {k: _tile(v, batch) for k, v in params.items()
-                  if k in ("bias_mant", "bias_exp", "u", "v", "v_reset", "w_in_mant", "w_in_exp")}
+                  if k in ("bias_mant", "bias_exp", "u", "v", "v_reset")}
     scalars = {k: v for k, v in params.items() if k not in per_neuron}
     if pop["kind"] == "LIF":
         return LIF(shape=(size,), name=name, **per_neuron, **scalars)
