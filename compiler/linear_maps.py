@@ -11,6 +11,7 @@ path crosses (the float reference delays a back edge by one step).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import weakref
 from dataclasses import dataclass
@@ -99,6 +100,11 @@ class Projection:
     target: str
     matrix: np.ndarray
     back_edges: frozenset[int]
+
+    @functools.cached_property
+    def nonzero(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cols) of the nonzero entries, computed once."""
+        return np.nonzero(self.matrix)
 
 
 @dataclass(frozen=True, eq=False)

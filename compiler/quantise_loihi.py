@@ -88,31 +88,34 @@ def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: n
 
 
 def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: LoihiNumeric) -> tuple[Dense, dict[str, Any]]:
-    """One Lava Dense for one projection; integer weights in units of a_in (before << 6)."""
-    scaled = p.matrix * (gain * scale)[:, None] / 2.0**fmt.activation_shift
+    """One Lava Dense for one projection; integer weights in units of a_in (before << 6).
+
+    Works on the nonzero entries only (unrolled convolutions are mostly zeros).
+    """
+    rows, cols = p.nonzero
+    row_scale = (gain * scale) / 2.0**fmt.activation_shift
+    scaled = p.matrix[rows, cols] * row_scale[rows]
     mode = sign_mode_of(scaled)
     lo, hi, step = weight_limits(mode, fmt)
-    peak = float(np.abs(scaled).max())
+    peak = float(np.abs(scaled).max(initial=0.0))
     top = {"excitatory": hi, "inhibitory": -lo}.get(mode, min(-lo, hi))
     exp = fmt.weight_exp_min if peak == 0 else math.ceil(math.log2(peak / top))
     exp = int(np.clip(exp, fmt.weight_exp_min, fmt.weight_exp_max))
-    w = lava_clip_and_truncate(quantise_weights(scaled, exp, mode, fmt), mode, fmt.weight_bits, fmt)
-    represented = w * 2.0**exp
-    err = represented - scaled
+    values = lava_clip_and_truncate(quantise_weights(scaled, exp, mode, fmt), mode, fmt.weight_bits, fmt)
+    err = values * 2.0**exp - scaled
     norm = float(np.sqrt((scaled**2).sum())) or 1.0
     report = {
         "source": p.source, "target": p.target, "weight_exp": exp, "sign_mode": mode,
-        "bits_used": int(np.ceil(np.log2(np.abs(w).max() // step + 1))) + (mode == "mixed") if w.size else 0,
+        "bits_used": int(np.ceil(np.log2(np.abs(values).max(initial=0) // step + 1))) + (mode == "mixed"),
         "weight_rel_rms_error": float(np.sqrt((err**2).sum())) / norm,
-        "weight_max_abs_error_lsb": float(np.abs(err).max() / 2.0**exp) if w.size else 0.0,
-        "zeroed_synapses": int(((w == 0) & (p.matrix != 0)).sum()),
+        "weight_max_abs_error_lsb": float(np.abs(err).max(initial=0.0) / 2.0**exp),
+        "zeroed_synapses": int((values == 0).sum()),
         "clipped_synapses": int((np.abs(scaled / 2.0**exp) > top + step / 2).sum()),
         "float_delays": sorted(p.back_edges),
     }
-    node = Dense(
-        weights=w, weight_exp=exp, num_weight_bits=fmt.weight_bits, sign_mode=SIGN_MODES[mode],
-        weight_scale=(gain * scale) / 2.0**fmt.activation_shift,
-    )
+    weights = np.zeros(p.matrix.shape, np.int32)
+    weights[rows, cols] = values
+    node = Dense(weights=weights, weight_exp=exp, num_weight_bits=fmt.weight_bits, sign_mode=SIGN_MODES[mode], weight_scale=row_scale)
     return node, report
 
 
