@@ -74,6 +74,18 @@ def compile_command(model, target, config, output, dt_s, reset, explain, dump_af
         click.echo(f"wrote {path} ({program.family} program for {program.target.name}, dt {program.dt_s} s)")
 
 
+def numeric_summary(numeric) -> str:
+    """The key bit widths of a numeric format, in a few characters."""
+    fields = numeric.__dataclass_fields__
+    if "state_bits" in fields:
+        return f"{numeric.state_bits}-bit state, {numeric.weight_bits}-bit weights"
+    if "state_format" in fields:
+        return f"{numeric.state_format}, {numeric.weight_bits}-bit weights"
+    if "dac_bits" in fields:
+        return f"{numeric.dac_bits}-bit DAC, {numeric.adc_bits}-bit ADC"
+    return "-"
+
+
 @click.command("targets")
 @reports_errors
 def targets_command() -> None:
@@ -83,12 +95,12 @@ def targets_command() -> None:
     Example:
       spikec targets
     """
-    rows = [("name", "family", "cores/chip", "neurons/core", "fan-in", "max delay", "routing", "description")]
+    rows = [("name", "family", "numbers", "cores/chip", "neurons/core", "fan-in", "max delay", "routing", "description")]
     for t in list_targets():
         lim = t.limits
         show = lambda v: "-" if v is None else str(v)
-        rows.append((t.name, t.family, str(lim.cores_per_chip), str(lim.neurons_per_core), show(lim.max_fan_in),
-                     show(lim.max_delay_steps), show(lim.routing_table_entries), t.description))
+        rows.append((t.name, t.family, numeric_summary(t.numeric), str(lim.cores_per_chip), str(lim.neurons_per_core),
+                     show(lim.max_fan_in), show(lim.max_delay_steps), show(lim.routing_table_entries), t.description))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])

@@ -54,7 +54,12 @@ def pipeline_for(target: str | os.PathLike | Target) -> Pipeline:
 def explain(target: str | os.PathLike | Target) -> str:
     """The pipeline ``compile`` would run for ``target``, one line per pass."""
     t = load_target(target)
-    return f"target {t.name}: {t.description}\n" + pipeline_for(t).explain()
+    head = f"target {t.name}: {t.description}\n"
+    if t.family not in PIPELINES and t.family in EXTERNAL_COMPILERS:
+        module, _, fn = EXTERNAL_COMPILERS[t.family].partition(":")
+        doc = (getattr(importlib.import_module(module), fn).__doc__ or "").strip().splitlines()
+        return head + f"the {t.family} family is compiled by {module}.{fn}" + (f": {doc[0]}" if doc else "")
+    return head + pipeline_for(t).explain()
 
 
 def _as_graph(graph: Graph | str | os.PathLike) -> Graph:
