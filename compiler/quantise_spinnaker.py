@@ -30,7 +30,7 @@ import numpy as np
 from ..ir.check import normalise
 from ..ir.errors import CompileError
 from ..ir.graph import Graph
-from ..ir.nodes import IF, LI, LIF, CubaLIF, Delay, Input, Integrator, Node, Output, NEURON_TYPES
+from ..ir.nodes import IF, LI, LIF, CubaLIF, Delay, DelayLinear, Input, Integrator, Node, Output, NEURON_TYPES
 from ..ir.shapes import infer_shapes
 from .linear_maps import node_matrix
 from .spinnaker_format import (
@@ -140,6 +140,9 @@ def collect_paths(graph: Graph) -> tuple[dict, dict]:
             memo[name] = ({(s, b, d + steps): m for (s, b, d), m in acc.items()},
                           {(b, d + steps): c for (b, d), c in const.items()})
             return memo[name]
+        if isinstance(node, DelayLinear):  # per-synapse delays: one matrix per distinct delay
+            memo[name] = _delay_linear_form(name, node, dt_s, acc, const)
+            return memo[name]
         matrix, bias = node_matrix(name, node, shapes[name][0], shapes[name][1])
         forms = {key: matrix @ m for key, m in acc.items()}
         consts = {key: matrix @ c for key, c in const.items()}
@@ -154,6 +157,23 @@ def collect_paths(graph: Graph) -> tuple[dict, dict]:
         if isinstance(node, NEURON_TYPES):
             paths[name], constants[name] = incoming(name)
     return paths, constants
+
+
+def _delay_linear_form(name: str, node: Node, dt_s: float | None, acc: dict, const: dict) -> tuple[dict, dict]:
+    """y(t) = sum_k W_k x(t - k): each incoming form, through each W_k, k steps later."""
+    if dt_s is None:
+        raise CompileError("a DelayLinear node needs dt_s", node=name, parameter="dt_s")
+    steps = np.rint(np.asarray(node.delay) / dt_s).astype(np.int64)
+    steps = np.broadcast_to(steps, node.weight.shape)
+    forms: dict = {}
+    consts: dict = {}
+    for k in np.unique(steps[node.weight != 0]).tolist():
+        w_k = np.where(steps == k, node.weight, 0.0)
+        for (s, b, d), m in acc.items():
+            forms[(s, b, d + k)] = forms.get((s, b, d + k), 0) + w_k @ m
+        for (b, d), c in const.items():
+            consts[(b, d + k)] = consts.get((b, d + k), 0) + w_k @ c
+    return forms, consts
 
 
 def _delay_steps(name: str, node: Delay, dt_s: float | None) -> int:
@@ -354,6 +374,7 @@ def _neuron_params(name: str, node: Node, g: _Gains, scale: float, shift: tuple[
         target[starts.index(b + d)] += _rint(c * scale)
     return NeuronParams(
         model=g.model, reset=getattr(node, "reset", "zero"), reset_delay=bool(getattr(node, "reset_delay", False)),
+        reset_recheck=bool(getattr(node, "reset_recheck", False)),
         spike_compare=spike_compare, decay_v=decay_v, decay_j=decay_j, v_reset=v_reset, v_thresh=v_thresh,
         v_subtract=thr_raw, bias_start=tuple(starts), bias_j=bias_j, bias_v=bias_v, shift=shift, scale=scale,
     )

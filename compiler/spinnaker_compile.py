@@ -73,10 +73,48 @@ class SpiNNakerProgram:
         """The numeric format family (the reference dispatch's key)."""
         return "spinnaker"
 
+    def to_bytes(self) -> bytes:
+        """The ``spinnaker_io`` folder as a deterministic zip (a Program artefact)."""
+        from .spinnaker_io import to_bytes
+
+        return to_bytes(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "SpiNNakerProgram":
+        from .spinnaker_io import from_bytes
+
+        return from_bytes(data)
+
 
 def compile_spinnaker(graph: Graph, target: Any = None, dt_s: float | None = None, *,
-                      machine: SpiNNakerMachine | None = None) -> SpiNNakerProgram:
-    """Compile ``graph`` for a SpiNNaker target (or an explicit ``machine``)."""
+                      machine: SpiNNakerMachine | None = None) -> Any:
+    """``spikec.compile``'s entry for the spinnaker family: a ``Program`` whose
+    ``artefacts["spinnaker"]`` is the ``SpiNNakerProgram`` (saved inside the program).
+    """
+    from ..ir.check import normalise
+    from .program import Program
+    from .target import load_target
+    from .. import __version__
+
+    target = load_target(target if target is not None else "spinnaker1")
+    compiled = compile_event_tables(graph, target, dt_s, machine=machine)
+    net, art = compiled.network, compiled.artefacts
+    source = normalise(graph).with_metadata(dt_s=net.dt_s)
+    report = {"spinnaker": {
+        "cores": len(art.cores), "chips": len({c.location[:2] for c in art.cores}),
+        "machine": [art.machine.width, art.machine.height],
+        "routing_entries": {f"{r.chip[0]},{r.chip[1]}": [r.entries, r.without_defaults, r.loaded, r.method]
+                            for r in art.table_reports},
+        "synaptic_bytes": {str(c.location): c.synapses.n_bytes for c in art.cores if c.synapses is not None},
+        "notes": list(net.notes), "stage_seconds": dict(art.stage_seconds),
+    }}
+    return Program(family="spinnaker", target=target, dt_s=net.dt_s, graph=source, source=source, report=report,
+                   artefacts={"spinnaker": compiled}, spikec_version=__version__)
+
+
+def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = None, *,
+                         machine: SpiNNakerMachine | None = None) -> SpiNNakerProgram:
+    """Compile ``graph`` for a SpiNNaker target (or an explicit ``machine``) into the event tables."""
     if machine is None:
         if target is None:
             raise CompileError("compile_spinnaker needs a target or a machine")

@@ -77,6 +77,7 @@ class NeuronParams:
     bias_v: np.ndarray  # (len(bias_start), n) s16.15
     shift: tuple[int, int]  # weight left shifts (excitatory, inhibitory)
     scale: float  # real value = raw / scale (for decoding recordings)
+    reset_recheck: bool = False  # snnTorch's immediate subtraction: a stored v above threshold must clear one more
 
     array_fields: ClassVar[tuple[str, ...]] = (
         "decay_v", "decay_j", "v_reset", "v_thresh", "v_subtract", "bias_j", "bias_v",
@@ -116,7 +117,8 @@ def neuron_tick(p: NeuronParams, state: dict[str, np.ndarray], inp: np.ndarray, 
               ``v = sat(mul_s1615(v, decay_v) + j + bias_v)``;
     lif, li, if: ``v = sat(mul_s1615(v, decay_v) + inp + bias_v)`` (``if``: decay 1.0).
     Spike ``v >= v_thresh`` (or ``>``); reset to ``v_reset`` or subtract ``v_subtract``,
-    now or (``reset_delay``) at the next tick after its integration.
+    now or (``reset_delay``) at the next tick after its integration. ``reset_recheck``:
+    the test is on ``v - v_subtract`` when the previous tick's stored v was above threshold.
     """
     active = np.array([local_tick >= s for s in p.bias_start], dtype=bool)
     bias_j = p.bias_j[active].sum(axis=0) if active.any() else 0
@@ -133,13 +135,20 @@ def neuron_tick(p: NeuronParams, state: dict[str, np.ndarray], inp: np.ndarray, 
     if p.reset_delay:
         owed = state["owed"] > 0
         v = _reset(p, v, owed)
-    spikes = (v >= p.v_thresh) if p.spike_compare == ">=" else (v > p.v_thresh)
+    over = v
+    if p.reset_recheck:  # state["v"] is still the previous tick's stored value here
+        over = saturate32(v - _above(p, state["v"]) * p.v_subtract)
+    spikes = _above(p, over)
     if p.reset_delay:
         state["owed"] = spikes.astype(np.int64)
     else:
         v = _reset(p, v, spikes)
     state["v"] = v
     return spikes.astype(np.int64)
+
+
+def _above(p: NeuronParams, v: np.ndarray) -> np.ndarray:
+    return (v >= p.v_thresh) if p.spike_compare == ">=" else (v > p.v_thresh)
 
 
 def _reset(p: NeuronParams, v: np.ndarray, where: np.ndarray) -> np.ndarray:

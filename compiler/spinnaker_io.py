@@ -15,7 +15,10 @@ loaded gives byte-identical files.
 """
 from __future__ import annotations
 
+import io
 import json
+import tempfile
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,7 @@ from .spinnaker_place import SpiNNakerMachine
 from .spinnaker_route import TableReport
 from .spinnaker_rows import CoreSynapses, MasterPopEntry, SynapticWordFormat
 
-_SCALARS = ("model", "reset", "reset_delay", "spike_compare", "bias_start", "shift", "scale")
+_SCALARS = ("model", "reset", "reset_delay", "spike_compare", "bias_start", "shift", "scale", "reset_recheck")
 
 
 def _params_record(p: NeuronParams | None) -> dict[str, Any] | None:
@@ -188,3 +191,27 @@ def describe(program: SpiNNakerProgram) -> str:
         lines.append(f"largest fan-in {max(fan_in.values())} ({max(fan_in, key=fan_in.get)}), "
                      f"largest fan-out {max(fan_out.values())} ({max(fan_out, key=fan_out.get)}) per projection")
     return "\n".join(lines)
+
+
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def to_bytes(program: SpiNNakerProgram) -> bytes:
+    """The folder ``save_spinnaker`` writes, as a zip with fixed timestamps (same program, same bytes)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = save_spinnaker(program, Path(tmp) / "spinnaker")
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(folder.iterdir()):
+                zf.writestr(zipfile.ZipInfo(path.name, _ZIP_DATE), path.read_bytes())
+        return buffer.getvalue()
+
+
+def from_bytes(data: bytes) -> SpiNNakerProgram:
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for name in zf.namelist():
+                if "/" in name or name.startswith("."):
+                    raise InputError(f"unexpected file {name!r} in a SpiNNaker artefact")
+                (Path(tmp) / name).write_bytes(zf.read(name))
+        return load_spinnaker(tmp)

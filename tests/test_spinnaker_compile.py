@@ -16,7 +16,7 @@ from spikec.backends import spinnaker as spinnaker_backend
 from spikec.backends.reference.spinnaker_executor import run_network
 from spikec.compiler.quantise_spinnaker import quantise_spinnaker
 from spikec.compiler.routing_table import LINK_DELTAS, N_LINKS, NO_ROUTE, opposite_link
-from spikec.compiler.spinnaker_compile import compile_spinnaker
+from spikec.compiler.spinnaker_compile import compile_event_tables
 from spikec.compiler.spinnaker_partition import partition
 from spikec.compiler.spinnaker_place import SpiNNakerMachine
 from spikec.ir.errors import CompileError
@@ -67,7 +67,7 @@ def walk(art, key: int, chip: tuple[int, int]) -> list[tuple[int, int, int]]:
 def test_every_source_reaches_every_target_core_exactly_once(seed, limit):
     machine = SpiNNakerMachine(width=4, height=4, cores_per_chip=2, neurons_per_core=16,
                                routing_table_entries=limit)
-    program = compile_spinnaker(random_network(seed, (30, 50, 40, 20), recurrent=True), machine=machine)
+    program = compile_event_tables(random_network(seed, (30, 50, 40, 20), recurrent=True), machine=machine)
     art, net = program.artefacts, program.network
     # expected targets, from the synapse lists (not from the compiler's routing code)
     location = {(c.vertex.population, i): c.location for c in art.cores for i in range(c.vertex.lo, c.vertex.hi)}
@@ -91,8 +91,8 @@ def test_a_tight_router_is_compressed_and_the_machine_still_matches():
     roomy = SpiNNakerMachine(width=3, height=3, cores_per_chip=2, neurons_per_core=8, routing_table_entries=1023)
     tight = SpiNNakerMachine(width=3, height=3, cores_per_chip=2, neurons_per_core=8, routing_table_entries=5)
     graph = random_network(4, (24, 40, 24, 8))
-    before = compile_spinnaker(graph, machine=roomy).artefacts
-    program = compile_spinnaker(graph, machine=tight)
+    before = compile_event_tables(graph, machine=roomy).artefacts
+    program = compile_event_tables(graph, machine=tight)
     busiest = max(before.table_reports, key=lambda r: r.without_defaults)
     assert busiest.without_defaults > 5  # compression was needed...
     report = {r.chip: r for r in program.artefacts.table_reports}[busiest.chip]
@@ -104,18 +104,18 @@ def test_a_tight_router_is_compressed_and_the_machine_still_matches():
 def test_a_router_too_small_fails_with_chip_entries_and_limit():
     machine = SpiNNakerMachine(width=3, height=3, cores_per_chip=2, neurons_per_core=8, routing_table_entries=1)
     with pytest.raises(CompileError, match=r"chip \(\d+, \d+\): routing table needs \d+ entries .* holds 1") as err:
-        compile_spinnaker(random_network(4, (24, 40, 24, 8)), machine=machine)
+        compile_event_tables(random_network(4, (24, 40, 24, 8)), machine=machine)
     assert err.value.limit == 1
 
 
 def test_too_few_cores_fails_with_the_count():
     machine = SpiNNakerMachine(width=1, height=1, cores_per_chip=2, neurons_per_core=8, routing_table_entries=1023)
     with pytest.raises(CompileError, match="the machine has 2"):
-        compile_spinnaker(random_network(0, (24, 40, 8)), machine=machine)
+        compile_event_tables(random_network(0, (24, 40, 8)), machine=machine)
 
 
 def test_synaptic_rows_hold_exactly_the_quantised_synapses():
-    program = compile_spinnaker(random_network(5, (30, 50, 20), recurrent=True, delay_steps=2), machine=SMALL)
+    program = compile_event_tables(random_network(5, (30, 50, 20), recurrent=True, delay_steps=2), machine=SMALL)
     art, net = program.artefacts, program.network
     fmt = art.word_format
     vertex_of_key = {c.key_base: c.vertex for c in art.cores}
@@ -139,11 +139,11 @@ def test_synaptic_rows_hold_exactly_the_quantised_synapses():
 
 def test_synaptic_memory_limit_splits_a_layer_further():
     graph = random_network(6, (200, 64, 8))
-    loose = compile_spinnaker(graph, machine=SMALL)
+    loose = compile_event_tables(graph, machine=SMALL)
     bytes_needed = max(c.synapses.n_bytes for c in loose.artefacts.cores if c.synapses is not None)
     tight = SpiNNakerMachine(width=2, height=2, cores_per_chip=8, neurons_per_core=32, routing_table_entries=1023,
                              synaptic_bytes_per_core=bytes_needed // 2)
-    program = compile_spinnaker(graph, machine=tight)
+    program = compile_event_tables(graph, machine=tight)
     assert len(program.artefacts.cores) > len(loose.artefacts.cores)
     assert all(c.synapses.n_bytes <= bytes_needed // 2 for c in program.artefacts.cores if c.synapses is not None)
 
@@ -162,7 +162,7 @@ def render_tables(art) -> str:
 def test_golden_small_routing_tables():
     """Regenerate with SPIKEC_REGEN_GOLDEN=1 (never silently)."""
     machine = SpiNNakerMachine(width=3, height=2, cores_per_chip=2, neurons_per_core=8, routing_table_entries=1023)
-    text = render_tables(compile_spinnaker(random_network(1, (12, 20, 10, 4)), machine=machine).artefacts)
+    text = render_tables(compile_event_tables(random_network(1, (12, 20, 10, 4)), machine=machine).artefacts)
     if os.environ.get("SPIKEC_REGEN_GOLDEN") == "1":
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(text)
@@ -173,7 +173,7 @@ def test_golden_small_routing_tables():
 def test_event_tables_survive_a_round_trip_through_files(tmp_path):
     from spikec.compiler.spinnaker_io import describe, load_spinnaker, save_spinnaker
 
-    program = compile_spinnaker(random_network(2, (20, 40, 10), recurrent=True), machine=SMALL)
+    program = compile_event_tables(random_network(2, (20, 40, 10), recurrent=True), machine=SMALL)
     save_spinnaker(program, tmp_path / "a")
     loaded = load_spinnaker(tmp_path / "a")
     save_spinnaker(loaded, tmp_path / "b")

@@ -87,3 +87,16 @@ def test_inputs_must_be_spikes():
     net = quantise_spinnaker(one_neuron(IF(r=[1.0], v_threshold=[1.0], v_reset=[0.0])), DT)
     with pytest.raises(InputError, match="0 or 1"):
         run_network(net, np.full((3, 1), 0.5))
+
+
+def test_reset_recheck_matches_the_float_reference_where_values_are_exact():
+    # snnTorch's immediate subtraction: weight 1.75, threshold 1: v = 1.75 -> spike, 0.75; +1.75 = 2.5 but the
+    # stored 0.75 was not above threshold -> spike, 1.5; next 3.25 - (1.5 > 1) * 1 = 2.25 > 1 -> spike ...
+    graph = one_neuron(IF(r=[1.0], v_threshold=[1.0], v_reset=[0.0], reset="subtract", reset_recheck=True),
+                       weight=1.75)
+    x = impulse(6, (0, 1, 2, 3, 4, 5))
+    ours = run_network(quantise_spinnaker(graph, DT), x, record=("v",))
+    ref = simulate(graph, x, DT, record=("v",))
+    assert ref["out"].sum() > 0
+    np.testing.assert_array_equal(ours["out"], ref["out"])
+    np.testing.assert_array_equal(ours["n.v"], ref["n.v"])

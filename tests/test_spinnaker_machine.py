@@ -19,7 +19,7 @@ from spikec.backends.reference import run as reference_run
 from spikec.backends.reference.float_executor import simulate
 from spikec.backends.reference.spinnaker_executor import run_network
 from spikec.compiler.routing_table import RoutingEntry, RoutingTable
-from spikec.compiler.spinnaker_compile import SpiNNakerProgram, compile_spinnaker
+from spikec.compiler.spinnaker_compile import SpiNNakerProgram, compile_event_tables
 from spikec.compiler.spinnaker_place import SpiNNakerMachine
 from spikec.compiler.spinnaker_rows import CoreSynapses
 from spikec.ir.graph import Graph
@@ -90,7 +90,7 @@ def assert_machine_matches_reference(program: SpiNNakerProgram, x: np.ndarray):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_machine_matches_reference_on_random_feed_forward_networks(seed):
-    program = compile_spinnaker(random_network(seed, (20, 40, 30, 10)), machine=SMALL)
+    program = compile_event_tables(random_network(seed, (20, 40, 30, 10)), machine=SMALL)
     ref, stats = assert_machine_matches_reference(program, input_spikes(seed, 60, 20))
     assert ref["out"].sum() > 0, "a test network that never spikes proves nothing"
     assert stats.synaptic_events > 0 and stats.packets > 0
@@ -98,13 +98,13 @@ def test_machine_matches_reference_on_random_feed_forward_networks(seed):
 
 @pytest.mark.parametrize("seed", [3, 4])
 def test_machine_matches_reference_on_recurrent_networks_with_delays(seed):
-    program = compile_spinnaker(random_network(seed, (16, 48, 12), recurrent=True, delay_steps=3), machine=SMALL)
+    program = compile_event_tables(random_network(seed, (16, 48, 12), recurrent=True, delay_steps=3), machine=SMALL)
     ref, _ = assert_machine_matches_reference(program, input_spikes(seed, 80, 16))
     assert ref["out"].sum() > 0
 
 
 def test_layers_bigger_than_a_core_are_split_over_cores_and_chips_and_still_match():
-    program = compile_spinnaker(random_network(7, (100, 300, 200, 50)), machine=GRID)
+    program = compile_event_tables(random_network(7, (100, 300, 200, 50)), machine=GRID)
     art = program.artefacts
     chips = {c.location[:2] for c in art.cores}
     assert len(art.cores) > 10 and len(chips) >= 4
@@ -119,7 +119,7 @@ def test_machine_matches_reference_on_the_braille_fixtures(name):
     if not path.exists():
         pytest.skip("nir-paper fixtures not present")
     graph = spikec.load_nir(path, reset="subtract" if "subtract" in name else "zero")
-    program = compile_spinnaker(graph, None, 1e-4, machine=SMALL)
+    program = compile_event_tables(graph, None, 1e-4, machine=SMALL)
     x = input_spikes(11, 150, 12, batch=3, rate=0.2)
     ref, _ = assert_machine_matches_reference(program, x)
     assert ref["output"].sum() > 0
@@ -129,7 +129,7 @@ def test_machine_matches_reference_on_the_braille_fixtures(name):
 
 
 def test_reference_dispatch_runs_the_spinnaker_family():
-    program = compile_spinnaker(random_network(5, (10, 20, 5)), machine=SMALL)
+    program = compile_event_tables(random_network(5, (10, 20, 5)), machine=SMALL)
     x = input_spikes(5, 30, 10)
     np.testing.assert_array_equal(reference_run(program, x)["out"], run_network(program.network, x)["out"])
 
@@ -139,7 +139,7 @@ def _with_tables(program: SpiNNakerProgram, tables) -> SpiNNakerProgram:
 
 
 def test_corrupting_one_routing_entry_breaks_equivalence():
-    program = compile_spinnaker(random_network(8, (20, 60, 40, 10)), machine=SMALL)
+    program = compile_event_tables(random_network(8, (20, 60, 40, 10)), machine=SMALL)
     x = input_spikes(8, 60, 20)
     ref = run_network(program.network, x)["out"]
     tables = dict(program.artefacts.routing_tables)
@@ -162,7 +162,7 @@ def test_corrupting_one_routing_entry_breaks_equivalence():
 
 
 def test_corrupting_one_synaptic_word_breaks_equivalence():
-    program = compile_spinnaker(random_network(9, (20, 30, 10)), machine=SMALL)
+    program = compile_event_tables(random_network(9, (20, 30, 10)), machine=SMALL)
     x = input_spikes(9, 60, 20, rate=0.3)
     ref = run_network(program.network, x, record=("v",))
     art = program.artefacts
@@ -186,7 +186,7 @@ def test_corrupting_one_synaptic_word_breaks_equivalence():
 
 
 def test_machine_reads_artefacts_not_the_graph():
-    program = compile_spinnaker(random_network(10, (12, 24, 6)), machine=SMALL)
+    program = compile_event_tables(random_network(10, (12, 24, 6)), machine=SMALL)
     x = input_spikes(10, 40, 12)
     expected = spinnaker_backend.run(program, x)["out"]
     stripped = SpiNNakerProgram(network=None, artefacts=program.artefacts)  # type: ignore[arg-type]
@@ -196,7 +196,7 @@ def test_machine_reads_artefacts_not_the_graph():
 @pytest.mark.slow
 def test_machine_matches_reference_on_a_few_thousand_neurons_over_many_chips():
     machine = SpiNNakerMachine(width=6, height=6, cores_per_chip=8, neurons_per_core=64, routing_table_entries=1023)
-    program = compile_spinnaker(random_network(12, (500, 1500, 1000, 200), recurrent=True), machine=machine)
+    program = compile_event_tables(random_network(12, (500, 1500, 1000, 200), recurrent=True), machine=machine)
     assert len({c.location[:2] for c in program.artefacts.cores}) >= 6
     ref, _ = assert_machine_matches_reference(program, input_spikes(12, 30, 500, batch=1))
     assert ref["out"].sum() > 0
@@ -204,7 +204,7 @@ def test_machine_matches_reference_on_a_few_thousand_neurons_over_many_chips():
 
 def test_machine_matches_reference_on_a_torus():
     torus = replace(GRID, wrap_around=True)
-    program = compile_spinnaker(random_network(13, (60, 200, 120, 30), recurrent=True), machine=torus)
+    program = compile_event_tables(random_network(13, (60, 200, 120, 30), recurrent=True), machine=torus)
     ref, stats = assert_machine_matches_reference(program, input_spikes(13, 30, 60, batch=1))
     assert ref["out"].sum() > 0 and stats.hops > 0
 
@@ -215,3 +215,34 @@ def test_spikec_compile_for_the_spinnaker1_target_runs_on_both_backends():
     program = spikec_compile(random_network(14, (16, 32, 8)), "spinnaker1")
     x = input_spikes(14, 30, 16)
     np.testing.assert_array_equal(spikec_run(program, x, backend="spinnaker")["out"], spikec_run(program, x)["out"])
+
+
+def test_a_saved_spinnaker_program_loads_and_runs_identically(tmp_path):
+    from spikec.compiler.api import compile as spikec_compile, run as spikec_run
+    from spikec.compiler.program import load_program
+
+    program = spikec_compile(random_network(15, (16, 40, 8), recurrent=True), "spinnaker1")
+    program.save(tmp_path / "p")
+    loaded = load_program(tmp_path / "p")
+    assert loaded.family == "spinnaker" and program.report["spinnaker"]["cores"] >= 3
+    x = input_spikes(15, 40, 16)
+    expected = spikec_run(program, x, backend="spinnaker")["out"]
+    np.testing.assert_array_equal(spikec_run(loaded, x, backend="spinnaker")["out"], expected)
+    np.testing.assert_array_equal(spikec_run(loaded, x)["out"], expected)
+    assert loaded.artefacts["spinnaker"].to_bytes() == program.artefacts["spinnaker"].to_bytes()
+
+
+def test_per_synapse_delays_of_delay_linear_become_row_delays():
+    from spikec.ir.nodes import DelayLinear
+
+    rng = np.random.default_rng(16)
+    w = weights(20, 12, rng, 0.5, 6.0)
+    delays = rng.integers(0, 6, w.shape) * DT
+    graph = Graph({"in": Input(shape=(12,)), "dl": DelayLinear(weight=w, delay=delays), "n": lif(20, rng),
+                   "out": Output(shape=(20,))}, (("in", "dl"), ("dl", "n"), ("n", "out")), {"dt_s": DT})
+    program = compile_event_tables(graph, machine=SMALL)
+    assert len({p.delay for p in program.network.projections}) > 3
+    x = input_spikes(16, 60, 12, rate=0.3)
+    ref, _ = assert_machine_matches_reference(program, x)
+    assert ref["out"].sum() > 0
+    assert (simulate(graph, x, DT)["out"] == ref["out"]).mean() > 0.95

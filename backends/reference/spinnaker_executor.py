@@ -138,7 +138,7 @@ def network_of(program: Any) -> SpiNNakerNetwork:
     if isinstance(net, SpiNNakerNetwork):
         return net
     art = getattr(program, "artefacts", None)
-    if isinstance(art, dict):
+    if hasattr(art, "values"):
         for value in art.values():
             if isinstance(value, SpiNNakerNetwork):
                 return value

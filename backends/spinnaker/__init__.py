@@ -27,8 +27,12 @@ def artefacts_of(program: Any) -> SpiNNakerArtefacts:
     art = getattr(program, "artefacts", None)
     if isinstance(art, SpiNNakerArtefacts):
         return art
-    if isinstance(art, dict) and isinstance(art.get("spinnaker"), SpiNNakerArtefacts):
-        return art["spinnaker"]
+    if hasattr(art, "get"):
+        value = art.get("spinnaker")
+        if isinstance(value, SpiNNakerArtefacts):
+            return value
+        if isinstance(getattr(value, "artefacts", None), SpiNNakerArtefacts):
+            return value.artefacts
     raise InputError("this program carries no SpiNNaker artefacts: compile it for a spinnaker target")
 
 
