@@ -5,17 +5,17 @@ plus ``arrays.npz`` into a fresh temporary folder, runs
 ``<lava python> runner.py <folder>`` and reads ``results.npz`` back. Nothing
 spikec-specific is pickled: the Lava environment does not have spikec.
 
-Where Lava imports in this very interpreter (a Python 3.10 with lava-nc),
-the runner's code is called in-process instead; there is no such case on 3.11.
+Always a subprocess, never in-process: spikec needs Python 3.11+, where
+lava-nc 0.10.0 does not import; and even a Lava patched to import on 3.11
+would, on import, set the multiprocessing start method of the whole spikec
+process (``lava`` calls ``set_start_method('fork')``).
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -31,11 +31,6 @@ TIMING_KEY = "_timing_s"
 
 class LavaRunError(SpikecError):
     """Lava failed to build or run the network; carries the child's message."""
-
-
-def lava_in_process() -> bool:
-    """True where Lava can be imported here (Python 3.10 with lava-nc)."""
-    return sys.version_info[:2] == (3, 10) and importlib.util.find_spec("lava") is not None
 
 
 def write_description(folder: Path, description: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
@@ -124,17 +119,8 @@ def run_description(
     with tempfile.TemporaryDirectory(prefix="spikec-lava-") as tmp:
         folder = Path(tmp)
         write_description(folder, description, arrays)
-        if lava_in_process():
-            sys.path.insert(0, str(RUNNER.parent))
-            try:
-                import runner  # type: ignore[import-not-found]
-            finally:
-                sys.path.remove(str(RUNNER.parent))
-            status = runner.main(["runner.py", str(folder)])
-            proc = subprocess.CompletedProcess([], status, "", "")
-        else:
-            limit = default_timeout_s(description) if timeout_s is None else timeout_s
-            proc = _run_child([str(ensure_lava_env()), str(RUNNER), str(folder)], folder, limit)
+        limit = default_timeout_s(description) if timeout_s is None else timeout_s
+        proc = _run_child([str(ensure_lava_env()), str(RUNNER), str(folder)], folder, limit)
         if proc.returncode != 0:
             raise _child_error(folder, proc)
         return read_results(folder)
