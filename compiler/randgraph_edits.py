@@ -11,7 +11,8 @@ yields a graph the checker rejects. Edits never mutate their argument.
   wiring its predecessors to its successors; ``fuse`` then composes the
   stateless linear maps left back to back into one Affine (W2 W1, W2 b1 + b2;
   convolutions and pooling as their matrices), so dropping a layer reconnects
-  around it with shape-compatible weights.
+  around it with shape-compatible weights; ``absorb`` does the same for a
+  linear node that fans out to several synapses.
 - ``width_groups`` / ``slice_group``: the neurons of a 1-d vector space (a
   layer's neurons, the rows of the synapses feeding it, the columns of those
   reading it, the Outputs and Delays on it) are sliced together.
@@ -143,6 +144,36 @@ def fusable_chains(graph: Graph) -> Iterator[list[str]]:
             chain.pop()
         if len(chain) >= 2:
             yield chain
+
+
+def absorb(graph: Graph, name: str) -> Graph:
+    """Compose a flat linear node into each of its successors, then remove it.
+
+    Every successor must be an Affine or Linear fed by ``name`` alone; each
+    becomes the Affine of the composed map. One node fewer when a synapse
+    fans out (a layer's output matrix feeding both a recurrent and a read-out
+    synapse, once the layer itself is gone).
+    """
+    shapes = infer_shapes(graph)
+    m1, c1 = node_matrix(name, graph.nodes[name], *shapes[name])
+    nodes = {n: node for n, node in graph.items() if n != name}
+    for succ in graph.successors(name):
+        m2, c2 = node_matrix(succ, graph.nodes[succ], *shapes[succ])
+        nodes[succ] = Affine(weight=m2 @ m1, bias=m2 @ c1 + c2)
+    edges = [(a, b) for a, b in graph.edges if name not in (a, b)]
+    edges += [(p, s) for p in graph.predecessors(name) for s in graph.successors(name)]
+    return rebuild(graph, nodes, edges)
+
+
+def absorbable(graph: Graph) -> Iterator[str]:
+    """Flat linear nodes whose successors (two or more) are Affine/Linear fed by them alone."""
+    shapes = infer_shapes(graph)
+    for name, node in graph.items():
+        succs = graph.successors(name)
+        if not isinstance(node, LINEAR) or len(succs) < 2 or len(shapes[name][0]) != 1 or name in succs:
+            continue
+        if all(isinstance(graph.nodes[s], (Affine, Linear)) and graph.predecessors(s) == (name,) for s in succs):
+            yield name
 
 
 def fuse_all(graph: Graph) -> Graph:

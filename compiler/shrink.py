@@ -89,7 +89,7 @@ def fingerprint(graph: Graph) -> str:
 
 def _candidates(graph: Graph) -> Iterator[Candidate]:
     """Edits of ``graph``, most drastic first; each builds its graph lazily."""
-    for name in graph.outputs[1:] if len(graph.outputs) > 1 else ():
+    for name in graph.outputs if len(graph.outputs) > 1 else ():
         yield f"drop output {name!r}", lambda name=name: edits.drop_output(graph, name)
     for name, node in reversed(list(graph.items())):
         if isinstance(node, edits.ELEMENTWISE):
@@ -99,6 +99,8 @@ def _candidates(graph: Graph) -> Iterator[Candidate]:
             yield f"drop edge {a!r} -> {b!r}", lambda e=(a, b): edits.fuse_all(edits.drop_edge(graph, e))
     for chain in list(edits.fusable_chains(graph)):
         yield f"fuse {', '.join(chain)}", lambda chain=chain: edits.fuse(graph, chain)
+    for name in list(edits.absorbable(graph)):
+        yield f"absorb {name!r} into its successors", lambda name=name: edits.absorb(graph, name)
     for ports in edits.width_groups(graph):
         n = edits.group_width(graph, ports)
         label = "/".join(sorted({p[0] for p in ports}))

@@ -194,6 +194,21 @@ def test_dropping_a_layer_composes_the_weights_around_it():
     np.testing.assert_array_equal(dropped.nodes["fc2"].weight, w2 @ w1)
 
 
+def test_a_fanning_out_synapse_is_absorbed_into_each_successor():
+    # input(2) -> fc (2x2) -> {a (1x2) -> out_a, b (1x2) -> out_b}: fc disappears, a and b compose with it.
+    w, wa, wb = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 0.0]]), np.array([[0.0, -1.0]])
+    graph = Graph(
+        {"input": Input(shape=(2,)), "fc": Linear(w), "a": Linear(wa), "b": Linear(wb),
+         "out_a": Output(shape=(1,)), "out_b": Output(shape=(1,))},
+        (("input", "fc"), ("fc", "a"), ("fc", "b"), ("a", "out_a"), ("b", "out_b")),
+    )
+    assert list(edits.absorbable(graph)) == ["fc"]
+    absorbed = spikec.normalise(edits.absorb(graph, "fc"))
+    assert "fc" not in absorbed.nodes and ("input", "a") in absorbed.edges and ("input", "b") in absorbed.edges
+    np.testing.assert_array_equal(absorbed.nodes["a"].weight, wa @ w)
+    np.testing.assert_array_equal(absorbed.nodes["b"].weight, wb @ w)
+
+
 def test_a_convolutional_front_end_collapses_into_one_dense_matrix():
     spec = GraphSpec.small().with_(p_conv=1.0, hidden_layers=(1, 1))
     graph = random_graph(3, spec)
