@@ -269,3 +269,47 @@ def test_monte_carlo_command_prints_the_drift_table(tmp_path):
     assert one.exit_code == 0 and len(one.output.splitlines()) == 3
     bad = CliRunner().invoke(main, args + ["--read-time", "soon"])
     assert bad.exit_code == 2 and "duration" in bad.output
+
+
+def test_ideal_simulator_matches_reference_on_conv1d_delay_scale_li_integrator_threshold_avgpool():
+    from spikec.ir.nodes import IF, LI, AvgPool2d, Conv1d, Conv2d, Delay, Flatten, Integrator, Scale, Threshold
+
+    rng = np.random.default_rng(11)
+    nodes = {
+        "in": Input(shape=(2, 12)),
+        "c1": Conv1d(input_shape=(12,), weight=rng.normal(size=(3, 2, 3)), stride=(2,), padding=(1,), dilation=(1,),
+                     groups=1, bias=rng.normal(size=3)),
+        "flat": Flatten(input_shape=(3, 6), start_dim=0, end_dim=-1),
+        "delay": Delay(delay=np.full(18, 3e-4)),
+        "scale": Scale(scale=np.full(18, 1.5)),
+        "if": IF(r=np.ones(18), v_threshold=np.ones(18), v_reset=np.zeros(18), reset="subtract"),
+        "fc": Linear(weight=rng.normal(size=(16, 18))),
+        "thr": Threshold(threshold=np.full(16, 0.5)),
+        "li": LI(tau=np.full(16, 1e-3), r=np.ones(16), v_leak=np.zeros(16)),
+        "integ": Integrator(r=np.full(16, 0.1)),
+        "o1": Output(shape=(16,)),
+        "o2": Output(shape=(16,)),
+        "o3": Output(shape=(16,)),
+    }
+    edges = [("in", "c1"), ("c1", "flat"), ("flat", "delay"), ("delay", "scale"), ("scale", "if"), ("if", "fc"),
+             ("fc", "thr"), ("fc", "li"), ("fc", "integ"), ("thr", "o1"), ("li", "o2"), ("integ", "o3")]
+    graph = spikec.normalise(Graph(nodes, edges, {"dt_s": DT}))
+    mapping = lower_to_crossbars(graph, RramConfig(geometry=CrossbarGeometry(4, 4, 8)))  # conv kernel matrix 6 rows: split
+    x = spikes(12, (2, 12), steps=40, batch=3, p=0.4)
+    ref = spikec.simulate(mapping.graph, x, dt_s=DT)
+    sim = simulate_rram(mapping, x, dt_s=DT, config=mapping.config.ideal())
+    assert ref["o1"].sum() > 0
+    np.testing.assert_array_equal(sim["o1"], ref["o1"])
+    for key in ("o2", "o3"):
+        np.testing.assert_allclose(sim[key], ref[key], rtol=0, atol=1e-9)
+    # avg pooling on a 2-d conv output
+    pool = spikec.normalise(Graph({
+        "in": Input(shape=(1, 6, 6)),
+        "c": Conv2d(input_shape=(6, 6), weight=rng.normal(size=(2, 1, 3, 3)), stride=(1,), padding=(1,), dilation=(2,), groups=1, bias=np.zeros(2)),
+        "p": AvgPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0)),
+        "o": Output(shape=(2, 2, 2)),
+    }, [("in", "c"), ("c", "p"), ("p", "o")]))
+    m2 = lower_to_crossbars(pool, RramConfig())
+    x2 = spikes(13, (1, 6, 6), steps=5, batch=2, p=0.5)
+    np.testing.assert_allclose(simulate_rram(m2, x2, config=m2.config.ideal())["o"],
+                               spikec.simulate(m2.graph, x2)["o"], rtol=0, atol=1e-9)
