@@ -217,6 +217,12 @@ def test_public_api_runs_a_saved_program_on_lava_as_on_the_reference(nir_paper, 
         np.testing.assert_array_equal(got[key], want[key], err_msg=key)
 
 
+def test_zero_steps_give_empty_time_first_recordings():
+    program = compile_loihi(random_network(4, "LIF", "zero"))
+    got = lava.run(program, np.zeros((0, 3, 10), np.int8), record=("v",))
+    assert {k: v.shape for k, v in got.items()} == {"out": (0, 3, 6), "h.v": (0, 3, 24), "o.v": (0, 3, 6)}
+
+
 def test_lava_rejects_non_binary_input():
     program = compile_loihi(random_network(4, "LIF", "zero"))
     with pytest.raises(SpikecError, match="binary"):

@@ -193,7 +193,8 @@ def spike_inputs(program: Any, inputs: Any) -> tuple[dict[str, np.ndarray], bool
         flags.add(batched)
         batch_steps.add(arr.shape[:2])
         steps, b = arr.shape[:2]
-        out[name] = np.ascontiguousarray(arr.reshape(steps, b, -1).transpose(1, 2, 0)).astype(np.int32)
+        n = int(np.prod(shape))
+        out[name] = np.ascontiguousarray(arr.reshape(steps, b, n).transpose(1, 2, 0)).astype(np.int32)
     if len(flags) > 1 or len(batch_steps) > 1:
         raise InputError("all inputs must share T and B (and all be batched or none)")
     return out, flags.pop()
