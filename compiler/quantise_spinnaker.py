@@ -343,7 +343,7 @@ def _merge_projections(projections: list[SynapseList]) -> tuple[SynapseList, ...
 
 
 def _synapses(pre: str, post: str, raw: np.ndarray, shift: list[int], delay: int) -> SynapseList:
-    post_i, pre_i = np.nonzero(raw)
+    pre_i, post_i = np.nonzero(raw.T)  # listed by source neuron, as rows are
     values = raw[post_i, pre_i]
     types = np.where(values > 0, EXCITATORY, INHIBITORY)
     shifts = np.where(values > 0, shift[0], shift[1])

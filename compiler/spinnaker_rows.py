@@ -28,7 +28,6 @@ from .spinnaker_keys import KeyAllocation
 from .spinnaker_partition import BYTES_PER_WORD, ROW_HEADER_WORDS, MachineVertex
 
 WEIGHT_SHIFT = 16
-ROW_KEY_BITS = 20  # bits of the source-neuron index in build_rows' sort key
 
 
 @dataclass(frozen=True)
@@ -108,8 +107,9 @@ def build_rows(net: SpiNNakerNetwork, vertices: tuple[MachineVertex, ...], keys:
                fmt: SynapticWordFormat) -> dict[int, CoreSynapses]:
     """The synaptic matrix and master population table of every neuron vertex.
 
-    All synapses are labelled with their (target vertex, source vertex) block
-    and sorted once; each block is then laid out with numpy (no per-synapse loop).
+    Synapses are grouped per (source, target) population pair, ordered by target
+    vertex and source neuron, cut into (source vertex, target vertex) blocks and
+    laid out with numpy (no per-synapse loop).
     """
     by_pop: dict[str, list[MachineVertex]] = {}
     for v in vertices:
@@ -119,53 +119,68 @@ def build_rows(net: SpiNNakerNetwork, vertices: tuple[MachineVertex, ...], keys:
     for p, vs in by_pop.items():
         if any(v.lo != i * step[p] or v.index != vs[0].index + i for i, v in enumerate(vs)):
             raise CompileError("build_rows needs equal, consecutive vertex slices per population", node=p)
-    first = {p: vs[0].index for p, vs in by_pop.items()}
-    keys_parts: list[np.ndarray] = []
-    word_parts: list[np.ndarray] = []
+    groups: dict[tuple[str, str], list] = {}
     for proj in net.projections:
         if proj.delay > fmt.max_delay:
             raise CompileError(f"delay {proj.delay} does not fit a synaptic row (max {fmt.max_delay})",
                                node=proj.post, parameter="delay", value=proj.delay, limit=fmt.max_delay)
-        post_v, post_local = np.divmod(proj.post_index, step[proj.post])
-        pre_v, pre_local = np.divmod(proj.pre_index, step[proj.pre])
-        word_parts.append(fmt.encode(proj.weight, proj.delay, proj.synapse_type, post_local))
-        # sort key: block (target vertex, source vertex; keys grow with the vertex index), then row
-        block = (post_v + first[proj.post]) * len(vertices) + (pre_v + first[proj.pre])
-        keys_parts.append((block << ROW_KEY_BITS) | pre_local)
+        groups.setdefault((proj.pre, proj.post), []).append(proj)
+    per_target: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    for (pre, post), projs in groups.items():
+        for target, source, rows, words in _group_blocks(projs, by_pop[pre], by_pop[post], step[pre], step[post], fmt):
+            per_target.setdefault(target, []).append((source, rows, words))
     out: dict[int, CoreSynapses] = {}
-    if keys_parts:
-        sort_key = np.concatenate(keys_parts)
-        order = np.argsort(sort_key, kind="stable")  # stable: a row keeps the projections' order
-        sort_key = sort_key[order]
-        words = np.concatenate(word_parts)[order]
-        block_id = sort_key >> ROW_KEY_BITS
-        local = sort_key & ((1 << ROW_KEY_BITS) - 1)
-        starts = np.flatnonzero(np.r_[True, block_id[1:] != block_id[:-1]])
-        ends = np.r_[starts[1:], block_id.size]
-        per_target: dict[int, list[tuple[int, int, int]]] = {}
-        for a, b, bid in zip(starts.tolist(), ends.tolist(), block_id[starts].tolist()):
-            per_target.setdefault(bid // len(vertices), []).append((bid % len(vertices), a, b))
-        for t, blocks in per_target.items():
-            out[t] = _core_matrix(blocks, local, words, vertices, keys)
+    for t, blocks in per_target.items():
+        out[t] = _core_matrix(sorted(blocks, key=lambda b: b[0]), vertices, keys)
     for v in vertices:
         if v.index not in out and not net.population(v.population).is_source:
             out[v.index] = CoreSynapses(np.zeros(0, dtype=np.uint32), ())
     return out
 
 
-def _core_matrix(blocks, local, words, vertices, keys: KeyAllocation) -> CoreSynapses:
+def _group_blocks(projs, pre_vertices, post_vertices, pre_step: int, post_step: int, fmt: SynapticWordFormat):
+    """Yield (target vertex, source vertex, local source rows, words) for one (pre, post) population pair.
+
+    Synapses are ordered by target vertex, then source neuron, keeping their
+    order otherwise (stable). A single projection listed by source neuron (as
+    the quantiser writes them) needs only a radix sort on the target vertex.
+    """
+    pre_index = np.concatenate([p.pre_index for p in projs])
+    post_v, post_local = np.divmod(np.concatenate([p.post_index for p in projs]), post_step)
+    words = np.concatenate([fmt.encode(p.weight, p.delay, p.synapse_type, 0) for p in projs])
+    words |= post_local.astype(np.uint32)
+    small = post_v.astype(np.int16 if len(post_vertices) < (1 << 15) else np.int64)
+    if len(projs) == 1 and bool(np.all(pre_index[1:] >= pre_index[:-1])):
+        order = np.argsort(small, kind="stable")  # radix sort on 16-bit keys
+    else:
+        order = np.lexsort((pre_index, small))
+    pre_index, small, words = pre_index[order], small[order], words[order]
+    seg = np.searchsorted(small, np.arange(len(post_vertices) + 1))
+    pre_los = np.array([v.lo for v in pre_vertices] + [pre_vertices[-1].hi], dtype=np.int64)
+    for t, post_vertex in enumerate(post_vertices):
+        a, b = int(seg[t]), int(seg[t + 1])
+        if a == b:
+            continue
+        cuts = a + np.searchsorted(pre_index[a:b], pre_los)
+        for s, pre_vertex in enumerate(pre_vertices):
+            lo, hi = int(cuts[s]), int(cuts[s + 1])
+            if lo < hi:
+                yield post_vertex.index, pre_vertex.index, pre_index[lo:hi] - pre_vertex.lo, words[lo:hi]
+
+
+def _core_matrix(blocks, vertices, keys: KeyAllocation) -> CoreSynapses:
+    """Blocks (source vertex, rows, words), in key order, laid out with padded rows."""
     chunks: list[np.ndarray] = []
     table: list[MasterPopEntry] = []
     address = 0
-    for src, a, b in blocks:  # already in key order
+    for src, row, words in blocks:
         n_rows = vertices[src].size
-        row = local[a:b]
         counts = np.bincount(row, minlength=n_rows)
         stride = ROW_HEADER_WORDS + int(counts.max())
         block = np.zeros(n_rows * stride, dtype=np.uint32)
         block[np.arange(n_rows) * stride + 1] = counts
         position = np.arange(row.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        block[row * stride + ROW_HEADER_WORDS + position] = words[a:b]
+        block[row * stride + ROW_HEADER_WORDS + position] = words
         chunks.append(block)
         table.append(MasterPopEntry(keys.base[src], keys.mask, address, stride, n_rows))
         address += block.size
