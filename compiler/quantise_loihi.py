@@ -63,10 +63,14 @@ def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: n
     act_max = ((1 << (fmt.activation_bits - 1)) - 1) << fmt.activation_shift
     w_top = weight_limits("mixed", fmt)[1]
     candidates = {
-        "24-bit state on the declared input range": state_max / max(float((s * np.maximum(u_bound, v_bound)).max()), 1e-300),
         "16-bit Dense output": act_max / max(float((s * drive).max()), 1e-300),
         "weight exponent range": w_top * 2.0 ** (fmt.weight_exp_max + fmt.activation_shift) / max(wmax * float(s.max()), 1e-300),
     }
+    if c.spiking or a_v > 0:
+        candidates["24-bit state on the declared input range"] = state_max / max(float((s * np.maximum(u_bound, v_bound)).max()), 1e-300)
+    else:  # an integrator's v has no bound: keep Dense's full resolution (weight_exp 0), report steps to saturation
+        candidates["24-bit u"] = state_max / max(float((s * u_bound).max()), 1e-300)
+        candidates["full Dense resolution (weight_exp 0)"] = w_top * 2.0**fmt.activation_shift / max(wmax * float(s.max()), 1e-300)
     if c.spiking:
         candidates["threshold bits"] = float(((1 << fmt.threshold_bits) - 1) << fmt.threshold_shift)
     if k_cap < math.inf:
@@ -187,6 +191,9 @@ def _population(name: str, node, shape, c: NeuronCoefficients, inputs: LayerInpu
         "warnings": warnings + ([f"node '{name}': {bias_saturated} biases saturate {fmt.bias_mant_bits}-bit mantissa"] if bias_saturated else []),
         "dense": dense_reports,
     }
+    if not c.spiking and a_v == 0:
+        per_step = float(np.max(s_int * (_drive(projections, c.gain)[0] + np.abs(bias_v)))) or 1e-300
+        report["steps_to_saturation_worst_case"] = int(state_max / per_step)
     if c.has_current and np.any(constant):
         report["warnings"].append(f"node '{name}': synaptic bias enters v's bias at its steady state (transient over tau_syn differs)")
     return population, denses, report
@@ -248,7 +255,7 @@ def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Gr
 
 @dataclass(frozen=True)
 class QuantiseLoihi:
-    """Pass: float graph -> lowered Loihi graph with Lava's integer parameters."""
+    """Lower to Lava's Dense and LIF integers (per-layer scales, 8-bit weights with an exponent)."""
 
     name: ClassVar[str] = "quantise-loihi"
 
