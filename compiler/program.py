@@ -8,7 +8,8 @@ or a ``.zip`` archive of the same files: ``manifest.json`` (versions, graphs'
 structure and scalars, log, report, SHA-256 of every other file),
 ``arrays.npz`` (every array, exact dtype), ``target.toml`` and
 ``artefacts/<name>``. Files are written deterministically (sorted keys, fixed
-zip timestamps), so saving the same program twice gives the same bytes.
+zip timestamps, no pass timings), so compiling and saving the same model twice
+gives the same bytes.
 
 An artefact is ``bytes`` or an object with ``to_bytes()`` and a classmethod
 ``from_bytes(data)`` (a class inside ``spikec``, or one passed to
@@ -198,7 +199,8 @@ def _files(program: Program) -> dict[str, bytes]:
         "format": FORMAT, "format_version": program.format_version, "spikec_version": program.spikec_version,
         "family": program.family, "target": program.target.name, "dt_s": program.dt_s,
         "graph": graph_rec, "source": source_rec,
-        "pass_log": [r.to_dict() for r in program.pass_log], "report": _jsonable(dict(program.report)),
+        "pass_log": [{"name": r.name, "summary": r.summary} for r in program.pass_log],  # no timings: same compile, same bytes
+        "report": _jsonable(dict(program.report)),
         "artefacts": artefacts,
         "files": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(files.items())},
     }
@@ -275,6 +277,6 @@ def load_program(path: str | os.PathLike) -> Program:
     return Program(
         family=manifest["family"], target=target, dt_s=manifest["dt_s"],
         graph=graph_from_records(manifest["graph"], arrays), source=graph_from_records(manifest["source"], arrays),
-        pass_log=tuple(PassRecord(**r) for r in manifest["pass_log"]), report=_from_json(manifest["report"]),
+        pass_log=tuple(PassRecord(r["name"], 0.0, r["summary"]) for r in manifest["pass_log"]), report=_from_json(manifest["report"]),
         artefacts=artefacts, spikec_version=manifest["spikec_version"], format_version=manifest["format_version"],
     )

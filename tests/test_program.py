@@ -53,7 +53,8 @@ def test_save_load_round_trip_is_identical(tmp_path, program, name):
     assert loaded.graph.same_as(program.graph) and loaded.source.same_as(program.source)
     assert loaded.source.nodes["lif"].metadata == {"note": "kept"}
     assert loaded.target.to_dict() == program.target.to_dict()
-    assert loaded.report == program.report and loaded.pass_log == program.pass_log
+    assert loaded.report == program.report
+    assert [(r.name, r.summary) for r in loaded.pass_log] == [(r.name, r.summary) for r in program.pass_log]
     for a, b in ((loaded.graph.nodes["in->lif"].weights, program.graph.nodes["in->lif"].weights),):
         assert a.dtype == b.dtype == np.int32
         np.testing.assert_array_equal(a, b)
@@ -63,9 +64,9 @@ def test_save_load_round_trip_is_identical(tmp_path, program, name):
     np.testing.assert_array_equal(run(loaded, x)["out"], run(program, x)["out"])
 
 
-def test_saving_twice_gives_the_same_bytes(tmp_path, program):
+def test_compiling_and_saving_twice_gives_the_same_bytes(tmp_path, program):
     program.save(tmp_path / "a.zip")
-    program.save(tmp_path / "b.zip")
+    compile_graph(small_graph(), "loihi2", dt_s=1e-4, fidelity_steps=50).save(tmp_path / "b.zip")
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
 
 
