@@ -17,7 +17,8 @@ edges and ``Delay`` nodes), and quantises (``docs/semantics.md`` section 4):
   raw (so s16.15 keeps its headroom). Gains (``dt/tau * r`` ...) are folded
   into the weights.
 * **Weights.** 16-bit magnitudes, excitatory or inhibitory, with one left
-  shift per population and type: the smallest that fits the largest weight.
+  shift per population and type: the smallest with which the largest
+  possible per-tick sum fits sPyNNaker's 16-bit ring buffer (no saturation).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from ..ir.nodes import IF, LI, LIF, CubaLIF, Delay, DelayLinear, Input, Integrat
 from ..ir.shapes import infer_shapes
 from .linear_maps import node_matrix
 from .spinnaker_format import (
-    EXCITATORY, INHIBITORY, INT32_MAX, NeuronParams, UINT32_MAX, WEIGHT_MAX,
+    EXCITATORY, INHIBITORY, INT32_MAX, RING_BUFFER_MAX, NeuronParams, UINT32_MAX, WEIGHT_MAX,
 )
 
 STATE_HEADROOM_BITS = 8  # thresholds at most 2^8 in real units * 2^e
@@ -290,15 +291,18 @@ def quantise_spinnaker(graph: Graph, dt_s: float | None, *, spike_compare: str =
         incoming = paths[name]
         w_eff = {key: m * g.input_gain[:, None] for key, m in incoming.items()}
         bias_eff = {key: c.reshape(-1) * g.input_gain for key, c in constants[name].items()}
-        w_max = max([np.abs(m).max(initial=0.0) for m in w_eff.values()] + [0.0])
-        input_max = max([np.abs(m).sum(axis=1).max(initial=0.0) for m in w_eff.values()] + [0.0])
-        input_max += sum(np.abs(c).max(initial=0.0) for c in bias_eff.values())
-        e = _exponent(name, node, g, max(w_max, *(np.abs(c).max(initial=0.0) for c in bias_eff.values()), 0.0), input_max)
+        # worst case per tick: every synapse of one type into a neuron lands in the same ring-buffer slot
+        type_sums = [sum((np.clip(sign * m, 0, None).sum(axis=1) for m in w_eff.values()), np.zeros(n))
+                     for sign in (1, -1)]
+        sum_max = max(float(t.max(initial=0.0)) for t in type_sums)
+        input_max = sum_max + sum(np.abs(c).max(initial=0.0) for c in bias_eff.values())
+        bias_max = max([np.abs(c).max(initial=0.0) for c in bias_eff.values()] + [0.0])
+        e = _exponent(name, node, g, max(sum_max, bias_max), input_max)
         scale = float(2.0 ** (15 + e))
         shift = []
-        for sign in (1, -1):
-            m = max([(np.clip(sign * w, 0, None)).max(initial=0.0) for w in w_eff.values()] + [0.0]) * scale
-            s = max(0, math.ceil(math.log2(m / WEIGHT_MAX))) if m > WEIGHT_MAX else 0
+        for sums in type_sums:  # the smallest shift whose 16-bit ring buffer cannot saturate
+            m = float(sums.max(initial=0.0)) * scale
+            s = max(0, math.ceil(math.log2(m / RING_BUFFER_MAX))) if m > RING_BUFFER_MAX else 0
             if s > 15:
                 raise CompileError(f"weights need a left shift of {s} (max 15)", node=name, parameter="weight",
                                    value=float(m), limit=15)

@@ -14,8 +14,9 @@ Formats (sPyNNaker ``maths-util.h``, ``neuron_model_lif_impl.h``,
 * synaptic-current decay: u0.32 (sPyNNaker's ``decay_t``),
   ``mul_u032(a, d) = (a * d) >> 32`` (floor).
 * weights: 16-bit unsigned magnitudes with a synapse type (0 excitatory, 1
-  inhibitory); a tick's ring-buffer sums (uint32, saturating) enter the neuron
-  as ``(exc << shift_exc) - (inh << shift_inh)`` in s16.15.
+  inhibitory); a tick's ring-buffer sums (uint16, saturating at 0xFFFF as in
+  sPyNNaker's ``synapses.c``) enter the neuron as
+  ``(exc << shift_exc) - (inh << shift_inh)`` in s16.15.
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ FRAC_BITS = 15
 ONE_S1615 = 1 << FRAC_BITS
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 UINT32_MAX = (1 << 32) - 1
+#: sPyNNaker's ring buffers hold ``weight_t`` (uint16) and saturate at 0xFFFF (``synapses.c``)
+RING_BUFFER_MAX = (1 << 16) - 1
 WEIGHT_MAX = (1 << 16) - 1
 EXCITATORY, INHIBITORY = 0, 1
 N_SYNAPSE_TYPES = 2
@@ -106,7 +109,7 @@ def new_state(n: int, batch: int) -> dict[str, np.ndarray]:
 
 
 def synaptic_input(exc: np.ndarray, inh: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
-    """Ring-buffer sums (uint32) to an s16.15 input."""
+    """Ring-buffer sums (uint16, already saturated) to an s16.15 input."""
     return saturate32((exc << shift[0]) - (inh << shift[1]))
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...compiler.quantise_spinnaker import SpiNNakerNetwork
 from ...compiler.spinnaker_format import (
-    EXCITATORY, INHIBITORY, UINT32_MAX, neuron_tick, new_state, synaptic_input,
+    EXCITATORY, INHIBITORY, RING_BUFFER_MAX, neuron_tick, new_state, synaptic_input,
 )
 from ...ir.errors import InputError
 
@@ -113,7 +113,7 @@ def run_network(net: SpiNNakerNetwork, inputs: Any, record: tuple[str, ...] = ()
                 sent = history[proj.pre][(t - proj.delay) % (max_delay + 1)]
                 exc += sent @ m_exc.T
                 inh += sent @ m_inh.T
-            inp = synaptic_input(np.minimum(exc, UINT32_MAX), np.minimum(inh, UINT32_MAX), pop.params.shift)
+            inp = synaptic_input(np.minimum(exc, RING_BUFFER_MAX), np.minimum(inh, RING_BUFFER_MAX), pop.params.shift)
             if local >= 0:
                 current[pop.name] = neuron_tick(pop.params, states[pop.name], inp, local)
             else:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ...compiler.routing_table import N_LINKS, NO_ROUTE, RoutingTable
 from ...compiler.spinnaker_compile import CoreData, SpiNNakerArtefacts
-from ...compiler.spinnaker_format import UINT32_MAX, neuron_tick, new_state, synaptic_input
+from ...compiler.spinnaker_format import RING_BUFFER_MAX, neuron_tick, new_state, synaptic_input
 from ...compiler.spinnaker_partition import ROW_HEADER_WORDS
 from ...ir.errors import SpikecError
 
@@ -177,7 +177,7 @@ class EventMachine:
         weight, delay, syn_type, index = self.fmt.decode(synaptic)
         slot = (tick + delay) & (self.slots - 1)
         np.add.at(core.ring, (slot, syn_type, index), weight)
-        np.minimum(core.ring, UINT32_MAX, out=core.ring)
+        np.minimum(core.ring, RING_BUFFER_MAX, out=core.ring)
         self.stats.synaptic_events += total
 
     # --- the run ---------------------------------------------------------------------------
