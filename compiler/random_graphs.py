@@ -228,7 +228,8 @@ def _conv_front(b: _Builder, rate: float) -> str:
 
 
 def _synapse(b: _Builder, name: str, source: str, layer: _Layer, beside: Activity | None = None) -> tuple[str, Activity]:
-    """An Affine or Linear from ``source`` to ``layer``, and the drive it delivers.
+    """An Affine, Linear or (between hidden layers) DelayLinear from ``source`` to ``layer``,
+    and the drive it delivers.
 
     A skip or recurrent synapse (``beside`` = the feed-forward drive) has no
     bias and is scaled so that its drive's spread is 0.2-0.8 of the
@@ -246,7 +247,8 @@ def _synapse(b: _Builder, name: str, source: str, layer: _Layer, beside: Activit
         weight = weight * factor
         drive = Activity(drive.mean * factor, drive.var * factor**2)
     node: Node = Linear(weight) if bias is None else Affine(weight, bias)
-    if beside is None and source in b.nodes and not isinstance(b.nodes[source], (Input, Flatten)) and b.chance(b.spec.p_delay_linear):
+    between_layers = isinstance(b.nodes.get(source), (LIF, CubaLIF, IF, Delay))
+    if beside is None and between_layers and b.chance(b.spec.p_delay_linear):
         steps = b.rng.integers(0, b.spec.max_delay_steps + 1, size=weight.shape)
         node = DelayLinear(weight, steps * b.dt_s)  # no bias in a DelayLinear
         drive = through_dense(weight, None, src_act)
@@ -254,8 +256,8 @@ def _synapse(b: _Builder, name: str, source: str, layer: _Layer, beside: Activit
     return name, drive
 
 
-def _dense_layers(b: _Builder, entry: str) -> None:
-    """Hidden layers, the read-out, skip and recurrent synapses, delays and outputs."""
+def _plan_dense(b: _Builder) -> tuple[list[_Layer], list[tuple[int, int]], list[tuple[int, int]]]:
+    """The dense layers (hidden ones, then the read-out), skip pairs (i, j) and recurrent pairs (from, to)."""
     spec = b.spec
     hidden = [_plan_layer(b, f"layer{k}", spec.neuron_types, spec.hidden_size) for k in range(1, b.integer(spec.hidden_layers) + 1)]
     layers = hidden + [_plan_layer(b, f"layer{len(hidden) + 1}", spec.readout_types, spec.output_size)]
@@ -264,7 +266,14 @@ def _dense_layers(b: _Builder, entry: str) -> None:
     for k, layer in enumerate(layers, start=1):
         if layer.spiking and b.chance(spec.p_recurrent):
             recurrent.append((k, k if k == 1 or b.chance(0.6) else b.integer((1, k - 1))))
-    for k, layer in enumerate(layers, start=1):  # spiking layers' statistics are known before they are built
+    return layers, skips, recurrent
+
+
+def _dense_layers(b: _Builder, entry: str) -> None:
+    """Hidden layers, the read-out, skip and recurrent synapses, delays and outputs."""
+    spec = b.spec
+    layers, skips, recurrent = _plan_dense(b)
+    for layer in layers:  # what recurrent synapses will see, before the layers exist
         if layer.spiking:
             b.activity[layer.name] = Activity.spikes(layer.rate, (layer.width,))
     sources = {0: entry}
@@ -272,16 +281,12 @@ def _dense_layers(b: _Builder, entry: str) -> None:
     for k, layer in enumerate(layers, start=1):
         syn, ff_drive = _synapse(b, f"fc{k}", ff_source, layer)
         incoming, drive_in = [syn], ff_drive
-        for i, j in skips:
-            if j == k:
-                name, act = _synapse(b, f"skip{i}_{j}", sources[i], layer, beside=ff_drive)
-                incoming.append(name)
-                drive_in = drive_in + act
-        for src_k, j in recurrent:
-            if j == k:
-                name, act = _synapse(b, f"rec{src_k}_{j}", layers[src_k - 1].name, layer, beside=ff_drive)
-                incoming.append(name)
-                drive_in = drive_in + act
+        extra = [(f"skip{i}_{j}", sources[i]) for i, j in skips if j == k]
+        extra += [(f"rec{i}_{j}", layers[i - 1].name) for i, j in recurrent if j == k]
+        for name, source in extra:
+            _, drive = _synapse(b, name, source, layer, beside=ff_drive)
+            incoming.append(name)
+            drive_in = drive_in + drive
         neurons, rates = layer.neurons(b, drive_in)
         b.add(layer.name, neurons, *incoming)
         if rates is not None:  # successors see the rates this threshold gives (recurrent ones saw the plan)
@@ -289,8 +294,7 @@ def _dense_layers(b: _Builder, entry: str) -> None:
         sources[k] = ff_source = layer.name
         if k < len(layers) and b.chance(spec.p_delay):
             steps = b.rng.integers(1, spec.max_delay_steps + 1, size=layer.width if spec.per_element_delay else 1)
-            steps = np.broadcast_to(steps, (layer.width,))
-            ff_source = b.add(f"delay{k}", Delay(steps * b.dt_s), layer.name)
+            ff_source = b.add(f"delay{k}", Delay(np.broadcast_to(steps, (layer.width,)) * b.dt_s), layer.name)
             b.activity[ff_source] = b.activity[layer.name]
         if k < len(layers) and b.chance(spec.p_hidden_output):
             b.add(f"probe{k}", Output(), layer.name)
