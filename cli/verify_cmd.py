@@ -1,0 +1,80 @@
+"""``spikec verify``: every target's backend against the reference, in one table."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import click
+
+from ..compiler.verify import VerifyReport, format_report, verify
+from .common import EXIT_MISMATCH, RESET_CHOICE, load_model, reports_errors
+from .io import load_array
+
+DEFAULT_TARGETS = "loihi2,spinnaker1,rram-512"
+
+
+def junit_xml(report: VerifyReport) -> str:
+    cases = []
+    for r in report.results:
+        body = ""
+        if r.error:
+            body = f"<error message={quoteattr(r.error)}/>"
+        elif r.mismatches:
+            body = f"<failure message={quoteattr(f'{r.mismatches} mismatches; first at {r.first_mismatch}')}/>"
+        cases.append(f'  <testcase classname="spikec.verify" name={quoteattr(f"{r.target} ({r.backend})")} time="{r.seconds:.3f}">{body}</testcase>')
+    failures = sum(1 for r in report.results if r.mismatches and not r.error)
+    errors = sum(1 for r in report.results if r.error)
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name="spikec verify" tests="{len(report.results)}" '
+            f'failures="{failures}" errors="{errors}">\n' + "\n".join(cases) + "\n</testsuite>\n")
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+
+
+@click.command("verify")
+@click.argument("model", type=click.Path())
+@click.option("--targets", default=DEFAULT_TARGETS, show_default=True, help="Comma-separated targets (see 'spikec targets').")
+@click.option("--steps", type=int, default=100, show_default=True, help="Steps of generated input.")
+@click.option("--trials", type=int, default=2, show_default=True, help="Samples (batch) of generated input.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated input.")
+@click.option("--input", "input_path", type=click.Path(), default=None, help="Use this .npy input instead of generated spikes.")
+@click.option("--dt", "dt_s", type=float, default=None, help="Time step in seconds (default: the graph's own).")
+@click.option("--reset", type=RESET_CHOICE, default="zero", show_default=True, help="Reset mode for spiking nodes whose file does not record one.")
+@click.option("--junit", "junit_path", type=click.Path(), default=None, help="Also write a JUnit XML report (for CI).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
+@reports_errors
+def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset, junit_path, as_json) -> None:
+    """Compile MODEL for each target and check that the target's own backend
+    computes exactly what the reference executor computes.
+
+    Exit status 0 when every target agrees, 1 on a mismatch, 2 on bad input.
+
+    \b
+    Example:
+      spikec verify examples/braille_subtract.nir --targets loihi2,spinnaker1 --steps 200 --junit verify.xml
+    """
+    graph = load_model(model, reset=reset)
+    inputs = load_array(input_path) if input_path else None
+    quiet = as_json or not sys.stderr.isatty()
+    progress = None if quiet else (lambda msg: click.echo(f"  {msg}", err=True))
+    report = verify(graph, [t.strip() for t in targets.split(",") if t.strip()], inputs=inputs,
+                    steps=steps, batch=trials, seed=seed, dt_s=dt_s, progress=progress)
+    if as_json:
+        click.echo(json.dumps({"ok": report.ok, "steps": report.steps, "batch": report.batch, "seed": report.seed,
+                               "results": [r.to_dict() for r in report.results]}, indent=2, default=str))
+    else:
+        click.echo(format_report(report))
+    if junit_path:
+        write_text_atomic(junit_path, junit_xml(report))
+    if not report.ok:
+        sys.exit(EXIT_MISMATCH)

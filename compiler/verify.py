@@ -1,0 +1,191 @@
+"""``verify``: does each target's own backend compute what its program says?
+
+For every target: compile, run the program on the reference executor (the
+oracle of its numeric format) and on the target's native backend, on the same
+input, and compare. Equivalence is exact for the digital families; a mismatch
+is bisected to the earliest step and node whose spikes diverge. Fidelity (how
+far the program is from the float model) is reported beside it, never mixed
+into the verdict.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..ir.errors import SpikecError
+from ..ir.graph import Graph
+from ..ir.summary import summarise
+from .api import compile as compile_graph
+from .api import run
+
+#: family -> (native backend, keyword arguments that make it comparable bit for bit)
+NATIVE_BACKENDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "loihi": ("lava", {}),
+    "spinnaker": ("spinnaker", {}),
+    "rram": ("rram", {"ideal": True}),
+}
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The first entry where two recordings differ."""
+
+    step: int
+    node: str
+    neuron: tuple[int, ...]
+    reference: float
+    backend: float
+
+    def __str__(self) -> str:
+        return f"step {self.step}, node '{self.node}', neuron {self.neuron}: reference {self.reference:g}, backend {self.backend:g}"
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    target: str
+    family: str
+    backend: str
+    neurons: int
+    entries_compared: int
+    spikes_compared: int
+    mismatches: int
+    first_mismatch: Mismatch | None
+    diverging_node: Mismatch | None
+    fidelity: Mapping[str, Any]
+    seconds: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.mismatches == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target, "family": self.family, "backend": self.backend, "neurons": self.neurons,
+            "entries_compared": self.entries_compared, "spikes_compared": self.spikes_compared,
+            "mismatches": self.mismatches, "ok": self.ok,
+            "first_mismatch": None if self.first_mismatch is None else vars(self.first_mismatch) | {"neuron": list(self.first_mismatch.neuron)},
+            "diverging_node": None if self.diverging_node is None else vars(self.diverging_node) | {"neuron": list(self.diverging_node.neuron)},
+            "fidelity": dict(self.fidelity), "seconds": round(self.seconds, 3), "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    results: tuple[TargetResult, ...]
+    steps: int
+    batch: int
+    seed: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+
+def first_difference(reference: Mapping[str, np.ndarray], backend: Mapping[str, np.ndarray], names: Sequence[str]) -> Mismatch | None:
+    """The earliest (step, then order in ``names``) entry where the recordings differ."""
+    best: Mismatch | None = None
+    for name in names:
+        if name not in reference or name not in backend:
+            continue
+        a, b = np.asarray(reference[name]), np.asarray(backend[name])
+        if a.shape != b.shape:
+            return Mismatch(0, name, (), float("nan"), float("nan"))
+        diff = np.argwhere(a != b)
+        if diff.size == 0:
+            continue
+        step = int(diff[:, 0].min())
+        if best is None or step < best.step:
+            idx = tuple(int(i) for i in diff[diff[:, 0] == step][0])
+            best = Mismatch(step, name, idx[1:], float(a[idx]), float(b[idx]))
+    return best
+
+
+def random_spikes(shape: tuple[int, ...], steps: int, batch: int, seed: int, rate: float = 0.2) -> np.ndarray:
+    return (np.random.default_rng(seed).random((steps, batch, *shape)) < rate).astype(np.float32)
+
+
+def verify_target(program: Any, x: Any, *, backend: str | None = None) -> TargetResult:
+    """Run ``program`` on the reference and on ``backend`` (default: its family's native one) and compare."""
+    family = program.family
+    native, options = NATIVE_BACKENDS.get(family, (None, {}))
+    backend = backend or native
+    start = time.perf_counter()
+    neurons = int(summarise(program.source)["neurons"])
+    if backend is None:
+        raise SpikecError(f"no native backend for the {family} family")
+    reference = run(program, x, backend="reference", record=("s",))
+    module_run = _backend_runner(backend)
+    measured = module_run(program, x, record=("s",), **options)
+    outputs = list(program.source.outputs)
+    compared = sum(np.asarray(reference[n]).size for n in outputs)
+    spikes = int(sum(np.count_nonzero(reference[n]) for n in outputs))
+    mismatches = int(sum(np.count_nonzero(np.asarray(reference[n]) != np.asarray(measured[n])) for n in outputs))
+    first = first_difference(reference, measured, outputs)
+    order, _ = program.graph.execution_order()
+    traces = [f"{n}.s" for n in order]
+    diverging = first_difference(reference, measured, traces) if mismatches else None
+    return TargetResult(
+        target=program.target.name, family=family, backend=backend, neurons=neurons,
+        entries_compared=compared, spikes_compared=spikes, mismatches=mismatches,
+        first_mismatch=first, diverging_node=diverging, fidelity=dict(program.fidelity or {}),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _backend_runner(backend: str) -> Callable[..., dict[str, np.ndarray]]:
+    import importlib
+
+    return importlib.import_module(f"spikec.backends.{backend}").run
+
+
+def verify(
+    graph: Graph,
+    targets: Sequence[str],
+    *,
+    inputs: Any = None,
+    steps: int = 100,
+    batch: int = 2,
+    seed: int = 0,
+    dt_s: float | None = None,
+    fidelity_steps: int = 100,
+    progress: Callable[[str], None] | None = None,
+) -> VerifyReport:
+    """Compile ``graph`` for each target and compare its native backend with the reference."""
+    (input_name,) = graph.inputs if inputs is None else (None,)
+    if inputs is None:
+        inputs = random_spikes(tuple(graph.nodes[input_name].shape), steps, batch, seed)
+    results = []
+    for target in targets:
+        if progress:
+            progress(f"{target}: compiling")
+        try:
+            program = compile_graph(graph, target, dt_s=dt_s, fidelity_steps=fidelity_steps, seed=seed)
+            if progress:
+                progress(f"{target}: running reference and {NATIVE_BACKENDS.get(program.family, ('?',))[0]}")
+            results.append(verify_target(program, inputs))
+        except SpikecError as exc:
+            results.append(TargetResult(target, "?", "?", 0, 0, 0, 0, None, None, {}, 0.0, error=str(exc)))
+    arr = next(iter(inputs.values())) if isinstance(inputs, Mapping) else np.asarray(inputs)
+    return VerifyReport(tuple(results), steps=int(arr.shape[0]), batch=int(arr.shape[1]) if arr.ndim > 2 else 1, seed=seed)
+
+
+def format_report(report: VerifyReport) -> str:
+    rows = [("target", "backend", "neurons", "entries", "spikes", "mismatches", "first mismatch", "float vs fixed (train agr.)")]
+    for r in report.results:
+        fid = r.fidelity.get("layers") if r.fidelity else None
+        agreement = "-" if not fid else ", ".join(f"{k} {v.get('train_agreement', float('nan')):.3f}" for k, v in fid.items())
+        first = r.error or ("-" if r.first_mismatch is None else str(r.first_mismatch))
+        rows.append((r.target, r.backend, str(r.neurons), str(r.entries_compared), str(r.spikes_compared),
+                     "error" if r.error else str(r.mismatches), first, agreement))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    for r in report.results:
+        if r.diverging_node is not None:
+            lines.append(f"{r.target}: first divergence at {r.diverging_node}")
+    lines.append(f"{'ALL AGREE' if report.ok else 'MISMATCH'}: {report.steps} steps x {report.batch} samples, seed {report.seed}")
+    return "\n".join(lines)
