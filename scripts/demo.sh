@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The main job on a bundled example: load, inspect, run (README, command 1).
+# The main job on a bundled example (README, command 1): load, inspect, simulate,
+# compile for every target family, and verify each target's own backend
+# (Lava for Loihi, the SpiNNaker event machine, the RRAM crossbar simulator)
+# against the bit-accurate reference executor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -20,3 +23,12 @@ y = np.load('$OUT/float.npz')['output']
 print('output spikes per sample and class (float reference):')
 print(y.sum(axis=0).astype(int))
 "
+echo "== spikec targets"
+"$SPIKEC" targets
+echo "== spikec compile for loihi2 (with the quantisation and fidelity report)"
+"$SPIKEC" compile "$MODEL" --target loihi2 -o "$OUT/braille.loihi2" --report
+echo "== spikec verify: each target's own backend against the reference executor"
+if [ "${SPIKEC_SKIP_LAVA:-0}" != "1" ]; then
+  "$VENV/bin/python" -m spikec.backends.lava.env > /dev/null
+fi
+"$SPIKEC" verify "$MODEL" --targets loihi2,spinnaker1,rram-512 --input "$OUT/input.npy"
