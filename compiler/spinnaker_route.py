@@ -30,18 +30,21 @@ from .spinnaker_place import Chip, Placements, SpiNNakerMachine
 
 
 def vertex_targets(net: SpiNNakerNetwork, vertices: tuple[MachineVertex, ...]) -> dict[int, tuple[int, ...]]:
-    """For each source vertex, the vertices that hold at least one of its synapses."""
+    """For each source vertex, the vertices that hold at least one of its synapses.
+
+    Vertices of a population are equal slices but the last (``partition``), so
+    a neuron's vertex is ``index // size``; a bincount over (source, target)
+    vertex pairs is linear in the number of synapses.
+    """
     by_pop: dict[str, list[MachineVertex]] = {}
     for v in vertices:
         by_pop.setdefault(v.population, []).append(v)
-    bounds = {p: np.array([v.lo for v in vs[1:]], dtype=np.int64) for p, vs in by_pop.items()}
     pairs: set[tuple[int, int]] = set()
     for proj in net.projections:
-        pre_v = np.searchsorted(bounds[proj.pre], proj.pre_index, side="right")
-        post_v = np.searchsorted(bounds[proj.post], proj.post_index, side="right")
-        code = np.unique(pre_v * len(by_pop[proj.post]) + post_v)
-        n_post = len(by_pop[proj.post])
-        pairs.update((by_pop[proj.pre][c // n_post].index, by_pop[proj.post][c % n_post].index) for c in code.tolist())
+        pre_vs, post_vs = by_pop[proj.pre], by_pop[proj.post]
+        code = (proj.pre_index // pre_vs[0].size) * len(post_vs) + proj.post_index // post_vs[0].size
+        used = np.flatnonzero(np.bincount(code, minlength=len(pre_vs) * len(post_vs)))
+        pairs.update((pre_vs[c // len(post_vs)].index, post_vs[c % len(post_vs)].index) for c in used.tolist())
     out: dict[int, list[int]] = {}
     for src, dst in sorted(pairs):
         out.setdefault(src, []).append(dst)
