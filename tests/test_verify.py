@@ -72,3 +72,14 @@ def test_cli_exit_codes_json_and_junit(tmp_path, monkeypatch):
     monkeypatch.setattr(verify_mod, "_backend_runner", lambda name: off_by_one)
     mismatch = runner.invoke(cli, ["verify", str(EXAMPLE), "--targets", "spinnaker1", "--steps", "20"])
     assert mismatch.exit_code == 1 and "MISMATCH" in mismatch.output
+
+
+def test_rram_with_every_non_ideality_off_equals_the_reference_on_snntorch_resets():
+    """The example's lif2 uses reset_recheck and lif1 reset_delay: the RRAM simulator's own
+    neuron code must implement both exactly (it once lacked reset_recheck: 2 of 1400 entries)."""
+    graph = spikec.load_nir(EXAMPLE)
+    assert graph.nodes["lif2"].reset_recheck and graph.nodes["lif1.lif"].reset_delay
+    report = verify_mod.verify(graph, ["rram-512", "rram-256"], steps=100, batch=2, seed=0, fidelity_steps=0)
+    for result in report.results:
+        assert result.error is None and result.mismatches == 0, (result.target, result.first_mismatch)
+        assert result.spikes_compared > 50

@@ -13,7 +13,8 @@ the reference backend (``backends/`` never import each other). Per step, with
 * spike ``s = v > v_threshold``; reset ``zero``: ``v <- v_reset`` where
   ``s``; ``subtract``: ``v <- v - s v_threshold``; with ``reset_delay`` the
   reset owed by step t-1's spike is applied at step t after integration,
-  before the threshold test (snnTorch's default);
+  before the threshold test (snnTorch's default); with ``reset_recheck`` the
+  test is ``v - v_threshold [v_stored(t-1) > v_threshold] > v_threshold``;
 * Delay: ``rint(delay / dt)`` whole steps; Threshold, Scale, Flatten, pooling.
 
 Arrays are ``[B, *shape]``. Each kernel is ``(init(batch) -> state, step(state, x) -> y)``.
@@ -46,7 +47,9 @@ def _fire(node: LIF | CubaLIF | IF, state: State, v: np.ndarray) -> np.ndarray:
         s = (v > thr).astype(np.float64)
         state["v"], state["s"] = v, s
         return s
-    s = (v > thr).astype(np.float64)
+    # snnTorch's immediate subtraction re-tests last step's stored v (reset_recheck)
+    tested = v - thr * (state["v"] > thr) if node.reset_recheck else v
+    s = (tested > thr).astype(np.float64)
     state["v"] = v - s * thr if subtract else np.where(s > 0, node.v_reset, v)
     return s
 
