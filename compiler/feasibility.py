@@ -81,7 +81,7 @@ def loihi_findings(state: CompileState, inputs: LayerInputs) -> list[Finding]:
     fmt: LoihiNumeric = state.target.numeric
     out: list[Finding] = []
     for name, node in state.graph.items():
-        if isinstance(node, (Delay, Threshold)):
+        if isinstance(node, Threshold):
             out.append(Finding(name, "node kind", node.kind, "LIF, CubaLIF, IF, LI, Integrator", "the Loihi lowering does not support it yet: remove it or target another family"))
         if not isinstance(node, NEURON_TYPES):
             continue
@@ -131,7 +131,7 @@ class Feasibility:
     name: ClassVar[str] = "feasibility"
 
     def run(self, state: CompileState) -> CompileState:
-        inputs = layer_inputs(state.graph)
+        inputs = layer_inputs(state.graph, state.dt_s)
         findings = resource_findings(state, inputs)
         family_check = FAMILY_CHECKS.get(state.target.family)
         if family_check is not None:

@@ -7,7 +7,10 @@ linear nodes (Affine, Linear, Scale, Conv, pooling, Flatten); by linearity the
 chain is one matrix plus a constant (the biases). ``layer_inputs`` computes,
 for every neuron node, the matrix from each source (an Input or a neuron node)
 over flattened (C-order) shapes, the constant, and how many back edges the
-path crosses (the float reference delays a back edge by one step).
+path crosses (the float reference delays a back edge by one step). A
+``Delay`` node delays each element by ``rint(delay / dt)`` steps; a projection
+carries the resulting per-synapse delays (paths to one synapse with different
+delays become separate projections).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import numpy as np
 from ..ir.errors import CompileError
 from ..ir.graph import Graph
 from ..ir.nodes import (
-    Affine, AvgPool2d, Conv1d, Conv2d, Flatten, Input, Linear, Node, Output, Scale, SumPool2d,
+    Affine, AvgPool2d, Conv1d, Conv2d, Delay, Flatten, Input, Linear, Node, Output, Scale, SumPool2d,
     NEURON_TYPES,
 )
 from ..ir.shapes import conv_geometry, infer_shapes, pool_geometry
@@ -100,6 +103,7 @@ class Projection:
     target: str
     matrix: np.ndarray
     back_edges: frozenset[int]
+    delays: np.ndarray | None = None  # int steps per synapse (Delay nodes on the path), None if all zero
 
     @functools.cached_property
     def nonzero(self) -> tuple[np.ndarray, np.ndarray]:
@@ -121,21 +125,65 @@ def is_source(node: Node) -> bool:
 
 
 IDENTITY = object()  # the form of a source feeding a node directly (never materialised for big layers)
-_CACHE: "weakref.WeakKeyDictionary[Graph, LayerInputs]" = weakref.WeakKeyDictionary()
+_CACHE: "weakref.WeakKeyDictionary[Graph, dict]" = weakref.WeakKeyDictionary()
 
 
 def _materialise(m: object, n: int) -> np.ndarray:
     return np.eye(n) if m is IDENTITY else m
 
 
-def layer_inputs(graph: Graph) -> LayerInputs:
-    """``_layer_inputs``, computed once per graph object (graphs are frozen)."""
-    if graph not in _CACHE:
-        _CACHE[graph] = _layer_inputs(graph)
-    return _CACHE[graph]
+def layer_inputs(graph: Graph, dt_s: float | None = None) -> LayerInputs:
+    """``_layer_inputs``, computed once per graph object and dt (graphs are frozen)."""
+    cached = _CACHE.setdefault(graph, {})
+    if dt_s not in cached:
+        cached[dt_s] = _layer_inputs(graph, dt_s)
+    return cached[dt_s]
 
 
-def _layer_inputs(graph: Graph) -> LayerInputs:
+Key = tuple[str, int, int]  # (source, back edges, delay steps)
+
+
+def _delay_forms(name: str, node: Delay, acc: dict[Key, object], n: int, dt_s: float | None) -> dict[Key, np.ndarray]:
+    """A Delay node's output forms: each row moves to the key of its own delay."""
+    if dt_s is None:
+        raise CompileError("a Delay node needs a time step: pass dt_s", node=name, parameter="dt_s")
+    steps = np.broadcast_to(np.rint(node.delay / dt_s).astype(np.int64), (n,) if node.delay.size == 1 else node.delay.shape).reshape(-1)
+    out: dict[Key, np.ndarray] = {}
+    for (s, b, k), m in acc.items():
+        m = _materialise(m, n)
+        for v in np.unique(steps):
+            rows = (steps == v)[:, None]
+            key = (s, b, k + int(v))
+            out[key] = out.get(key, 0) + np.where(rows, m, 0.0)
+    return out
+
+
+def _projections(target: str, acc: dict[Key, object], n: int) -> list[Projection]:
+    """Merge forms per source; split a source's synapses over projections only where delays collide."""
+    by_source: dict[str, dict[int, list]] = {}
+    for (s, b, k), m in acc.items():
+        entry = by_source.setdefault(s, {}).setdefault(k, [0, set()])
+        entry[0] = entry[0] + _materialise(m, n)
+        entry[1].add(b)
+    out: list[Projection] = []
+    for s, per_delay in by_source.items():
+        if set(per_delay) == {0}:
+            m, bs = per_delay[0]
+            out.append(Projection(s, target, m, frozenset(bs)))
+            continue
+        used = sum((m != 0).astype(int) for m, _ in per_delay.values())
+        if used.max(initial=0) <= 1:  # every synapse has one delay: one projection
+            matrix = sum(m for m, _ in per_delay.values())
+            delays = sum(np.where(m != 0, k, 0) for k, (m, _) in per_delay.items())
+            bs = set().union(*(b for _, b in per_delay.values()))
+            out.append(Projection(s, target, matrix, frozenset(bs), delays.astype(np.int64)))
+        else:
+            for k, (m, bs) in sorted(per_delay.items()):
+                out.append(Projection(s, target, m, frozenset(bs), np.full(m.shape, k, np.int64) if k else None))
+    return out
+
+
+def _layer_inputs(graph: Graph, dt_s: float | None) -> LayerInputs:
     """Collapse every stateless chain into one matrix per (source, target) pair.
 
     Forms are computed by memoised recursion over predecessors; recursion stops
@@ -143,30 +191,34 @@ def _layer_inputs(graph: Graph) -> LayerInputs:
     """
     shapes = infer_shapes(graph)
     _, back = graph.execution_order()
-    forms: dict[str, tuple[dict[tuple[str, int], np.ndarray], np.ndarray]] = {}
+    forms: dict[str, tuple[dict[Key, np.ndarray], np.ndarray]] = {}
 
-    def incoming(name: str) -> tuple[dict[tuple[str, int], np.ndarray], np.ndarray]:
+    def incoming(name: str) -> tuple[dict[Key, object], np.ndarray]:
         n_in = int(np.prod(shapes[name][0]))
-        acc: dict[tuple[str, int], np.ndarray] = {}
+        acc: dict[Key, object] = {}
         const = np.zeros(n_in)
         for src in graph.predecessors(name):
             extra = 1 if (src, name) in back else 0
             if is_source(graph.nodes[src]):
-                key = (src, extra)
+                key = (src, extra, 0)
                 acc[key] = IDENTITY if key not in acc else _materialise(acc[key], n_in) + np.eye(n_in)
                 continue
             src_forms, src_const = output_form(src)
-            for (s, b), m in src_forms.items():
-                key = (s, b + extra)
+            for (s, b, k), m in src_forms.items():
+                key = (s, b + extra, k)
                 acc[key] = m if key not in acc else _materialise(acc[key], n_in) + m
             const = const + src_const
         return acc, const
 
-    def output_form(name: str) -> tuple[dict[tuple[str, int], np.ndarray], np.ndarray]:
+    def output_form(name: str) -> tuple[dict[Key, np.ndarray], np.ndarray]:
         if name not in forms:
             acc, const = incoming(name)
-            matrix, bias = node_matrix(name, graph.nodes[name], shapes[name][0], shapes[name][1])
-            forms[name] = ({key: matrix if m is IDENTITY else matrix @ m for key, m in acc.items()}, matrix @ const + bias)
+            node = graph.nodes[name]
+            if isinstance(node, Delay):
+                forms[name] = (_delay_forms(name, node, acc, int(np.prod(shapes[name][0])), dt_s), const)
+            else:
+                matrix, bias = node_matrix(name, node, shapes[name][0], shapes[name][1])
+                forms[name] = ({key: matrix if m is IDENTITY else matrix @ m for key, m in acc.items()}, matrix @ const + bias)
         return forms[name]
 
     projections: dict[str, list[Projection]] = {}
@@ -175,13 +227,6 @@ def _layer_inputs(graph: Graph) -> LayerInputs:
         if not (isinstance(node, NEURON_TYPES) or isinstance(node, Output)):
             continue
         acc, const = incoming(name)
-        merged: dict[str, list] = {}
-        n_in = int(np.prod(shapes[name][0]))
-        for (s, b), m in acc.items():
-            m = _materialise(m, n_in)
-            entry = merged.setdefault(s, [0, set()])
-            entry[0] = entry[0] + m
-            entry[1].add(b)
-        projections[name] = [Projection(s, name, m, frozenset(bs)) for s, (m, bs) in merged.items()]
+        projections[name] = _projections(name, acc, int(np.prod(shapes[name][0])))
         constants[name] = const
     return LayerInputs(projections, constants, shapes)

@@ -53,7 +53,9 @@ class Dense(Node):
     Lava's ``clip_weights``/``truncate_weights`` would (so Lava leaves them
     unchanged). ``sign_mode`` is ``SignMode(sign_mode)``. ``weight_scale`` is
     not Lava's: float weight * weight_scale = integer weight << weight_exp
-    (per target row), kept for reports.
+    (per target row), kept for reports. ``delays`` (int32, same shape, 0..63),
+    when set, makes it Lava's ``DelayDense(weights=..., delays=...)``: a spike
+    at step t crosses a synapse of delay d at step t + d + 1.
     """
 
     kind: ClassVar[str] = "Dense"
@@ -62,11 +64,14 @@ class Dense(Node):
     num_weight_bits: int
     sign_mode: int
     weight_scale: np.ndarray
+    delays: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "weights", int_array(self.weights))
         object.__setattr__(self, "weight_scale", int_array(self.weight_scale, np.float64))
+        if self.delays is not None:
+            object.__setattr__(self, "delays", int_array(np.broadcast_to(self.delays, self.weights.shape)))
 
 
 @dataclass(frozen=True, eq=False)

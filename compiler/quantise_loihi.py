@@ -20,7 +20,7 @@ import numpy as np
 
 from ..ir.errors import CompileError
 from ..ir.graph import Graph
-from ..ir.nodes import Delay, Input, Output, Threshold, NEURON_TYPES
+from ..ir.nodes import Input, Output, Threshold, NEURON_TYPES
 from .linear_maps import LayerInputs, Projection, layer_inputs
 from .loihi_nodes import SIGN_MODES, Dense, LoihiInput, LoihiNeurons, LoihiOutput
 from .loihi_scaling import (
@@ -119,7 +119,10 @@ def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: L
     }
     weights = np.zeros(p.matrix.shape, np.int32)
     weights[rows, cols] = values
-    node = Dense(weights=weights, weight_exp=exp, num_weight_bits=fmt.weight_bits, sign_mode=SIGN_MODES[mode], weight_scale=row_scale)
+    if p.delays is not None:
+        report["delay_steps_max"] = int(p.delays.max(initial=0))
+    node = Dense(weights=weights, weight_exp=exp, num_weight_bits=fmt.weight_bits, sign_mode=SIGN_MODES[mode],
+                 weight_scale=row_scale, delays=None if p.delays is None else np.where(weights != 0, p.delays, 0))
     return node, report
 
 
@@ -218,9 +221,9 @@ def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Gr
     """The lowered Loihi graph and its quantisation report (per population and Dense)."""
     fmt: LoihiNumeric = target.numeric
     for name, node in graph.items():
-        if isinstance(node, (Delay, Threshold)):
+        if isinstance(node, Threshold):
             raise CompileError(f"{node.kind} nodes are not supported by the Loihi lowering yet", node=name)
-    inputs = layer_inputs(graph)
+    inputs = layer_inputs(graph, dt_s)
     latency, timing_warnings = _latencies(graph, inputs)
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
@@ -235,10 +238,16 @@ def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Gr
         nodes[name] = population.replace(latency_steps=latency.get(name, 1))
         report["layers"][name] = rep
         report["warnings"].extend(rep["warnings"])
+        max_delay = target.limits.max_delay_steps if target.limits.max_delay_steps is not None else (1 << fmt.delay_bits) - 1
         for source, dense, _ in denses:
+            if dense.delays is not None and int(dense.delays.max()) > max_delay:
+                raise CompileError(f"synaptic delay from '{source}' of {int(dense.delays.max())} steps exceeds the target's {max_delay}: raise dt",
+                                   node=name, parameter="delay", value=int(dense.delays.max()), limit=max_delay)
             if isinstance(graph.nodes[source], NEURON_TYPES) and not neuron_coefficients(source, graph.nodes[source], dt_s).spiking:
                 raise CompileError(f"{graph.nodes[source].kind} '{source}' outputs a voltage, not spikes: on Loihi it can only feed an Output", node=name)
             dense_name = f"{source}->{name}"
+            if dense_name in nodes:  # one source reaching this layer with colliding delays: one Dense per delay
+                dense_name += f"#{sum(1 for k in nodes if k.startswith(dense_name))}"
             nodes[dense_name] = dense
             edges += [(source, dense_name), (dense_name, name)]
     for name in graph.outputs:

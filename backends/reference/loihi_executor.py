@@ -4,7 +4,7 @@ The living definition of ``docs/semantics.md`` section 3. Each step, in Lava's
 order (``LoihiProtocol``): every Dense sends the activation it computed last
 step; every population updates u, v from it and spikes; every Dense then
 accumulates this step's spikes of its source. So each Dense adds one step of
-latency. Integer widths follow Lava's Python models exactly: u, v, a_in in
+latency (plus its synaptic delay, for Lava's DelayDense). Integer widths follow Lava's Python models exactly: u, v, a_in in
 int32 (with int32 wrap-around where Lava's numpy would wrap), products in
 int64, truncation toward zero in the decays, u wrapped and v clipped to 24
 bits. Arrays are ``[B, n]``; the time loop is the only Python loop.
@@ -102,6 +102,31 @@ def dense_activation(d: Dense, spikes: np.ndarray, weight_sum: WeightSum | None 
     return wrap_int32(acc)  # the int32 channel Lava sends it through
 
 
+class DenseBuffer:
+    """A Dense's activation buffer: Lava's ``Dense`` (one slot) or ``DelayDense`` (max delay + 1 slots).
+
+    Each step ``send`` returns slot 0; ``accumulate`` then clears slot 0, shifts
+    the slots down by one and adds, per delay k, this step's shifted sum of
+    the weights of delay k into slot k (``PyDelayDenseModelBitAcc``), so a
+    spike crosses a synapse of delay d d + 1 steps later.
+    """
+
+    def __init__(self, d: Dense, batch: int) -> None:
+        self.dense = d
+        delays = np.zeros(d.weights.shape, np.int64) if d.delays is None else d.delays.astype(np.int64)
+        self.slots = [(int(k), WeightSum(np.where(delays == k, d.weights, 0))) for k in np.unique(delays)]
+        self.buffer = np.zeros((batch, d.weights.shape[0], int(delays.max(initial=0)) + 1), np.int32)
+
+    def send(self) -> np.ndarray:
+        return self.buffer[:, :, 0].copy()
+
+    def accumulate(self, spikes: np.ndarray) -> None:
+        self.buffer[:, :, 0] = 0
+        self.buffer = np.roll(self.buffer, -1, axis=2)
+        for k, weight_sum in self.slots:
+            self.buffer[:, :, k] = wrap_int32(self.buffer[:, :, k].astype(np.int64) + dense_activation(self.dense, spikes, weight_sum))
+
+
 def prepare_spikes(graph: Graph, inputs: Any) -> tuple[dict[str, np.ndarray], bool, int]:
     """Inputs as ``{input: bool [T, B, n]}``; they must be binary spikes."""
     names = [n for n, node in graph.items() if isinstance(node, LoihiInput)]
@@ -142,14 +167,13 @@ def run_loihi(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tuple[str, .
     target_of = {n: graph.successors(n)[0] for n in denses}
     state = {n: {"u": np.zeros((batch, p.n), np.int32), "v": np.zeros((batch, p.n), np.int32),
                  "s": np.zeros((batch, p.n), bool), "owed": np.zeros((batch, p.n), bool)} for n, p in pops.items()}
-    buffers = {n: np.zeros((batch, d.weights.shape[0]), np.int32) for n, d in denses.items()}
-    weight_sums = {n: WeightSum(d.weights) for n, d in denses.items()}
+    buffers = {n: DenseBuffer(d, batch) for n, d in denses.items()}
     traces = [(n, var) for n in pops for var in record if var in ("u", "v", "s")]
     rec: dict[str, list[np.ndarray]] = {n: [] for n in outputs} | {f"{n}.{var}": [] for n, var in traces}
     for t in range(steps):
         a_in = {n: np.zeros((batch, p.n), np.int64) for n, p in pops.items()}
         for n in denses:
-            a_in[target_of[n]] += buffers[n]
+            a_in[target_of[n]] += buffers[n].send()
         for n, p in pops.items():
             st = state[n]
             try:
@@ -158,7 +182,7 @@ def run_loihi(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tuple[str, .
                 raise SpikecError(f"while executing step {t}: {type(exc).__name__}: {exc}", node=n) from exc
         for n, d in denses.items():
             src = source_of[n]
-            buffers[n] = dense_activation(d, spikes_in[src][t] if src in spikes_in else state[src]["s"], weight_sums[n])
+            buffers[n].accumulate(spikes_in[src][t] if src in spikes_in else state[src]["s"])
         for n, o in outputs.items():
             src = state[source_of[n]]
             rec[n].append(src["s"].astype(np.int8) if o.reads == "s" else src["v"].copy())
