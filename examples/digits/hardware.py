@@ -1,0 +1,89 @@
+"""Running a compiled digits model on a target, in the float model's time, and what it costs there.
+
+``run_on(program, spikes, backend)`` returns every output in float-model
+time and units, whatever the target (Loihi's per-Dense latency removed, its
+read-out ``v`` rescaled: ``spikec.compiler.report.run_in_float_time``).
+
+``fan_out(program)`` is each source population's number of nonzero synapses
+per neuron *as compiled* (Loihi's 8-bit Dense matrices, SpiNNaker's synaptic
+rows, the RRAM graph's quantised weights): a spike costs that many synaptic
+operations there. ``resources(program)`` is what the program occupies.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+import spikec
+from spikec.compiler.metrics import connections
+from spikec.compiler.report import run_in_float_time
+
+def run_on(program: Any, spikes: np.ndarray, backend: str = "reference", *, seed: int = 0, t_s: float = 1.0,
+           stats: dict | None = None) -> dict[str, np.ndarray]:
+    """Outputs ``{name: [T, B, ...]}`` aligned with the float model (``spikec.compiler.report.run_in_float_time``).
+
+    ``stats``, when given, receives the SpiNNaker machine's counters (packets, hops, synaptic events).
+    """
+    if backend == "rram":
+        return run_in_float_time(program, spikes, backend, seed=seed, t_s=t_s)
+    if backend == "spinnaker" and stats is not None:
+        from spikec.backends.spinnaker import run_with_stats
+
+        out, machine = run_with_stats(program, spikes)
+        stats.update({k: getattr(machine, k) for k in ("packets", "hops", "synaptic_events", "deliveries", "dropped")})
+        return out
+    return run_in_float_time(program, spikes, backend)
+
+
+def native_backends(family: str) -> list[str]:
+    return {"loihi": ["lava"], "spinnaker": ["spinnaker"], "rram": ["rram"]}.get(family, [])
+
+
+def fan_out(program: Any) -> dict[tuple[str, str], np.ndarray]:
+    """(source, target) -> nonzero synapses per source neuron, as the target stores them."""
+    if program.family == "loihi":
+        found = {}
+        for name, node in program.graph.items():
+            if type(node).__name__ == "Dense":
+                (src,), (dst,) = program.graph.predecessors(name), program.graph.successors(name)
+                found[(src, dst)] = (np.asarray(node.weights) != 0).sum(axis=0)
+        return found
+    if program.family == "spinnaker":
+        net = program.artefacts["spinnaker"].network
+        found = {}
+        for syn in net.projections:
+            n = net.population(syn.pre).size
+            key = (syn.pre, syn.post)
+            found[key] = found.get(key, 0) + np.bincount(syn.pre_index, minlength=n)
+        return found
+    return {(c.source, c.target): (c.weight != 0).sum(axis=0) for c in connections(program.graph)}
+
+
+def effective_synops(fan: dict[tuple[str, str], np.ndarray], activity: dict[str, np.ndarray]) -> float:
+    """Per sample: every nonzero activation times its compiled fan-out (NeuroBench's effective ops)."""
+    total, batch = 0.0, None
+    for (src, _), count in fan.items():
+        x = np.asarray(activity[src])
+        batch = x.shape[1]
+        total += float(((x.reshape(x.shape[0], x.shape[1], -1) != 0) @ np.asarray(count, dtype=np.float64)).sum())
+    return total / batch if batch else 0.0
+
+
+def resources(program: Any) -> dict[str, Any]:
+    """Cores or arrays used. Loihi programs carry no placement yet: one core per population slice (estimate)."""
+    limits = program.target.limits
+    if program.family == "spinnaker":
+        r = program.report["spinnaker"]
+        return {"unit": "cores", "used": int(r["cores"]), "available": limits.cores_per_chip * int(r.get("chips", 1)),
+                "estimated": False}
+    if program.family == "rram":
+        r = program.report["crossbars"]
+        return {"unit": "arrays", "used": int(r["arrays"]), "available": limits.cores_per_chip,
+                "utilisation": float(r["utilisation"]), "per_array": list(r["per_array"]), "estimated": False}
+    used = 0
+    for node in program.graph.nodes.values():
+        if type(node).__name__ == "LoihiNeurons":
+            used += math.ceil(int(np.prod(node.shape)) / limits.neurons_per_core)
+    return {"unit": "cores", "used": used, "available": limits.cores_per_chip, "estimated": True}
