@@ -15,8 +15,10 @@ def format_quantisation(report: dict) -> str:
     """Per layer: integer parameters, threshold/bias as represented, weight errors, warnings."""
     lines = ["quantisation (per layer):"]
     for name, r in report.get("quantise-loihi", {}).get("layers", {}).items():
+        use = ", ".join(f"{k} {100 * v:.0f}%" for k, v in r["worst_case_use"].items())
         lines.append(f"  {name} ({r['kind']}, {r['neurons']} neurons): du={r['du']} dv={r['dv']} vth={r['vth']} "
-                     f"scale bound by {r['scale_binding']}; bias max |error| {r['bias_max_abs_error']:.3g}")
+                     f"scale bound by {r['scale_binding']}; bias max |error| {r['bias_max_abs_error']:.3g}; "
+                     f"worst case uses {use} of the bit widths" + (" (SATURATION RISK)" if r["saturation_risk"] else ""))
         for d in r["dense"]:
             lines.append(f"    from {d['source']}: weight_exp={d['weight_exp']} {d['sign_mode']}, {d['bits_used']} bits, "
                          f"relative RMS weight error {d['weight_rel_rms_error']:.4f}, {d['zeroed_synapses']} zeroed, {d['clipped_synapses']} clipped")

@@ -152,53 +152,65 @@ def worst_case_use(denses: list, c: NeuronCoefficients, s_int: np.ndarray, scale
     return use
 
 
-def _population(name: str, node, shape, c: NeuronCoefficients, inputs: LayerInputs, fmt: LoihiNumeric) -> tuple[LoihiNeurons, list[tuple[str, Dense, dict]], dict[str, Any]]:
-    projections = [p for p in inputs.projections[name] if np.any(p.matrix)]
-    du, dv, warnings = quantise_decays(name, c, fmt)
-    a_u, a_v = effective_decays(du, dv, fmt)
-    constant = inputs.constants[name]
-    bias_v = c.leak_bias + c.gain * constant / np.where(c.has_current, c.a_u, 1.0)
+def _span(values: np.ndarray) -> tuple[float, float]:
+    return float(np.min(values)), float(np.max(values))
+
+
+def _fit_scale(name: str, c: NeuronCoefficients, projections: list[Projection], bias_v: np.ndarray, du: int, dv: int, fmt: LoihiNumeric):
+    """The population's scale and Dense nodes; rounding can push integer sums past a bound the float
+    scale met, so the integer worst case is re-checked and the scale shrunk until it fits."""
     k_cap = math.inf
-    for _ in range(8):  # rounding can push integer sums past a bound the float scale met: shrink and redo
+    for _ in range(8):
         try:
             scale, s_int = choose_scale(c, projections, bias_v, du, dv, fmt, k_cap)
         except CompileError as exc:
             raise CompileError(str(exc), node=name, parameter=exc.parameter, value=exc.value, limit=exc.limit) from None
         denses = [(p.source, *_dense(name, p, c.gain, s_int, fmt)) for p in projections]
         use = worst_case_use(denses, c, s_int, scale, bias_v, du, dv, fmt)
-        excess = max(use.values())
-        if excess <= 1.0:
+        if max(use.values()) <= 1.0:
             break
-        k_cap = scale.k / excess * 0.999
+        k_cap = scale.k / max(use.values()) * 0.999
+    return scale, s_int, denses, use
+
+
+def _population(name: str, node: Any, shape: tuple[int, ...], c: NeuronCoefficients, inputs: LayerInputs, fmt: LoihiNumeric) -> tuple[LoihiNeurons, list[tuple[str, Dense, dict]], dict[str, Any]]:
+    """One neuron node as a ``LoihiNeurons`` population, its incoming Dense nodes and its report."""
+    projections = [p for p in inputs.projections[name] if np.any(p.matrix)]
+    du, dv, warnings = quantise_decays(name, c, fmt)
+    a_u, a_v = effective_decays(du, dv, fmt)
+    constant = inputs.constants[name]
+    bias_v = c.leak_bias + c.gain * constant / np.where(c.has_current, c.a_u, 1.0)
+    scale, s_int, denses, use = _fit_scale(name, c, projections, bias_v, du, dv, fmt)
     bias_mant, bias_exp, bias_saturated = encode_bias(bias_v * s_int, fmt)
     bias_repr = (bias_mant.astype(np.float64) * 2.0**bias_exp) / s_int
     state_max = (1 << (fmt.state_bits - 1)) - 1
-    v_reset = np.clip(np.rint(c.v_reset * s_int), -state_max, state_max)
     vth = int(scale.k) >> fmt.threshold_shift if c.spiking else 0
     population = LoihiNeurons(
         shape=shape, du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp,
-        reset=c.reset, v_reset=v_reset, reset_delay=c.reset_delay, spiking=c.spiking,
-        v_scale=s_int, origin=node.kind,
+        reset=c.reset, v_reset=np.clip(np.rint(c.v_reset * s_int), -state_max, state_max), reset_delay=c.reset_delay,
+        spiking=c.spiking, v_scale=s_int, origin=node.kind,
     )
-    dense_reports = [rep for _, _, rep in denses]
+    if bias_saturated:
+        warnings.append(f"node '{name}': {bias_saturated} biases saturate the {fmt.bias_mant_bits}-bit mantissa")
+    if c.has_current and np.any(constant):
+        warnings.append(f"node '{name}': synaptic bias enters v's bias at its steady state (transient over tau_syn differs)")
     report = {
         "kind": node.kind, "neurons": int(c.gain.size), "du": du, "dv": dv, "vth": vth,
         "decay_u_requested": float(np.mean(c.a_u)), "decay_u_represented": a_u,
         "decay_v_requested": float(np.mean(c.a_v)), "decay_v_represented": a_v,
         "scale_binding": scale.binding, "v_scale_min": float(s_int.min()), "v_scale_max": float(s_int.max()),
-        "threshold_represented": None if not c.spiking else float(np.max(np.abs(vth * 2.0**fmt.threshold_shift / s_int - c.v_threshold))),
+        "threshold_represented": None if not c.spiking else [float(x) for x in _span(vth * 2.0**fmt.threshold_shift / s_int)],
+        "threshold_max_abs_error": None if not c.spiking else float(np.max(np.abs(vth * 2.0**fmt.threshold_shift / s_int - c.v_threshold))),
         "bias_requested_max_abs": float(np.abs(bias_v).max()),
+        "bias_represented_max_abs": float(np.abs(bias_repr).max()),
         "bias_max_abs_error": float(np.abs(bias_repr - bias_v).max()),
         "bias_saturated": bias_saturated, "stock_lava": population.is_stock_lava,
-        "worst_case_use": use, "saturation_risk": excess > 1.0 or bias_saturated > 0,
-        "warnings": warnings + ([f"node '{name}': {bias_saturated} biases saturate {fmt.bias_mant_bits}-bit mantissa"] if bias_saturated else []),
-        "dense": dense_reports,
+        "worst_case_use": use, "saturation_risk": max(use.values()) > 1.0 or bias_saturated > 0,
+        "warnings": warnings, "dense": [rep for _, _, rep in denses],
     }
     if not c.spiking and a_v == 0:
         per_step = float(np.max(s_int * (_drive(projections, c.gain)[0] + np.abs(bias_v)))) or 1e-300
         report["steps_to_saturation_worst_case"] = int(state_max / per_step)
-    if c.has_current and np.any(constant):
-        report["warnings"].append(f"node '{name}': synaptic bias enters v's bias at its steady state (transient over tau_syn differs)")
     return population, denses, report
 
 
