@@ -71,6 +71,9 @@ def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: n
     else:  # an integrator's v has no bound: keep Dense's full resolution (weight_exp 0), report steps to saturation
         candidates["24-bit u"] = state_max / max(float((s * u_bound).max()), 1e-300)
         candidates["full Dense resolution (weight_exp 0)"] = w_top * 2.0**fmt.activation_shift / max(wmax * float(s.max()), 1e-300)
+    bias_max = float(((1 << (fmt.bias_mant_bits - 1)) - 1) << ((1 << fmt.bias_exp_bits) - 1))
+    if np.any(bias_v):
+        candidates["bias range (bias_mant << bias_exp)"] = bias_max / float((s * np.abs(bias_v)).max())
     if c.spiking:
         candidates["threshold bits"] = float(((1 << fmt.threshold_bits) - 1) << fmt.threshold_shift)
     if k_cap < math.inf:
