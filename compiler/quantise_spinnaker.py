@@ -116,17 +116,23 @@ def collect_paths(graph: Graph) -> tuple[dict, dict]:
 
     def incoming(name: str) -> tuple[dict, dict]:
         n_in = int(np.prod(shapes[name][0]))
-        acc: dict[tuple[str, int, int], np.ndarray] = {}
+        acc: dict[tuple[str, int, int], np.ndarray | None] = {}  # None: identity (not materialised)
         const: dict[tuple[int, int], np.ndarray] = {}
+
+        def add(key: tuple[str, int, int], m: np.ndarray | None) -> None:
+            if key not in acc:
+                acc[key] = m
+            else:
+                acc[key] = _dense(acc[key], n_in) + _dense(m, n_in)
+
         for src in graph.predecessors(name):
             extra = 1 if (src, name) in back else 0
             if _is_population(graph.nodes[src]):
-                key = (src, extra, 0)
-                acc[key] = acc.get(key, 0) + np.eye(n_in)
+                add((src, extra, 0), None)
                 continue
             forms, consts = output_form(src)
             for (s, b, d), m in forms.items():
-                acc[(s, b + extra, d)] = acc.get((s, b + extra, d), 0) + m
+                add((s, b + extra, d), m)
             for (b, d), c in consts.items():
                 const[(b + extra, d)] = const.get((b + extra, d), 0) + c
         return acc, const
@@ -145,7 +151,7 @@ def collect_paths(graph: Graph) -> tuple[dict, dict]:
             memo[name] = _delay_linear_form(name, node, dt_s, acc, const)
             return memo[name]
         matrix, bias = node_matrix(name, node, shapes[name][0], shapes[name][1])
-        forms = {key: matrix @ m for key, m in acc.items()}
+        forms = {key: matrix if m is None else matrix @ m for key, m in acc.items()}
         consts = {key: matrix @ c for key, c in const.items()}
         if np.any(bias != 0):
             consts[(0, 0)] = consts.get((0, 0), 0) + bias
@@ -156,8 +162,15 @@ def collect_paths(graph: Graph) -> tuple[dict, dict]:
     constants: dict[str, dict] = {}
     for name, node in graph.items():
         if isinstance(node, NEURON_TYPES):
-            paths[name], constants[name] = incoming(name)
+            acc, constants[name] = incoming(name)
+            n_in = int(np.prod(shapes[name][0]))
+            paths[name] = {key: _dense(m, n_in) for key, m in acc.items()}
     return paths, constants
+
+
+def _dense(m: np.ndarray | None, n: int) -> np.ndarray:
+    """``None`` stands for the identity (a population wired straight into the next node)."""
+    return np.eye(n) if m is None else m
 
 
 def _delay_linear_form(name: str, node: Node, dt_s: float | None, acc: dict, const: dict) -> tuple[dict, dict]:
@@ -171,7 +184,7 @@ def _delay_linear_form(name: str, node: Node, dt_s: float | None, acc: dict, con
     for k in np.unique(steps[node.weight != 0]).tolist():
         w_k = np.where(steps == k, node.weight, 0.0)
         for (s, b, d), m in acc.items():
-            forms[(s, b, d + k)] = forms.get((s, b, d + k), 0) + w_k @ m
+            forms[(s, b, d + k)] = forms.get((s, b, d + k), 0) + (w_k if m is None else w_k @ m)
         for (b, d), c in const.items():
             consts[(b, d + k)] = consts.get((b, d + k), 0) + w_k @ c
     return forms, consts

@@ -1,9 +1,9 @@
 """Reference executor of the SpiNNaker numeric family (``docs/semantics.md`` section 4).
 
-Runs a quantised ``SpiNNakerNetwork`` with dense numpy arithmetic: per tick,
-each population's ring-buffer sums are the dense product of the spikes its
-sources sent ``delay`` ticks ago with the integer weight matrices (one per
-synapse type), saturated to uint32; then ``spinnaker_format.neuron_tick``.
+Runs a quantised ``SpiNNakerNetwork`` with numpy: per tick, each population's
+ring-buffer sums are the sums of the integer weights (per synapse type) of
+the synapses whose sources spiked ``delay`` ticks ago, saturated to 16 bits;
+then ``spinnaker_format.neuron_tick``.
 It knows nothing of routing tables, keys or rows: the event-driven machine in
 ``backends/spinnaker`` must reach the same spikes from those alone.
 """
@@ -79,22 +79,37 @@ def recorded_keys(net: SpiNNakerNetwork, record: tuple[str, ...]) -> list[str]:
     return sorted(keys)
 
 
+def _by_source(proj, syn_type: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synapses of one type grouped by source neuron: (row pointer, target, weight)."""
+    sel = proj.synapse_type == syn_type
+    pre, post, weight = proj.pre_index[sel], proj.post_index[sel], proj.weight[sel]
+    order = np.argsort(pre, kind="stable")
+    counts = np.bincount(pre, minlength=int(pre.max(initial=-1)) + 1)
+    return np.r_[0, np.cumsum(counts)], post[order], weight[order]
+
+
+def _gather(table: tuple[np.ndarray, np.ndarray, np.ndarray], sent: np.ndarray, n_post: int) -> np.ndarray:
+    """Per batch item: the sum of the weights of every synapse whose source spiked (int64, exact)."""
+    ptr, post, weight = table
+    out = np.zeros((sent.shape[0], n_post), dtype=np.int64)
+    n_rows = ptr.size - 1
+    for b in range(sent.shape[0]):
+        fired = np.flatnonzero(sent[b, :n_rows])
+        if fired.size == 0:
+            continue
+        lengths = ptr[fired + 1] - ptr[fired]
+        idx = np.repeat(ptr[fired] - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(lengths.sum())
+        out[b] = np.bincount(post[idx], weights=weight[idx], minlength=n_post).astype(np.int64)
+    return out
+
+
 def run_network(net: SpiNNakerNetwork, inputs: Any, record: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """Run ``net`` on spike inputs ``[T, (B,) *shape]``; outputs aligned to graph steps."""
     xs, batched, steps, batch = spike_inputs(net, inputs)
     ticks = steps + net.max_start_tick
     max_delay = max([p.delay for p in net.projections] + [1])
     history = {p.name: np.zeros((max_delay + 1, batch, p.size), dtype=np.int64) for p in net.populations}
-    dense = []
-    for proj in net.projections:
-        n_post, n_pre = net.population(proj.post).size, net.population(proj.pre).size
-        mats = []
-        for syn_type in (EXCITATORY, INHIBITORY):
-            sel = proj.synapse_type == syn_type
-            m = np.zeros((n_post, n_pre), dtype=np.int64)
-            np.add.at(m, (proj.post_index[sel], proj.pre_index[sel]), proj.weight[sel])
-            mats.append(m)
-        dense.append((proj, mats))
+    tables = [(proj, [_by_source(proj, t) for t in (EXCITATORY, INHIBITORY)]) for proj in net.projections]
     states = {p.name: new_state(p.size, batch) for p in net.populations if not p.is_source}
     keys = recorded_keys(net, record)
     raw = {k: [] for k in keys}
@@ -107,12 +122,12 @@ def run_network(net: SpiNNakerNetwork, inputs: Any, record: tuple[str, ...] = ()
                 continue
             exc = np.zeros((batch, pop.size), dtype=np.int64)
             inh = np.zeros((batch, pop.size), dtype=np.int64)
-            for proj, (m_exc, m_inh) in dense:
+            for proj, by_type in tables:
                 if proj.post != pop.name:
                     continue
                 sent = history[proj.pre][(t - proj.delay) % (max_delay + 1)]
-                exc += sent @ m_exc.T
-                inh += sent @ m_inh.T
+                exc += _gather(by_type[0], sent, pop.size)
+                inh += _gather(by_type[1], sent, pop.size)
             inp = synaptic_input(np.minimum(exc, RING_BUFFER_MAX), np.minimum(inh, RING_BUFFER_MAX), pop.params.shift)
             if local >= 0:
                 current[pop.name] = neuron_tick(pop.params, states[pop.name], inp, local)
