@@ -10,7 +10,7 @@ over flattened (C-order) shapes, the constant, and how many back edges the
 path crosses (the float reference delays a back edge by one step). A
 ``Delay`` node delays each element by ``rint(delay / dt)`` steps; a projection
 carries the resulting per-synapse delays (paths to one synapse with different
-delays become separate projections).
+delays become separate projections). ``DelayLinear`` does the same per synapse.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import numpy as np
 from ..ir.errors import CompileError
 from ..ir.graph import Graph
 from ..ir.nodes import (
-    Affine, AvgPool2d, Conv1d, Conv2d, Delay, Flatten, Input, Linear, Node, Output, Scale, SumPool2d,
+    Affine, AvgPool2d, Conv1d, Conv2d, Delay, DelayLinear, Flatten, Input, Linear, Node, Output, Scale, SumPool2d,
     NEURON_TYPES,
 )
 from ..ir.shapes import conv_geometry, infer_shapes, pool_geometry
@@ -158,6 +158,20 @@ def _delay_forms(name: str, node: Delay, acc: dict[Key, object], n: int, dt_s: f
     return out
 
 
+def _delay_linear_forms(name: str, node: DelayLinear, acc: dict[Key, object], n: int, dt_s: float | None) -> dict[Key, np.ndarray]:
+    """A DelayLinear's output forms: the weights of each distinct delay move to that delay's key."""
+    if dt_s is None:
+        raise CompileError("a DelayLinear node needs a time step: pass dt_s", node=name, parameter="dt_s")
+    steps = np.broadcast_to(np.rint(node.delay / dt_s).astype(np.int64), node.weight.shape)
+    out: dict[Key, np.ndarray] = {}
+    for (s, b, k), m in acc.items():
+        for v in np.unique(steps[node.weight != 0]) if np.any(node.weight) else [0]:
+            w = np.where(steps == v, node.weight, 0.0)
+            key = (s, b, k + int(v))
+            out[key] = out.get(key, 0) + (w if m is IDENTITY else w @ m)
+    return out
+
+
 def _projections(target: str, acc: dict[Key, object], n: int) -> list[Projection]:
     """Merge forms per source; split a source's synapses over projections only where delays collide."""
     by_source: dict[str, dict[int, list]] = {}
@@ -216,6 +230,8 @@ def _layer_inputs(graph: Graph, dt_s: float | None) -> LayerInputs:
             node = graph.nodes[name]
             if isinstance(node, Delay):
                 forms[name] = (_delay_forms(name, node, acc, int(np.prod(shapes[name][0])), dt_s), const)
+            elif isinstance(node, DelayLinear):
+                forms[name] = (_delay_linear_forms(name, node, acc, int(np.prod(shapes[name][0])), dt_s), node.weight @ const)
             else:
                 matrix, bias = node_matrix(name, node, shapes[name][0], shapes[name][1])
                 forms[name] = ({key: matrix if m is IDENTITY else matrix @ m for key, m in acc.items()}, matrix @ const + bias)

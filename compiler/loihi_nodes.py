@@ -9,7 +9,7 @@ node with the fields of the same name (``weights, weight_exp, num_weight_bits,
 sign_mode``; ``du, dv, vth, bias_mant, bias_exp``). Populations are flat
 (``n`` neurons, C-order over the source layer's ``shape``).
 
-Fields Lava's LIF lacks (``reset``, ``v_reset``, ``reset_delay``, ``spiking``)
+Fields Lava's LIF lacks (``reset``, ``v_reset``, ``reset_delay``, ``reset_recheck``, ``spiking``)
 are spikec's exact integer extensions, defined in ``docs/semantics.md``
 section 3; ``is_stock_lava`` says when a population needs none of them.
 """
@@ -93,6 +93,7 @@ class LoihiNeurons(Node):
     reset: str = "zero"
     v_reset: np.ndarray | None = None
     reset_delay: bool = False
+    reset_recheck: bool = False
     spiking: bool = True
     v_scale: np.ndarray | None = None
     latency_steps: int = 1
@@ -118,7 +119,7 @@ class LoihiNeurons(Node):
     @property
     def is_stock_lava(self) -> bool:
         """True when Lava's own bit-accurate LIF computes exactly this population."""
-        return self.spiking and self.reset == "zero" and not self.reset_delay and not self.v_reset.any()
+        return self.spiking and self.reset == "zero" and not self.reset_delay and not self.reset_recheck and not self.v_reset.any()
 
 
 @dataclass(frozen=True, eq=False)

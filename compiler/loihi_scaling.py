@@ -38,6 +38,7 @@ class NeuronCoefficients:
     v_reset: np.ndarray
     reset: str
     reset_delay: bool
+    reset_recheck: bool
     spiking: bool
     has_current: bool
 
@@ -64,6 +65,7 @@ def neuron_coefficients(name: str, node: Node, dt_s: float | None) -> NeuronCoef
         v_threshold=flat(node.v_threshold) if spiking else None,
         v_reset=flat(node.v_reset) if spiking else 0 * ones,
         reset=getattr(node, "reset", "zero"), reset_delay=bool(getattr(node, "reset_delay", False)),
+        reset_recheck=bool(getattr(node, "reset_recheck", False)),
         spiking=spiking, has_current=isinstance(node, CubaLIF),
     )
 

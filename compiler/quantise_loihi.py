@@ -191,7 +191,7 @@ def _population(name: str, node: Any, shape: tuple[int, ...], c: NeuronCoefficie
     population = LoihiNeurons(
         shape=shape, du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp,
         reset=c.reset, v_reset=np.clip(np.rint(c.v_reset * s_int), -state_max, state_max), reset_delay=c.reset_delay,
-        spiking=c.spiking, v_scale=s_int, origin=node.kind,
+        reset_recheck=c.reset_recheck, spiking=c.spiking, v_scale=s_int, origin=node.kind,
     )
     if bias_saturated:
         warnings.append(f"node '{name}': {bias_saturated} biases saturate the {fmt.bias_mant_bits}-bit mantissa")

@@ -135,3 +135,13 @@ def test_non_binary_input_is_rejected():
 
     with pytest.raises(InputError, match="binary"):
         run_loihi(_chain(), FMT, np.full((3, 1), 0.5))
+
+
+def test_reset_recheck_needs_one_more_threshold_while_the_stored_v_is_above_it():
+    # stored v 7000 > 6400 (threshold 100 << 6); this step's v = 7000 + 640 = 7640:
+    # the test is 7640 - 6400 = 1240 > 6400: no spike; without recheck it spikes
+    p = pop(vth=100, reset="subtract", reset_recheck=True)
+    assert step(p, 0, 7000, 10)[1:3] == (7640, False)
+    assert step(pop(vth=100, reset="subtract"), 0, 7000, 10)[1:3] == (7640 - 6400, True)
+    # a stored v at or below threshold: the plain test
+    assert step(p, 0, 6400, 10)[1:3] == (7040 - 6400, True)

@@ -40,6 +40,7 @@ def neuron_step(
     (``subthr_dynamics``, ``spiking_activation``, ``reset_voltage``) plus spikec's extensions."""
     unity = 1 << fmt.decay_bits
     max_uv = 1 << (fmt.state_bits - 1)
+    v_stored = v  # last step's stored v (for reset_recheck)
     # u: decay (with Lava's +1 offset), add a_in << 6 in int32, wrap once to 24 bits
     cur = wrap_int32(_decay(u, unity - (p.du + fmt.decay_offset_u), fmt.decay_bits).astype(np.int64)
                      + wrap_int32(a_in.astype(np.int64) << fmt.activation_shift))
@@ -60,7 +61,8 @@ def neuron_step(
             v = np.where(owed, p.v_reset, v).astype(np.int32)
         s = v > vth
         return u, v, s, s
-    s = v > vth
+    # extension reset_recheck: a neuron whose stored v was still above threshold must clear one more
+    s = (v.astype(np.int64) - vth * (v_stored > vth)) > vth if p.reset_recheck else v > vth
     if p.reset == "subtract":
         v = np.where(s, v.astype(np.int64) - vth, v).astype(np.int32)
     else:
