@@ -22,6 +22,7 @@ from ..ir.errors import CompileError
 from ..ir.graph import Graph
 from ..ir.nodes import Input, Output, Threshold, NEURON_TYPES
 from .linear_maps import LayerInputs, Projection, layer_inputs
+from .loihi_fusion import fuse_li_chains
 from .loihi_nodes import SIGN_MODES, Dense, LoihiInput, LoihiNeurons, LoihiOutput
 from .loihi_scaling import (
     NeuronCoefficients, effective_decays, encode_bias, lava_clip_and_truncate, neuron_coefficients,
@@ -238,17 +239,18 @@ def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Gr
     for name, node in graph.items():
         if isinstance(node, Threshold):
             raise CompileError(f"{node.kind} nodes are not supported by the Loihi lowering yet", node=name)
-    inputs = layer_inputs(graph, dt_s)
+    inputs, fused, pairs = fuse_li_chains(graph, layer_inputs(graph, dt_s), dt_s)
+    absorbed = set(pairs.values())
     latency, timing_warnings = _latencies(graph, inputs)
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
-    report: dict[str, Any] = {"layers": {}, "warnings": list(timing_warnings)}
+    report: dict[str, Any] = {"layers": {}, "warnings": list(timing_warnings), "fused_li_chains": dict(pairs)}
     for name in graph.inputs:
         nodes[name] = LoihiInput(shape=inputs.shapes[name][1])
     for name, node in graph.items():
-        if not isinstance(node, NEURON_TYPES):
+        if not isinstance(node, NEURON_TYPES) or name in absorbed:
             continue
-        c = neuron_coefficients(name, node, dt_s)
+        c = fused.get(name) or neuron_coefficients(name, node, dt_s)
         population, denses, rep = _population(name, node, inputs.shapes[name][0], c, inputs, fmt)
         nodes[name] = population.replace(latency_steps=latency.get(name, 1))
         report["layers"][name] = rep
