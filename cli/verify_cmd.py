@@ -11,6 +11,7 @@ from xml.sax.saxutils import quoteattr
 import click
 
 from ..compiler.verify import VerifyReport, format_report, verify
+from ..ir.errors import InputError
 from .common import EXIT_MISMATCH, RESET_CHOICE, load_model, reports_errors
 from .io import load_array
 
@@ -42,7 +43,7 @@ def write_text_atomic(path: str, text: str) -> None:
 
 
 @click.command("verify")
-@click.argument("model", type=click.Path())
+@click.argument("model", type=click.Path(), required=False)
 @click.option("--targets", default=DEFAULT_TARGETS, show_default=True, help="Comma-separated targets (see 'spikec targets').")
 @click.option("--steps", type=int, default=100, show_default=True, help="Steps of generated input.")
 @click.option("--trials", type=int, default=2, show_default=True, help="Samples (batch) of generated input.")
@@ -52,17 +53,29 @@ def write_text_atomic(path: str, text: str) -> None:
 @click.option("--reset", type=RESET_CHOICE, default="zero", show_default=True, help="Reset mode for spiking nodes whose file does not record one.")
 @click.option("--junit", "junit_path", type=click.Path(), default=None, help="Also write a JUnit XML report (for CI).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
+@click.option("--random", "random_count", type=int, default=None, help="Instead of MODEL: sweep this many random graphs (seeds from --seed).")
+@click.option("--preset", type=click.Choice(["tiny", "small", "loihi_friendly"]), default="small", show_default=True, help="Random graph distribution for --random.")
+@click.option("--save-failures", type=click.Path(), default=None, help="With --random: save each failing graph, shrunk, as .nir here.")
 @reports_errors
-def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset, junit_path, as_json) -> None:
+def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset, junit_path, as_json,
+                   random_count, preset, save_failures) -> None:
     """Compile MODEL for each target and check that the target's own backend
     computes exactly what the reference executor computes.
 
+    With --random N instead of MODEL, sweep N random graphs (a csmith for SNNs):
+    failures are printed with their seed and a one-line reproducer, and shrunk.
     Exit status 0 when every target agrees, 1 on a mismatch, 2 on bad input.
 
     \b
-    Example:
+    Examples:
       spikec verify examples/braille_subtract.nir --targets loihi2,spinnaker1 --steps 200 --junit verify.xml
+      spikec verify --random 300 --targets spinnaker1,rram-512 --seed 1000 --save-failures failures/
     """
+    if random_count is not None:
+        _sweep(random_count, targets, seed, trials, preset, save_failures, quiet=as_json or not sys.stderr.isatty())
+        return
+    if model is None:
+        raise InputError("missing MODEL (a .nir file), or --random N for a sweep of random graphs")
     graph = load_model(model, reset=reset)
     inputs = load_array(input_path) if input_path else None
     quiet = as_json or not sys.stderr.isatty()
@@ -76,5 +89,17 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
         click.echo(format_report(report))
     if junit_path:
         write_text_atomic(junit_path, junit_xml(report))
+    if not report.ok:
+        sys.exit(EXIT_MISMATCH)
+
+
+def _sweep(count: int, targets: str, seed: int, batch: int, preset: str, save_dir: str | None, quiet: bool) -> None:
+    from ..compiler.randgraph_spec import GraphSpec
+    from ..compiler.sweep import format_sweep, sweep
+
+    progress = None if quiet else (lambda msg: click.echo(f"  {msg}", err=True))
+    report = sweep(count, [t.strip() for t in targets.split(",") if t.strip()], spec=getattr(GraphSpec, preset)(),
+                   first_seed=seed, batch=batch, save_dir=save_dir, progress=progress)
+    click.echo(format_sweep(report))
     if not report.ok:
         sys.exit(EXIT_MISMATCH)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir.check import normalise
+from ..ir.errors import CompileError
+from ..ir.nodes import DelayLinear
 from ..ir.graph import Graph
 from .crossbar_map import CrossbarMap, map_graph, quantisation_error, quantised_graph
 from .crossbar_pack import UtilisationReport, place_tiles, utilisation_report
@@ -31,6 +33,12 @@ class RramMapping:
 def lower_to_crossbars(graph: Graph, config: RramConfig) -> RramMapping:
     """Map, quantise and place every weight matrix of ``graph`` on ``config``'s arrays."""
     graph = normalise(graph)
+    for name, node in graph.items():
+        if isinstance(node, DelayLinear):  # the RRAM family has no synaptic delay buffer yet (issue 8)
+            raise CompileError(
+                "per-synapse delays (DelayLinear) are not supported on RRAM targets yet; "
+                "use Delay nodes on the layer's input instead", node=name, parameter="delay",
+            )
     layers = map_graph(graph, config.geometry)
     crossbars = place_tiles(layers, config.geometry, pack=config.pack)
     errors = {name: quantisation_error(graph.nodes[name], m) for name, m in layers.items()}
