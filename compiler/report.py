@@ -20,6 +20,7 @@ rasters of different targets line up step for step.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 from typing import Any, Mapping, Sequence
@@ -128,16 +129,17 @@ def svg_raster(x: np.ndarray, title: str, *, width: int = 360, height: int = 150
     return "".join(parts)
 
 
-def svg_bars(items: Sequence[tuple[str, float]], *, title: str, maximum: float = 1.0, fmt: str = "{:.1%}", width: int = 360) -> str:
-    """Horizontal bars, one per (label, value), scaled to ``maximum``."""
-    row, left = 18, 120
+def svg_bars(items: Sequence[tuple[str, float]], *, title: str, maximum: float = 1.0, minimum: float = 0.0,
+             fmt: str = "{:.1%}", width: int = 360) -> str:
+    """Horizontal bars, one per (label, value), from ``minimum`` (bar empty) to ``maximum`` (full)."""
+    row, left = 18, 200
     height = 22 + row * max(len(items), 1)
     parts = [f'<svg class="bars" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
              f'<text x="0" y="12" font-size="11">{html.escape(title)}</text>']
     span = width - left - 70
     for k, (label, value) in enumerate(items):
         y = 18 + k * row
-        frac = 0.0 if not maximum else max(0.0, min(1.0, value / maximum))
+        frac = 0.0 if maximum <= minimum else max(0.0, min(1.0, (value - minimum) / (maximum - minimum)))
         parts.append(f'<text x="{left - 6}" y="{y + 12}" font-size="10" text-anchor="end">{html.escape(str(label))}</text>'
                      f'<rect x="{left}" y="{y + 2}" width="{span}" height="{row - 6}" fill="#eee"/>'
                      f'<rect x="{left}" y="{y + 2}" width="{frac * span:.1f}" height="{row - 6}" fill="#4a7ebb"/>'
@@ -149,7 +151,7 @@ def svg_bars(items: Sequence[tuple[str, float]], *, title: str, maximum: float =
 def html_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
     if not rows:
         return "<p>(no rows)</p>"
-    columns = list(columns or rows[0].keys())
+    columns = list(columns or dict.fromkeys(k for r in rows for k in r))
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r.get(c)))}</td>" for c in columns) + "</tr>" for r in rows)
     return f'<table class="acc"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -177,7 +179,8 @@ def utilisation(program: Any) -> tuple[str, list[tuple[str, float]], float]:
     if program.family == "spinnaker":
         r = program.report["spinnaker"]
         per_core = {}
-        for core in program.artefacts["spinnaker"].cores:
+        spinnaker = program.artefacts["spinnaker"]
+        for core in getattr(spinnaker, "artefacts", spinnaker).cores:
             v = core.vertex
             per_core[f"{v.population} [{v.lo}:{v.hi}]"] = (v.hi - v.lo) / limits.neurons_per_core
         return (f"{r['cores']} cores on {r['chips']} chip(s) of {limits.cores_per_chip} cores each; neurons per core "
@@ -205,48 +208,96 @@ def quantisation_rows(program: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def program_section(label: str, program: Any, sample: np.ndarray) -> str:
-    """One program: utilisation, per-output error against the float model, quantisation, rasters."""
-    ours = run_in_float_time(program, sample)
+def output_sources(program: Any) -> dict[str, str]:
+    """One output per source layer (the first in graph order), in execution order: what the rasters show."""
+    graph = program.graph
+    order, _ = graph.execution_order()
+    rank = {n: i for i, n in enumerate(order)}
+    found: dict[str, str] = {}
+    for name in output_names(program):
+        found.setdefault(graph.predecessors(name)[0], name)
+    return dict(sorted(found.items(), key=lambda kv: rank.get(kv[0], 0)))
+
+
+def source_fingerprint(graph: Any) -> str:
+    """Equal for programs compiled from the same float graph (structure and every array)."""
+    digest = hashlib.sha256(repr((sorted(graph.nodes), graph.edges)).encode())
+    for name in sorted(graph.nodes):
+        for value in vars(graph.nodes[name]).values():
+            if isinstance(value, np.ndarray):
+                digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()
+
+
+def raster_grid(runs: Sequence[tuple[str, Any, dict[str, np.ndarray]]], sample: np.ndarray) -> str:
+    """A table: one row per program, one raster per layer, so targets compare at a glance.
+
+    Before the first program of each float graph, a row with the float model itself.
+    """
+    rows, seen = [], set()
+    for label, program, outputs in runs:
+        key = source_fingerprint(program.source)
+        if key not in seen:
+            seen.add(key)
+            floats = float_outputs(program, sample)
+            cells = "".join(f"<td>{svg_raster(floats[name][:, 0], f'layer {layer}', width=300, height=130)}</td>"
+                            for layer, name in output_sources(program).items())
+            rows.append(f"<tr><th>float model<br><small>(program {html.escape(label)}'s source)</small></th>{cells}</tr>")
+        cells = "".join(f"<td>{svg_raster(outputs[name][:, 0], f'layer {layer}', width=300, height=130)}</td>"
+                        for layer, name in output_sources(program).items())
+        rows.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
+    return f'<table class="grid">{"".join(rows)}</table>'
+
+
+def program_section(label: str, program: Any, sample: np.ndarray, ours: dict[str, np.ndarray]) -> str:
+    """One program: utilisation, per-layer error against the float model on the sample, weight quantisation."""
     floats = float_outputs(program, sample)
     summary, bars, maximum = utilisation(program)
-    errors = []
-    for name in output_names(program):
-        if name in floats:
-            errors.append({"output": name} | layer_error(floats[name][:, 0], ours[name][:, 0]))
+    errors = [{"layer": layer} | layer_error(floats[name][:, 0], ours[name][:, 0])
+              for layer, name in output_sources(program).items() if name in floats]
     quant = quantisation_rows(program)
-    rasters = "".join(svg_raster(ours[name][:, 0], f"{label}: {name}") for name in output_names(program))
-    return (f'<section class="program"><h2>{html.escape(label)}</h2>'
+    return (f'<section class="program"><h3>{html.escape(label)}</h3>'
             f"<p>target <b>{html.escape(program.target.name)}</b> ({html.escape(program.family)} arithmetic), dt {program.dt_s} s. "
             f"{html.escape(summary)}</p>{svg_bars(bars, title='utilisation', maximum=maximum)}"
-            f"<h3>Error against the float model (this sample)</h3>{html_table(errors)}"
-            + (f"<h3>Weight quantisation (compiler report)</h3>{html_table(quant)}" if quant else "")
-            + f'<h3>Rasters (reference executor, float-model time)</h3><div class="rasters">{rasters}</div></section>')
+            f"<h4>Per-layer error against the float model (this sample)</h4>{html_table(errors)}"
+            + (f"<h4>Weight quantisation (compiler report)</h4>{html_table(quant)}" if quant else "")
+            + "</section>")
 
 
-STYLE = """body{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}
+STYLE = """body{font-family:sans-serif;margin:24px;color:#222;max-width:1300px}
 table.acc{border-collapse:collapse;font-size:12px;margin:8px 0}table.acc td,table.acc th{border:1px solid #ccc;padding:3px 6px;text-align:right}
-table.acc th{background:#eef}section.program{border-top:2px solid #ccd;margin-top:18px}.rasters svg{margin:4px}
-.note{color:#555;font-size:12px}"""
+table.acc th{background:#eef}table.grid th{text-align:right;padding-right:8px;font-size:13px}
+section.program{border-top:2px solid #ccd;margin-top:14px}.note{color:#555;font-size:12px}"""
 
 
 def build_report(programs: Sequence[tuple[str, Any]], sample: np.ndarray, *, table: Sequence[Mapping[str, Any]] = (),
-                 title: str = "spikec report", note: str = "") -> str:
-    """The HTML page for ``programs`` (label, Program), run on ``sample`` ``[T, 1, *shape]`` (or ``[T, *shape]``)."""
+                 accuracy: Sequence[tuple[str, float]] = (), title: str = "spikec report", note: str = "") -> str:
+    """The HTML page for ``programs`` (label, Program), run on ``sample`` ``[T, 1, *shape]`` (or ``[T, *shape]``).
+
+    ``table``: rows for the accuracy/cost table; ``accuracy``: (label, fraction) pairs drawn as bars.
+    """
     sample = np.asarray(sample, dtype=np.float64)
     if programs:
-        shape = tuple(next(iter(programs))[1].source.nodes[next(iter(programs))[1].source.inputs[0]].shape)
-        if sample.shape[1:] == shape:
+        source = programs[0][1].source
+        if sample.shape[1:] == tuple(source.nodes[source.inputs[0]].shape):
             sample = sample[:, None]
         sample = sample[:, :1]
+    runs = [(label, program, run_in_float_time(program, sample)) for label, program in programs]
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>"]
     if note:
         parts.append(f'<p class="note">{html.escape(note)}</p>')
     if table:
         parts.append(f"<h2>Accuracy and cost per inference</h2>{html_table(table)}")
-    parts.append(f'<p class="note">One sample, {sample.shape[0]} steps, {int(sample.sum())} input spikes, run on every program below.</p>')
-    parts.extend(program_section(label, program, sample) for label, program in programs)
+    if accuracy:
+        low = max(0.0, math.floor(min(v for _, v in accuracy) * 20) / 20 - 0.05)
+        parts.append(svg_bars(accuracy, title=f"test accuracy (bars start at {low:.0%})", minimum=low, width=640))
+    parts.append(f"<h2>Spike rasters, one sample on every program</h2><p class='note'>{sample.shape[0]} steps, "
+                 f"{int(sample.sum())} input spikes; each program on the reference executor of its numeric format, "
+                 f"aligned to the float model's time (Loihi's Dense latency removed); read-outs drawn as value traces.</p>")
+    parts.append(raster_grid(runs, sample))
+    parts.append("<h2>Per program: utilisation and quantisation error</h2>")
+    parts.extend(program_section(label, program, sample, ours) for label, program, ours in runs)
     parts.append("</body></html>")
     return "".join(parts)
 
@@ -261,6 +312,7 @@ def write_report(path: str, programs: Sequence[tuple[str, Any]], sample: np.ndar
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".report-", suffix=".html")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(page)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return path
 

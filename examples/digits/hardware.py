@@ -21,17 +21,19 @@ from spikec.compiler.metrics import connections
 from spikec.compiler.report import run_in_float_time
 
 def run_on(program: Any, spikes: np.ndarray, backend: str = "reference", *, seed: int = 0, t_s: float = 1.0,
-           stats: dict | None = None) -> dict[str, np.ndarray]:
+           compensate_drift: bool = False, stats: dict | None = None) -> dict[str, np.ndarray]:
     """Outputs ``{name: [T, B, ...]}`` aligned with the float model (``spikec.compiler.report.run_in_float_time``).
 
     ``stats``, when given, receives the SpiNNaker machine's counters (packets, hops, synaptic events).
     """
     if backend == "rram":
-        return run_in_float_time(program, spikes, backend, seed=seed, t_s=t_s)
+        return run_in_float_time(program, spikes, backend, seed=seed, t_s=t_s, compensate_drift=compensate_drift)
     if backend == "spinnaker" and stats is not None:
         from spikec.backends.spinnaker import run_with_stats
 
-        out, machine = run_with_stats(program, spikes)
+        # record=("v",): the machine records v only when asked, also for read-out Outputs (see docs/digits.md)
+        out, machine = run_with_stats(program, spikes, record=("v",))
+        out = {k: v for k, v in out.items() if "." not in k}
         stats.update({k: getattr(machine, k) for k in ("packets", "hops", "synaptic_events", "deliveries", "dropped")})
         return out
     return run_in_float_time(program, spikes, backend)
