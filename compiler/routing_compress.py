@@ -139,13 +139,18 @@ def _cover_range(items, starts, ends, first: int, last: int) -> list[RoutingEntr
 # --- pair compressor ----------------------------------------------------------
 
 
-def pair_compress(entries: Sequence[RoutingEntry], blockers: Sequence[Cube] = ()) -> list[RoutingEntry]:
+def pair_compress(entries: Sequence[RoutingEntry], blockers: Sequence[Cube] = (), *,
+                  partner: str = "first") -> list[RoutingEntry]:
     """PACMAN's ordered pair compressor; the returned table is ordered.
 
     Routes are processed from the least to the most frequent; a merge is
     accepted when its cube meets no entry of a later route and no blocker
     (earlier routes sit above it in the table and keep their keys).
+    ``partner="first"`` merges with the first acceptable partner (PACMAN);
+    ``"most-specific"`` with the partner giving the smallest merged cube
+    (spikec's variant: one entry fewer on PACMAN's table1).
     """
+    merge_bucket = _pair_bucket if partner == "first" else _pair_bucket_specific
     counts: dict[int, int] = {}
     for e in entries:
         counts[e.route] = counts.get(e.route, 0) + 1
@@ -164,7 +169,7 @@ def pair_compress(entries: Sequence[RoutingEntry], blockers: Sequence[Cube] = ()
     later.reverse()
     out: list[RoutingEntry] = []
     for route, (rk, rm) in zip(order, later):
-        out.extend(RoutingEntry(k, m, route, d) for k, m, d in _pair_bucket(buckets[route], rk, rm))
+        out.extend(RoutingEntry(k, m, route, d) for k, m, d in merge_bucket(buckets[route], rk, rm))
     return out
 
 
@@ -182,6 +187,29 @@ def _pair_bucket(work: list[tuple[int, int, bool]], rk: np.ndarray, rm: np.ndarr
                 j = 0
                 continue
             j += 1
+        done.append(left)
+    return done
+
+
+def _pair_bucket_specific(work: list[tuple[int, int, bool]], rk: np.ndarray, rm: np.ndarray) -> list[tuple[int, int, bool]]:
+    work = list(work)
+    done: list[tuple[int, int, bool]] = []
+    while work:
+        left = work.pop(0)
+        while work:
+            keys = np.array([w[0] for w in work], dtype=np.uint32)
+            masks = np.array([w[1] for w in work], dtype=np.uint32)
+            merged_masks = np.uint32(left[1]) & masks & ~(np.uint32(left[0]) ^ keys)
+            merged_keys = np.uint32(left[0]) & merged_masks
+            found = None
+            for j in np.argsort(-np.bitwise_count(merged_masks).astype(np.int64), kind="stable").tolist():
+                if not _np_intersects(int(merged_keys[j]), int(merged_masks[j]), rk, rm).any():
+                    found = j
+                    break
+            if found is None:
+                break
+            left = (int(merged_keys[found]), int(merged_masks[found]), left[2] and work[found][2])
+            work.pop(found)
         done.append(left)
     return done
 
@@ -362,7 +390,8 @@ def compress_table(table: RoutingTable, target_length: int | None = None, *,
     Candidates (each checked only by construction here; ``check_equivalent``
     proves the chosen one in tests and in the compile):
     defaults removed first, then range, then pair (blockers keep the removed
-    keys defaulting); range, pair, then defaults removed; and, for tables of
+    keys defaulting); range, pair (first or most specific partner), then
+    defaults removed; and, for tables of
     at most ``ordered_covering_limit`` entries after range compression,
     ordered covering with defaults removed afterwards.
     """
@@ -378,6 +407,8 @@ def compress_table(table: RoutingTable, target_length: int | None = None, *,
     candidates.append(("defaults+range+pair", pair_compress(ranged_blocked, removed)))
     ranged = range_compress(entries)
     candidates.append(("range+pair+defaults", _strip_defaults(pair_compress(ranged))))
+    candidates.append(("range+pair(most-specific)+defaults",
+                       _strip_defaults(pair_compress(ranged, partner="most-specific"))))
     if len(ranged) <= ordered_covering_limit:
         candidates.append(("range+ordered-covering+defaults",
                            _strip_defaults(ordered_covering(ranged, None))))

@@ -5,7 +5,7 @@ results (from the fixture README) beside ours:
 
 | table | original | PACMAN best | spikec (measured 2026-11-23) |
 |---|---|---|---|
-| table1 | 39,235 | range+pair 361 | range 736 (= PACMAN), range+pair 361, range+ordered covering 516 (PACMAN 638) |
+| table1 | 39,235 | range+pair 361 | range 736 (= PACMAN), range+pair 361, range+pair (most specific partner) 360, range+ordered covering 516 (PACMAN 638) |
 | table2 | 39,520 | range+pair 172 | range 551 (= PACMAN), range+pair 171, range+ordered covering 351 (PACMAN 359) |
 | many_to_one largest / total | 1,650 / 15,245 | pair 906 / 2,507 in 1.7 s | compress_table 905 / 2,053 in 3.3 s; pair 905 / 2,331 in 0.13 s |
 """
@@ -111,6 +111,7 @@ def test_every_compressor_routes_every_key_as_before(table):
     results = {
         "compress_table": rc.compress_table(table).table,
         "pair": RoutingTable(tuple(rc.pair_compress(table.entries))),
+        "pair_specific": RoutingTable(tuple(rc.pair_compress(table.entries, partner="most-specific"))),
         "range": RoutingTable(tuple(rc.range_compress(table.entries))),
         "ordered_covering": RoutingTable(tuple(rc.ordered_covering(table.entries))),
         "blocked_oc": RoutingTable(tuple(rc.ordered_covering(kept, None, removed))),
@@ -126,12 +127,12 @@ def test_every_compressor_routes_every_key_as_before(table):
 
 
 @needs_fixtures
-@pytest.mark.parametrize("name, pacman_best, bound", [("table1", 361, 361), ("table2", 172, 172)])
+@pytest.mark.parametrize("name, pacman_best, bound", [("table1", 361, 360), ("table2", 172, 171)])
 def test_real_single_chip_tables_compress_at_least_as_well_as_pacman(name, pacman_best, bound):
     table = load_csv(name)
     result = rc.compress_table(table)
     rc.check_equivalent(table, result.table)
-    assert len(result.table) <= bound  # PACMAN's best: range then pair
+    assert len(result.table) <= bound < pacman_best  # PACMAN's best: range then pair
     assert result.seconds < 30
 
 
