@@ -13,7 +13,7 @@ reported per layer.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -164,7 +164,7 @@ def _fit_scale(name: str, c: NeuronCoefficients, projections: list[Projection], 
     """The population's scale and Dense nodes; rounding can push integer sums past a bound the float
     scale met, so the integer worst case is re-checked and the scale shrunk until it fits."""
     k_cap = math.inf
-    for _ in range(8):
+    for _ in range(16):
         try:
             scale, s_int = choose_scale(c, projections, bias_v, du, dv, fmt, k_cap)
         except CompileError as exc:
@@ -173,7 +173,7 @@ def _fit_scale(name: str, c: NeuronCoefficients, projections: list[Projection], 
         use = worst_case_use(denses, c, s_int, scale, bias_v, du, dv, fmt)
         if max(use.values()) <= 1.0:
             break
-        k_cap = scale.k / max(use.values()) * 0.999
+        k_cap = scale.k / max(use.values()) * 0.99  # a 1 % step: rounding may hide smaller ones
     return scale, s_int, denses, use
 
 
@@ -218,19 +218,43 @@ def _population(name: str, node: Any, shape: tuple[int, ...], c: NeuronCoefficie
     return population, denses, report
 
 
-def _latencies(graph: Graph, inputs: LayerInputs) -> tuple[dict[str, int], list[str]]:
-    """Steps each population lags the float reference: d_N = d_S + 1 - back edges (one Dense each)."""
+def _latencies(graph: Graph, inputs: LayerInputs) -> dict[str, int]:
+    """Steps each population lags the float reference: the longest ``d_S + 1 - b`` over its inputs
+    whose latency is already known (one Dense each, minus the float path's back edges)."""
     order, _ = graph.execution_order()
     latency = {n: 0 for n in graph.inputs}
-    warnings: list[str] = []
     for name in order:
         if name not in inputs.projections or isinstance(graph.nodes[name], Output):
             continue
-        cands = {latency[p.source] + 1 - b for p in inputs.projections[name] if p.source in latency for b in p.back_edges}
-        latency[name] = min(cands) if cands else 1
-        if len(cands) > 1:
-            warnings.append(f"node '{name}': paths of unequal Dense depth ({sorted(cands)}): timing differs from the float reference")
-    return latency, warnings
+        cands = [latency[p.source] + 1 - b for p in inputs.projections[name] if p.source in latency for b in p.back_edges]
+        latency[name] = max(cands) if cands else 1
+    return latency
+
+
+def align_paths(inputs: LayerInputs, latency: dict[str, int]) -> tuple[LayerInputs, list[str]]:
+    """Give every projection that arrives early the synaptic delay that makes it arrive with the float timing.
+
+    A projection from S into N arrives ``d_N - (d_S + 1 - b)`` steps early (a skip
+    connection past a layer); that many steps of DelayDense delay fix it. One
+    arriving late (a back edge from a deeper layer) cannot be fixed: reported.
+    """
+    warnings: list[str] = []
+    projections: dict[str, list[Projection]] = {}
+    for target, plist in inputs.projections.items():
+        if target not in latency:
+            projections[target] = plist
+            continue
+        fixed = []
+        for p in plist:
+            early = sorted({latency[target] - (latency[p.source] + 1 - b) for b in p.back_edges if p.source in latency})
+            if len(early) > 1 or (early and early[0] < 0):
+                warnings.append(f"node '{target}': input from '{p.source}' arrives {early} steps off the float timing on Loihi (unequal Dense depth): spikes may shift")
+            if early and len(early) == 1 and early[0] > 0:
+                base = p.delays if p.delays is not None else np.zeros(p.matrix.shape, np.int64)
+                p = replace(p, delays=np.where(p.matrix != 0, base + early[0], 0))
+            fixed.append(p)
+        projections[target] = fixed
+    return LayerInputs(projections, inputs.constants, inputs.shapes), warnings
 
 
 def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Graph, dict[str, Any]]:
@@ -241,7 +265,8 @@ def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Gr
             raise CompileError(f"{node.kind} nodes are not supported by the Loihi lowering yet", node=name)
     inputs, fused, pairs = fuse_li_chains(graph, layer_inputs(graph, dt_s), dt_s)
     absorbed = set(pairs.values())
-    latency, timing_warnings = _latencies(graph, inputs)
+    latency = _latencies(graph, inputs)
+    inputs, timing_warnings = align_paths(inputs, latency)
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     report: dict[str, Any] = {"layers": {}, "warnings": list(timing_warnings), "fused_li_chains": dict(pairs)}
