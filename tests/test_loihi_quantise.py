@@ -107,12 +107,13 @@ def integer_programs(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     n_in, n = 6, 5
     dense = Dense(weights=(rng.integers(-256, 255, (n, n_in)) & ~1), weight_exp=draw(st.integers(-8, 7)),
-                  num_weight_bits=8, sign_mode=1, weight_scale=np.ones(n))
+                  num_weight_bits=8, sign_mode=1, weight_scale=np.ones(n),
+                  delays=rng.integers(0, 4, (n, n_in)) if draw(st.booleans()) else None)
     neurons = LoihiNeurons(
         shape=(n,), du=draw(st.integers(0, 4095)), dv=draw(st.integers(0, 4095)), vth=draw(st.integers(1, 131071)),
         bias_mant=rng.integers(-4096, 4096, n), bias_exp=rng.integers(0, 8, n),
         reset=draw(st.sampled_from(["zero", "subtract"])), reset_delay=draw(st.booleans()),
-        v_reset=rng.integers(-(1 << 22), 1 << 22, n), spiking=draw(st.booleans()),
+        v_reset=rng.integers(-(1 << 22), 1 << 22, n), spiking=draw(st.booleans()), reset_recheck=draw(st.booleans()),
     )
     nodes = {"in": LoihiInput(shape=(n_in,)), "d": dense, "p": neurons, "out": LoihiOutput(shape=(n,))}
     return Graph(nodes, [("in", "d"), ("d", "p"), ("p", "out")]), (rng.random((80, n_in)) < 0.7).astype(np.int8)
