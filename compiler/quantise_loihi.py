@@ -4,11 +4,13 @@ Per neuron population, one free scale: integer voltage ``v_int = S_i v`` with
 ``S_i = vth << 6 / v_threshold_i`` (spiking) so one integer ``vth`` serves every
 neuron (Lava holds one per process) whatever its float threshold. ``vth`` is the
 largest value for which, on the declared input range (every input spiking every
-step), u and v stay inside 24 bits, Dense's output inside 16 bits, and the
-weights need no exponent above ``weight_exp_max``. Per Dense, ``weight_exp`` is
-the smallest exponent whose 8-bit mantissas hold the largest weight. Decays
-round to nearest. Everything that rounding, clamping or saturating changes is
-reported per layer.
+step), u and v stay inside 24 bits, Dense's output inside 16 bits, every bias
+inside ``bias_mant << bias_exp``, and the weights need no exponent above
+``weight_exp_max``. Per Dense, ``weight_exp`` is the smallest exponent whose
+8-bit mantissas hold the largest weight. Decays round to nearest. Paths that
+reach a layer early (skip connections) get synaptic delays that restore the
+float timing; ``LI -> LI`` chains fuse into one read-out. Everything that
+rounding, clamping or saturating changes is reported per layer.
 """
 from __future__ import annotations
 
@@ -257,6 +259,23 @@ def align_paths(inputs: LayerInputs, latency: dict[str, int]) -> tuple[LayerInpu
     return LayerInputs(projections, inputs.constants, inputs.shapes), warnings
 
 
+def _named_denses(name: str, denses: list, nodes: dict, graph: Graph, target: Target, dt_s: float | None) -> list[tuple[str, str, Dense]]:
+    """The Dense nodes into ``name``, named ``<source>-><name>`` (``#k`` for a source split by colliding delays), checked."""
+    fmt: LoihiNumeric = target.numeric
+    max_delay = target.limits.max_delay_steps if target.limits.max_delay_steps is not None else (1 << fmt.delay_bits) - 1
+    out: list[tuple[str, str, Dense]] = []
+    for source, dense, _ in denses:
+        if dense.delays is not None and int(dense.delays.max()) > max_delay:
+            raise CompileError(f"synaptic delay from '{source}' of {int(dense.delays.max())} steps exceeds the target's {max_delay}: raise dt",
+                               node=name, parameter="delay", value=int(dense.delays.max()), limit=max_delay)
+        if isinstance(graph.nodes[source], NEURON_TYPES) and not neuron_coefficients(source, graph.nodes[source], dt_s).spiking:
+            raise CompileError(f"{graph.nodes[source].kind} '{source}' outputs a voltage, not spikes: on Loihi it can only feed an Output", node=name)
+        dense_name = f"{source}->{name}"
+        taken = [k for k in list(nodes) + [n for n, _, _ in out] if k == dense_name or k.startswith(dense_name + "#")]
+        out.append((dense_name + (f"#{len(taken)}" if taken else ""), source, dense))
+    return out
+
+
 def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Graph, dict[str, Any]]:
     """The lowered Loihi graph and its quantisation report (per population and Dense)."""
     fmt: LoihiNumeric = target.numeric
@@ -280,16 +299,7 @@ def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Gr
         nodes[name] = population.replace(latency_steps=latency.get(name, 1))
         report["layers"][name] = rep
         report["warnings"].extend(rep["warnings"])
-        max_delay = target.limits.max_delay_steps if target.limits.max_delay_steps is not None else (1 << fmt.delay_bits) - 1
-        for source, dense, _ in denses:
-            if dense.delays is not None and int(dense.delays.max()) > max_delay:
-                raise CompileError(f"synaptic delay from '{source}' of {int(dense.delays.max())} steps exceeds the target's {max_delay}: raise dt",
-                                   node=name, parameter="delay", value=int(dense.delays.max()), limit=max_delay)
-            if isinstance(graph.nodes[source], NEURON_TYPES) and not neuron_coefficients(source, graph.nodes[source], dt_s).spiking:
-                raise CompileError(f"{graph.nodes[source].kind} '{source}' outputs a voltage, not spikes: on Loihi it can only feed an Output", node=name)
-            dense_name = f"{source}->{name}"
-            if dense_name in nodes:  # one source reaching this layer with colliding delays: one Dense per delay
-                dense_name += f"#{sum(1 for k in nodes if k.startswith(dense_name))}"
+        for dense_name, source, dense in _named_denses(name, denses, nodes, graph, target, dt_s):
             nodes[dense_name] = dense
             edges += [(source, dense_name), (dense_name, name)]
     for name in graph.outputs:
