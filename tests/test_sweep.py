@@ -24,6 +24,13 @@ def test_two_hundred_random_graphs_agree_on_both_rram_targets():
         assert set(tally.unsupported) <= {r for r in tally.unsupported if "DelayLinear" in r}
 
 
+def test_random_graphs_agree_on_the_spinnaker_event_machine():
+    """Includes LI read-outs (membrane outputs), which once crashed the machine's output assembly."""
+    report = sweep(150, ["spinnaker1"], spec=GraphSpec.small(), first_seed=1000, shrink_failures=False)
+    assert report.ok, format_sweep(report)
+    assert report.tallies["spinnaker1"].agreed == 150
+
+
 def test_random_loihi_graphs_agree_with_lava():
     report = sweep(4, ["loihi2"], spec=GraphSpec.loihi_friendly(), first_seed=500, shrink_failures=False)
     assert report.ok, format_sweep(report)

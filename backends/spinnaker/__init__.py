@@ -66,7 +66,9 @@ def run_with_stats(program: Any, inputs: Any, record: tuple[str, ...] = ()) -> t
     art = artefacts_of(program)
     xs, batched, steps, batch = _inputs(art, inputs)
     machine = EventMachine(art)
-    per_item = [machine.run({k: v[:, b] for k, v in xs.items()}, steps, record_v="v" in record) for b in range(batch)]
+    # a read-out (LI) output is a membrane trace: record v for it even when the caller did not ask
+    record_v = "v" in record or any(kind == "v" for kind, _, _ in art.outputs.values())
+    per_item = [machine.run({k: v[:, b] for k, v in xs.items()}, steps, record_v=record_v) for b in range(batch)]
     result: dict[str, np.ndarray] = {}
     for out_name, (kind, shape, vertex_ids) in art.outputs.items():
         start = art.ticks_before_output[out_name]
