@@ -94,6 +94,20 @@ def inspect_program(path: str, as_json: bool) -> str:
     lines.append(format_quantisation(dict(program.report)))
     if program.fidelity and "layers" in program.fidelity:
         lines.append(format_fidelity(program.fidelity))
+    lines += artefact_descriptions(program)
     if program.artefacts:
         lines.append(f"artefacts: {', '.join(sorted(program.artefacts))}")
     return "\n".join(lines)
+
+
+def artefact_descriptions(program) -> list[str]:
+    """What each target family's artefacts say about resources (tables, cores, crossbars)."""
+    lines = []
+    if program.family == "spinnaker" and "spinnaker" in program.artefacts:
+        from ..compiler.spinnaker_io import describe
+
+        lines.append(describe(program.artefacts["spinnaker"]))
+    crossbars = program.report.get("crossbars")
+    if isinstance(crossbars, dict) and crossbars.get("text"):
+        lines.append(crossbars["text"])
+    return lines
