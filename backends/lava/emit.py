@@ -85,6 +85,7 @@ def _population(name: str, node: Any) -> tuple[dict[str, Any], dict[str, np.ndar
             raise CompileError(f"reset mode {node.reset!r} has no Lava model", node=name, parameter="reset")
         params["reset_mode"] = RESET_MODES[node.reset] if node.spiking else RESET_NONE
         params["reset_delay"] = bool(node.reset_delay)
+        params["reset_recheck"] = bool(getattr(node, "reset_recheck", False))
         arrays[f"{name}.v_reset"] = np.asarray(node.v_reset, np.int32)
         refs["v_reset"] = f"{name}.v_reset"
     return {"name": name, "kind": kind, "size": node.n, "params": params, "arrays": refs}, arrays

@@ -58,13 +58,17 @@ class SpikecLIF(AbstractProcess):
     (snnTorch's default: the input of step t+1 is lost under a reset to
     ``v_reset``). ``v_reset`` is in ``v`` units (already ``<< 6``). With
     ``reset_mode = none`` (read-outs) nothing spikes and nothing resets.
+    With ``reset_recheck`` (snnTorch's immediate subtraction) the spike test
+    is ``v - (vth << 6) * [v_stored > vth << 6] > vth << 6``, ``v_stored``
+    being last step's stored v.
     """
 
     def __init__(self, *, shape, du=0, dv=0, vth=10, bias_mant=0, bias_exp=0, u=0, v=0,
-                 v_reset=0, reset_mode=RESET_ZERO, reset_delay=False,
+                 v_reset=0, reset_mode=RESET_ZERO, reset_delay=False, reset_recheck=False,
                  name=None):
         super().__init__(shape=shape, du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp,
-                         reset_mode=int(reset_mode), reset_delay=bool(reset_delay), name=name)
+                         reset_mode=int(reset_mode), reset_delay=bool(reset_delay),
+                         reset_recheck=bool(reset_recheck), name=name)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.u = Var(shape=shape, init=u)
@@ -94,6 +98,7 @@ class PySpikecLIFModelBitAcc(AbstractPyLifModelFixed):
         super().__init__(proc_params)
         self.reset_mode = proc_params["reset_mode"]
         self.reset_delay = proc_params["reset_delay"]
+        self.reset_recheck = proc_params.get("reset_recheck", False)
         self.effective_vth = 0
 
     def scale_threshold(self):
@@ -115,11 +120,15 @@ class PySpikecLIFModelBitAcc(AbstractPyLifModelFixed):
         self.scale_bias()
         if not self.isthrscaled:
             self.scale_threshold()
+        v_stored = self.v.copy()
         self.subthr_dynamics(activation_in=a_in)
         if self.reset_delay:
             self.apply_reset(self.pending_reset.astype(bool))
         if self.reset_mode == RESET_NONE:
             spikes = np.zeros(self.v.shape, dtype=bool)
+        elif self.reset_recheck:
+            owed = (v_stored > self.effective_vth).astype(np.int64) * self.effective_vth
+            spikes = (self.v.astype(np.int64) - owed) > self.effective_vth
         else:
             spikes = self.v > self.effective_vth
         if self.reset_delay:
