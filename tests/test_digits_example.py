@@ -92,6 +92,7 @@ def test_evaluation_runs_every_target_and_native_backends_agree_with_reference(t
     # the RRAM rows carry the drift trials
     assert {"accuracy_1s", "accuracy_1year", "accuracy_1year_comp"} <= set(by[("rram-256", "rram")])
     assert (tmp_path / "results.json").exists() and (tmp_path / "report.html").exists()
+    assert not (tmp_path / "programs").exists()  # programs are saved only when asked
     html = (tmp_path / "report.html").read_text()
     assert html.count('class="raster"') == (len(targets) + 1) * 2  # float row + one row per program, 2 layers each
 

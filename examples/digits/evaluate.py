@@ -11,8 +11,8 @@ plus seeded Monte Carlo trials of freshly programmed chips read 1 s and 1 year
 after programming, the latter also with global drift compensation), and reports per inference: accuracy, spikes, synaptic
 operations (NeuroBench's definitions, ``spikec.compiler.metrics``, counted on
 the synapses as compiled), activation sparsity, cores or arrays, and an energy
-ESTIMATE from ``energy.toml``. It writes ``results.json``, the compiled
-programs and ``report.html`` (``spikec report``'s page) into ``--out``.
+ESTIMATE from ``energy.toml``. It writes ``results.json`` and ``report.html`` (``spikec report``'s page) into ``--out``, and with
+``--save-programs DIR`` every compiled program (``spikec report DIR/*`` redraws the page).
 
     python examples/digits/evaluate.py [--lava-samples N] [--trials 10]
 """
@@ -62,7 +62,7 @@ def counts(graph: spikec.Graph, fan: dict, activity: dict[str, np.ndarray]) -> d
 
 def row(model: str, target: str, backend: str, family: str, predictions: np.ndarray, labels: np.ndarray,
         float_predictions: np.ndarray, c: dict[str, float], res: dict[str, Any] | None, energy_uj: float | None,
-        **extra: Any) -> dict[str, Any]:
+        footprint: int, **extra: Any) -> dict[str, Any]:
     n = len(predictions)
     return {
         "model": model, "target": target, "backend": backend, "family": family, "samples": n,
@@ -72,12 +72,15 @@ def row(model: str, target: str, backend: str, family: str, predictions: np.ndar
         "spikes": c["spikes"], "synops": c["synops"], "synops_dense": c["synops_dense"],
         "activation_sparsity": c["activation_sparsity"],
         "resources": f"{res['used']} {res['unit']}{' (est.)' if res.get('estimated') else ''}" if res else "-",
+        "footprint_bytes": footprint,
         "energy_uj": energy_uj, **extra,
     }
 
 
 def evaluate_model(model: str, models_dir: Path, x: np.ndarray, labels: np.ndarray, *, lava_samples: int, trials: int,
-                   figures: dict, seed: int, programs_dir: Path | None, log=print) -> list[dict[str, Any]]:
+                   figures: dict, seed: int, programs_dir: Path | None, programs: list | None = None,
+                   log=print) -> list[dict[str, Any]]:
+    """Rows of the table for one model; appends (label, Program) to ``programs`` when given."""
     summary = json.loads((models_dir / f"{model}.json").read_text())
     kind = summary["readout"]
     graph = probes.with_layer_probes(spikec.load_nir(models_dir / f"{model}.nir"))
@@ -87,7 +90,7 @@ def evaluate_model(model: str, models_dir: Path, x: np.ndarray, labels: np.ndarr
     fan = {(c.source, c.target): (c.weight != 0).sum(axis=0) for c in connections(graph)}
     c = counts(graph, fan, probes.layer_activity(float_out, {"input": x}))
     rows = [row(model, "float", "reference", "float", float_pred, labels, float_pred, c, None,
-                energy.estimate_uj(c, figures["float"]), torch_accuracy=summary["torch_test_accuracy"],
+                energy.estimate_uj(c, figures["float"]), static_metrics(graph)["footprint_bytes"], torch_accuracy=summary["torch_test_accuracy"],
                 torch_differ_from_float=sum(int(a != b) for a, b in zip(summary["torch_predictions"], float_pred)))]
     log(f"{model}: float reference {rows[0]['accuracy']:.4f} (torch {summary['torch_test_accuracy']:.4f}, "
         f"{rows[0]['torch_differ_from_float']} predictions differ); static: {static_metrics(graph)}")
@@ -95,9 +98,12 @@ def evaluate_model(model: str, models_dir: Path, x: np.ndarray, labels: np.ndarr
         program = spikec.compile(graph, target.name)
         if programs_dir is not None:
             program.save(programs_dir / f"{model}-{target.name}")
+        if programs is not None:
+            programs.append((f"{model}-{target.name}", program))
         res = hardware.resources(program)
         fan = hardware.fan_out(program)
         fig = energy.figures_for(target.name, program.family, figures)
+        reference_out: dict[str, np.ndarray] = {}
         for backend in ["reference"] + hardware.native_backends(program.family):
             n = min(lava_samples, x.shape[1]) if backend == "lava" else x.shape[1]
             if n == 0:
@@ -116,10 +122,14 @@ def evaluate_model(model: str, models_dir: Path, x: np.ndarray, labels: np.ndarr
             c["packet_hops"] = stats["hops"] / n if stats else c["packets"]  # estimate: one hop per packet
             c["tile_reads"] = tile_reads(program, probes.layer_activity(out, {"input": x[:, :n]})) if program.family == "rram" else 0.0
             extra: dict[str, Any] = {"seconds": round(seconds, 2), "packet_hops": c["packet_hops"], "hops_measured": bool(stats)}
+            if backend == "reference":
+                reference_out = out
+            else:  # output entries (every output, step, sample, neuron) that differ from the reference executor's
+                extra["entries_differ_from_reference"] = int(sum((out[k] != reference_out[k][:, :n]).sum() for k in out))
             if program.family == "rram" and backend == "rram":
                 extra |= drift_trials(program, x, labels, kind, trials=trials, seed=seed)
             r = row(model, target.name, backend, program.family, readout.predict(out["output"], kind), labels[:n],
-                    float_pred, c, res, energy.estimate_uj(c, fig), **extra)
+                    float_pred, c, res, energy.estimate_uj(c, fig), hardware.footprint(program), **extra)
             rows.append(r)
             log(f"  {target.name:<11} {backend:<9} {r['accuracy']:.4f} on {n} ({r['differ_from_float']} differ from float) "
                 f"{seconds:.1f} s")
@@ -152,9 +162,9 @@ def drift_trials(program: Any, x: np.ndarray, labels: np.ndarray, kind: str, *, 
 
 
 COLUMNS = [("model", "model", "{}"), ("target", "target", "{}"), ("backend", "backend", "{}"), ("n", "samples", "{}"),
-           ("acc %", "accuracy", "{:.2f}"), ("diff", "differ_from_float", "{}"), ("spikes", "spikes", "{:.0f}"),
+           ("acc %", "accuracy", "{:.2f}"), ("diff", "differ_from_float", "{}"), ("!=ref", "entries_differ_from_reference", "{}"), ("spikes", "spikes", "{:.0f}"),
            ("synops", "synops", "{:.0f}"), ("dense", "synops_dense", "{:.0f}"), ("sparsity", "activation_sparsity", "{:.3f}"),
-           ("resources", "resources", "{}"), ("energy uJ (est.)", "energy_uj", "{:.3f}")]
+           ("resources", "resources", "{}"), ("footprint B", "footprint_bytes", "{}"), ("energy uJ (est.)", "energy_uj", "{:.3f}")]
 
 
 def drift_cell(r: dict[str, Any]) -> str:
@@ -165,17 +175,25 @@ def drift_cell(r: dict[str, Any]) -> str:
         + f" ({r['trials']} chips)"
 
 
+def formatted_cells(r: dict[str, Any]) -> list[str]:
+    """One table row as text, in ``COLUMNS`` order, then the RRAM drift cell (or a note)."""
+    cells = []
+    for _, key, fmt in COLUMNS:
+        v = r.get(key)
+        if v is None:
+            cells.append("-" if key == "entries_differ_from_reference" else "n/a")
+        else:
+            cells.append(fmt.format(100 * v) if key == "accuracy" else fmt.format(v))
+    return cells + [drift_cell(r) or r.get("note", "")]
+
+
+DRIFT_HEADER = "RRAM chips: 1 s / 1 year / 1 year compensated"
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     """One line per (model, target, backend); RRAM drift as mean +- std over trials."""
-    header = [h for h, _, _ in COLUMNS] + ["RRAM chips: 1 s / 1 year / 1 year compensated"]
-    lines = []
-    for r in rows:
-        cells = []
-        for _, key, fmt in COLUMNS:
-            v = r.get(key)
-            cells.append("n/a" if v is None else fmt.format(100 * v) if key == "accuracy" else fmt.format(v))
-        cells.append(drift_cell(r) or r.get("note", ""))
-        lines.append(cells)
+    header = [h for h, _, _ in COLUMNS] + [DRIFT_HEADER]
+    lines = [formatted_cells(r) for r in rows]
     widths = [max(len(str(c)) for c in col) for col in zip(header, *lines)]
     fmt_line = lambda cells: "  ".join(str(c).rjust(w) if i > 2 else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     return "\n".join([fmt_line(header), fmt_line(["-" * w for w in widths])] + [fmt_line(c) for c in lines])
@@ -184,7 +202,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=Path, default=HERE / "models", help="folder written by train.py")
-    parser.add_argument("--out", type=Path, default=HERE / "results", help="where results.json, programs/ and report.html go")
+    parser.add_argument("--out", type=Path, default=HERE / "results", help="where results.json and report.html go")
+    parser.add_argument("--save-programs", type=Path, default=None, help="also save every compiled program here (for spikec report)")
     parser.add_argument("--frameworks", default="snntorch,norse")
     parser.add_argument("--lava-samples", type=int, default=None, help="test samples run on Lava (default: all; 0 to skip)")
     parser.add_argument("--trials", type=int, default=10, help="simulated RRAM chips per read time")
@@ -195,28 +214,26 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     if args.test_subset:
         x, labels = x[:, :args.test_subset], labels[:args.test_subset]
     args.out.mkdir(parents=True, exist_ok=True)
-    programs_dir = args.out / "programs"
-    programs_dir.mkdir(exist_ok=True)
+    if args.save_programs is not None:
+        args.save_programs.mkdir(parents=True, exist_ok=True)
     figures = energy.load_figures()
     rows: list[dict[str, Any]] = []
+    programs: list[tuple[str, Any]] = []
     for model in args.frameworks.split(","):
         lava_samples = x.shape[1] if args.lava_samples is None else args.lava_samples
         rows += evaluate_model(model, args.models, x, labels, lava_samples=lava_samples, trials=args.trials,
-                               figures=figures, seed=args.seed, programs_dir=programs_dir)
+                               figures=figures, seed=args.seed, programs_dir=args.save_programs, programs=programs)
     (args.out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     print()
     print(format_table(rows))
     print("energy: an ESTIMATE from per-operation figures in examples/digits/energy.toml (sources there); n/a: no published figure.")
-    write_digits_report(args.out, rows, x)
+    write_digits_report(args.out / "report.html", rows, programs, x)
     return rows
 
 
-def write_digits_report(out: Path, rows: list[dict[str, Any]], x: np.ndarray) -> Path:
-    """``report.html`` over every saved program, one test sample, and the table."""
-    programs = [(p.name, spikec.load_program(p)) for p in sorted((out / "programs").iterdir()) if p.is_dir()]
-    table = [{h: r.get(k) for h, k, _ in COLUMNS} | {"RRAM chips: 1 s / 1 year / 1 year compensated": drift_cell(r)}
-             for r in rows]
-    path = out / "report.html"
+def write_digits_report(path: Path, rows: list[dict[str, Any]], programs: list[tuple[str, Any]], x: np.ndarray) -> Path:
+    """The ``spikec report`` page over every compiled program, test sample 0, and the table."""
+    table = [dict(zip([h for h, _, _ in COLUMNS] + [DRIFT_HEADER], formatted_cells(r))) for r in rows]
     accuracy = [(f"{r['model']} {r['target']} {r['backend']}", r["accuracy"]) for r in rows if "accuracy" in r]
     write_report(str(path), programs, x[:, :1], table=table, accuracy=accuracy, title="spikec: digits on every target",
                  note="Test sample 0 of the held-out digits set; energy figures are estimates (examples/digits/energy.toml).")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 import spikec
-from spikec.compiler.metrics import connections
+from spikec.compiler.metrics import connections, footprint_bytes, neuron_count, static_metrics
 from spikec.compiler.report import run_in_float_time
 
 def run_on(program: Any, spikes: np.ndarray, backend: str = "reference", *, seed: int = 0, t_s: float = 1.0,
@@ -89,3 +89,35 @@ def resources(program: Any) -> dict[str, Any]:
         if type(node).__name__ == "LoihiNeurons":
             used += math.ceil(int(np.prod(node.shape)) / limits.neurons_per_core)
     return {"unit": "cores", "used": used, "available": limits.cores_per_chip, "estimated": True}
+
+
+def footprint(program: Any) -> int:
+    """NeuroBench's footprint, as the target stores the model (bytes; zero weights included).
+
+    - Loihi: every Dense weight at ``num_weight_bits``; per neuron 24-bit u and v and a 13-bit bias
+      mantissa with a 3-bit exponent (du, dv, vth are one value per population: negligible).
+    - SpiNNaker: the synaptic rows as compiled (``report["spinnaker"]["synaptic_bytes"]``), plus per
+      neuron v and j (32 bits each) and seven 32-bit parameters (decays, threshold, reset, biases).
+    - RRAM: two cells per weight at log2(levels) bits each (``cells_used``); per neuron the digital
+      periphery's float64 state and parameters (as the float graph: ``static_metrics``).
+    """
+    if program.family == "loihi":
+        items = []
+        for node in program.graph.nodes.values():
+            kind = type(node).__name__
+            if kind == "Dense":
+                items.append((np.asarray(node.weights).size, int(node.num_weight_bits)))
+            elif kind == "LoihiNeurons":
+                items.append((int(np.prod(node.shape)), 24 + 24 + 13 + 3))
+        return footprint_bytes(items)
+    if program.family == "spinnaker":
+        rows = sum(int(v) for v in program.report["spinnaker"]["synaptic_bytes"].values())
+        neurons = neuron_count(program.source)
+        return rows + footprint_bytes([(neurons, 2 * 32 + 7 * 32)])
+    if program.family == "rram":
+        r = program.report["crossbars"]
+        levels = int(program.target.numeric.levels)
+        weights_part = footprint_bytes([(int(r["cells_used"]), math.log2(levels))])
+        digital = static_metrics(program.graph, weight_bits=0, parameter_bits=64)["footprint_bytes"]
+        return weights_part + digital
+    return static_metrics(program.graph)["footprint_bytes"]
