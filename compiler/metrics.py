@@ -33,7 +33,7 @@ chains, where NeuroBench does not count pooling at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping
 
 import numpy as np
 
