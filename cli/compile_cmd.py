@@ -6,14 +6,15 @@ import click
 from ..compiler import api
 from ..compiler.dump import describe_graph
 from ..compiler.fidelity import format_fidelity
+from ..compiler.place_loihi import format_placement
 from ..compiler.target import list_targets
 from ..ir.errors import InputError
 from .common import RESET_CHOICE, load_model, reports_errors
 
 
 def format_quantisation(report: dict) -> str:
-    """Per layer: integer parameters, threshold/bias as represented, weight errors, warnings."""
-    lines = ["quantisation (per layer):"]
+    """Per layer: integer parameters, threshold/bias as represented, weight errors, warnings; placement."""
+    lines = ["quantisation (per layer):"] if "quantise-loihi" in report else []
     for name, r in report.get("quantise-loihi", {}).get("layers", {}).items():
         use = ", ".join(f"{k} {100 * v:.0f}%" for k, v in r["worst_case_use"].items())
         lines.append(f"  {name} ({r['kind']}, {r['neurons']} neurons): du={r['du']} dv={r['dv']} vth={r['vth']} "
@@ -26,6 +27,8 @@ def format_quantisation(report: dict) -> str:
         lines.append(f"  warning: {w}")
     for f in report.get("feasibility", []):
         lines.append(f"  {f['severity']}: node '{f['node']}': {f['figure']} = {f['value']} (limit {f['limit']}); {f['fix']}")
+    if "place-loihi" in report:
+        lines.append(format_placement(report["place-loihi"]))
     return "\n".join(lines)
 
 
@@ -40,8 +43,9 @@ def format_quantisation(report: dict) -> str:
 @click.option("--dump-after", "dump_after", default=None, help="Stop after this pass and print the graph as it stands.")
 @click.option("--report", is_flag=True, help="Print the quantisation and float-vs-fixed fidelity report.")
 @click.option("--fidelity-steps", type=int, default=100, show_default=True, help="Steps of random input for the fidelity report (0: skip).")
+@click.option("--emit-lava", "emit_lava", type=click.Path(), default=None, help="Loihi targets: also write a standalone Lava script folder that rebuilds and runs the network.")
 @reports_errors
-def compile_command(model, target, config, output, dt_s, reset, explain, dump_after, report, fidelity_steps) -> None:
+def compile_command(model, target, config, output, dt_s, reset, explain, dump_after, report, fidelity_steps, emit_lava) -> None:
     """Compile MODEL (a .nir file) for a hardware target into a program.
 
     The program is written atomically: a failed compile leaves nothing behind.
@@ -51,6 +55,7 @@ def compile_command(model, target, config, output, dt_s, reset, explain, dump_af
       spikec compile braille.nir --target loihi2 -o braille.loihi2 --dt 1e-4 --report
       spikec compile model.nir --config my_chip.toml -o out.zip
       spikec compile --target loihi2 --explain
+      spikec compile braille.nir --target loihi2 -o braille.loihi2 --emit-lava braille_lava/
       spikec compile model.nir --target loihi2 --dump-after quantise-loihi
     """
     chosen = config or target
@@ -71,6 +76,12 @@ def compile_command(model, target, config, output, dt_s, reset, explain, dump_af
         click.echo(format_quantisation(dict(program.report)))
         if program.fidelity and "layers" in program.fidelity:
             click.echo(format_fidelity(program.fidelity))
+    if emit_lava is not None:
+        if program.family != "loihi":
+            raise InputError(f"--emit-lava needs a Loihi target; '{program.target.name}' is {program.family}")
+        from ..backends.lava.standalone import write_lava_script
+
+        click.echo(f"wrote Lava script folder {write_lava_script(program, emit_lava)}")
     if output is not None:
         path = program.save(output)
         click.echo(f"wrote {path} ({program.family} program for {program.target.name}, dt {program.dt_s} s)")

@@ -25,6 +25,7 @@ from .discretise import Discretise
 from .feasibility import Feasibility
 from .fidelity import fidelity_report
 from .pipeline import CompileState, Pipeline
+from .place_loihi import PlaceLoihi
 from .program import Program, load_program
 from .quantise_loihi import QuantiseLoihi
 from .target import Target, load_target
@@ -32,7 +33,7 @@ from .validate import Normalise
 
 #: family -> the passes of its pipeline (other families add theirs here)
 PIPELINES: dict[str, Callable[[], tuple[Any, ...]]] = {
-    "loihi": lambda: (Normalise(), Discretise(), Feasibility(), QuantiseLoihi()),
+    "loihi": lambda: (Normalise(), Discretise(), Feasibility(), QuantiseLoihi(), PlaceLoihi()),
 }
 #: families whose reference executor the fidelity report can compare population by population
 FIDELITY_FAMILIES = ("loihi",)

@@ -113,3 +113,15 @@ def test_failed_compile_leaves_nothing_behind(runner, tmp_path):
     result = runner.invoke(cli, ["compile", str(EXAMPLE), "--target", "no-such-target", "-o", str(out)])
     assert result.exit_code == 2 and "no-such-target" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_compile_report_shows_core_placement_and_emit_lava_writes_a_runnable_folder(runner, tmp_path):
+    result = runner.invoke(cli, ["compile", str(EXAMPLE), "--target", "loihi2", "-o", str(tmp_path / "p"),
+                                 "--report", "--fidelity-steps", "10", "--emit-lava", str(tmp_path / "lava")])
+    assert result.exit_code == 0, result.output
+    assert "placement: 2 of 128 cores, 47 neurons" in result.output
+    assert {"run_lava.py", "runner.py", "lava_processes.py", "network.json", "arrays.npz"} <= {p.name for p in (tmp_path / "lava").iterdir()}
+    compile_src = (tmp_path / "lava" / "run_lava.py").read_text()
+    compile(compile_src, "run_lava.py", "exec")  # valid Python (Lava itself runs it in tests/test_lava_backend.py)
+    wrong = runner.invoke(cli, ["compile", str(EXAMPLE), "--target", "spinnaker1", "-o", str(tmp_path / "q"), "--emit-lava", str(tmp_path / "x")])
+    assert wrong.exit_code == 2 and "--emit-lava needs a Loihi target" in wrong.output

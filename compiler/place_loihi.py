@@ -1,0 +1,164 @@
+"""Placement of Loihi neuron populations onto cores.
+
+Each population is split into equal contiguous blocks of neurons, one block
+per core, with as few cores as the per-core limits allow:
+
+- neurons per core (``limits.neurons_per_core``);
+- synaptic memory per core: every non-zero incoming synapse of the block's
+  neurons costs ``weight_bits`` (plus ``delay_bits`` when its Dense has delays)
+  plus, for a sparse matrix (under half its entries non-zero), an index of
+  ``ceil(log2(n_source))`` bits; a dense matrix is stored without indices;
+- fan-in per core (``limits.max_fan_in``): the distinct source neurons that
+  reach the block's neurons (input axons).
+
+A block of one neuron that still breaks a limit fails the compile naming the
+population, the figure and the limit; so does a total beyond the chip count.
+The result is a report (``state.notes["place-loihi"]``): cores used, per-core
+neurons, synapses, bytes and fan-in, and their utilisation.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..ir.errors import CompileError
+from ..ir.graph import Graph
+from .loihi_nodes import Dense, LoihiNeurons
+from .pipeline import CompileState
+
+
+@dataclass(frozen=True)
+class CoreBlock:
+    population: str
+    first_neuron: int
+    neurons: int
+    synapses: int
+    synaptic_bytes: int
+    fan_in: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def incoming(graph: Graph, population: str) -> list[tuple[str, Dense]]:
+    """(source population, Dense) for every Dense feeding ``population``."""
+    found = []
+    for dense_name in graph.predecessors(population):
+        dense = graph.nodes[dense_name]
+        if isinstance(dense, Dense):
+            (source,) = graph.predecessors(dense_name)
+            found.append((source, dense))
+    return found
+
+
+def synapse_bits(dense: Dense, delay_bits: int) -> int:
+    """Bits one stored synapse of ``dense`` costs (see the module docstring)."""
+    weights = np.asarray(dense.weights)
+    bits = int(dense.num_weight_bits) + (delay_bits if dense.delays is not None else 0)
+    if np.count_nonzero(weights) < weights.size / 2:
+        bits += max(1, math.ceil(math.log2(max(2, weights.shape[1]))))
+    return bits
+
+
+def block_cost(inputs: list[tuple[str, Dense]], lo: int, hi: int, delay_bits: int) -> tuple[int, int, int]:
+    """(synapses, bytes, fan-in) of neurons ``lo:hi`` of a population."""
+    synapses = bits = fan_in = 0
+    for _, dense in inputs:
+        rows = np.asarray(dense.weights)[lo:hi]
+        nnz = int(np.count_nonzero(rows))
+        synapses += nnz
+        bits += nnz * synapse_bits(dense, delay_bits)
+        fan_in += int(np.count_nonzero(rows.any(axis=0)))
+    return synapses, math.ceil(bits / 8), fan_in
+
+
+def split_population(name: str, node: LoihiNeurons, inputs: list[tuple[str, Dense]], limits: Any, delay_bits: int) -> list[CoreBlock]:
+    """The fewest equal blocks of ``node``'s neurons that each fit one core."""
+    n = int(np.prod(node.shape))
+    memory = getattr(limits, "synaptic_memory_bytes_per_core", None)
+    fan_in_limit = getattr(limits, "max_fan_in", None)
+    cores = max(1, math.ceil(n / limits.neurons_per_core))
+    while True:
+        size = math.ceil(n / cores)
+        blocks = []
+        for lo in range(0, n, size):
+            hi = min(n, lo + size)
+            synapses, nbytes, fan_in = block_cost(inputs, lo, hi, delay_bits)
+            blocks.append(CoreBlock(name, lo, hi - lo, synapses, nbytes, fan_in))
+        fits_memory = memory is None or all(b.synaptic_bytes <= memory for b in blocks)
+        fits_fan_in = fan_in_limit is None or all(b.fan_in <= fan_in_limit for b in blocks)
+        if fits_memory and fits_fan_in:
+            return blocks
+        if size == 1:
+            break
+        cores = min(n, cores + max(1, cores // 4))  # grow geometrically: O(log n) tries
+    worst = max(block_cost(inputs, i, i + 1, delay_bits) for i in range(n))
+    figure, value, limit = (("synaptic memory of one neuron (bytes)", worst[1], memory)
+                            if memory is not None and worst[1] > memory else
+                            ("fan-in of one neuron", worst[2], fan_in_limit))
+    raise CompileError(
+        f"{figure} is {value}, over the per-core limit {limit}: no split of this population fits a core; "
+        "prune or split its inputs, or lower the weight precision",
+        node=name, parameter=figure, value=value, limit=limit,
+    )
+
+
+@dataclass(frozen=True)
+class PlaceLoihi:
+    """Split every neuron population into cores within the target's per-core limits."""
+
+    name: ClassVar[str] = "place-loihi"
+
+    def run(self, state: CompileState) -> CompileState:
+        graph = state.lowered
+        if graph is None:
+            raise CompileError("place-loihi needs the lowered graph: run quantise-loihi first")
+        limits = state.target.limits
+        delay_bits = int(getattr(state.target.numeric, "delay_bits", 0) or 0)
+        blocks: list[CoreBlock] = []
+        for name, node in graph.items():
+            if isinstance(node, LoihiNeurons):
+                blocks += split_population(name, node, incoming(graph, name), limits, delay_bits)
+        available = limits.chips * limits.cores_per_chip
+        if len(blocks) > available:
+            raise CompileError(
+                f"the network needs {len(blocks)} cores, {len(blocks) - available} more than the "
+                f"{available} of {limits.chips} chip(s) x {limits.cores_per_chip} cores; raise [limits] chips or shrink the model",
+                parameter="cores", value=len(blocks), limit=available,
+            )
+        return state.evolve(notes={self.name: placement_report(blocks, limits)})
+
+
+def placement_report(blocks: list[CoreBlock], limits: Any) -> dict[str, Any]:
+    memory = getattr(limits, "synaptic_memory_bytes_per_core", None)
+    per_core = [
+        b.to_dict() | {
+            "core": i,
+            "neuron_utilisation": round(b.neurons / limits.neurons_per_core, 4),
+            "memory_utilisation": None if memory is None else round(b.synaptic_bytes / memory, 4),
+        }
+        for i, b in enumerate(blocks)
+    ]
+    return {
+        "cores": len(blocks),
+        "cores_available": limits.chips * limits.cores_per_chip,
+        "neurons": sum(b.neurons for b in blocks),
+        "synapses": sum(b.synapses for b in blocks),
+        "synaptic_bytes": sum(b.synaptic_bytes for b in blocks),
+        "per_core": per_core,
+    }
+
+
+def format_placement(report: dict[str, Any]) -> str:
+    lines = [f"placement: {report['cores']} of {report['cores_available']} cores, {report['neurons']} neurons, "
+             f"{report['synapses']} synapses, {report['synaptic_bytes']} bytes of synaptic memory",
+             f"  {'core':>4} {'population':<20} {'neurons':>14} {'synapses':>9} {'bytes':>8} {'fan-in':>6} {'n util':>6} {'mem util':>8}"]
+    for c in report["per_core"]:
+        mem = "-" if c["memory_utilisation"] is None else f"{c['memory_utilisation']:.3f}"
+        span = f"{c['first_neuron']}..{c['first_neuron'] + c['neurons'] - 1}"
+        lines.append(f"  {c['core']:>4} {c['population']:<20} {span:>14} {c['synapses']:>9} {c['synaptic_bytes']:>8} "
+                     f"{c['fan_in']:>6} {c['neuron_utilisation']:>6.3f} {mem:>8}")
+    return "\n".join(lines)
