@@ -53,12 +53,13 @@ def write_text_atomic(path: str, text: str) -> None:
 @click.option("--reset", type=RESET_CHOICE, default="zero", show_default=True, help="Reset mode for spiking nodes whose file does not record one.")
 @click.option("--junit", "junit_path", type=click.Path(), default=None, help="Also write a JUnit XML report (for CI).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
+@click.option("--matrix", is_flag=True, help="Also print the fidelity matrix: every run (float, each target's reference and backend) against every other.")
 @click.option("--random", "random_count", type=int, default=None, help="Instead of MODEL: sweep this many random graphs (seeds from --seed).")
 @click.option("--preset", type=click.Choice(["tiny", "small", "loihi_friendly"]), default="small", show_default=True, help="Random graph distribution for --random.")
 @click.option("--save-failures", type=click.Path(), default=None, help="With --random: save each failing graph, shrunk, as .nir here.")
 @reports_errors
 def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset, junit_path, as_json,
-                   random_count, preset, save_failures) -> None:
+                   matrix, random_count, preset, save_failures) -> None:
     """Compile MODEL for each target and check that the target's own backend
     computes exactly what the reference executor computes.
 
@@ -87,6 +88,11 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
                                "results": [r.to_dict() for r in report.results]}, indent=2, default=str))
     else:
         click.echo(format_report(report))
+    if matrix:
+        from ..compiler.fidelity_matrix import fidelity_matrix, format_matrix
+
+        target_list = [t.strip() for t in targets.split(",") if t.strip()]
+        click.echo(format_matrix(fidelity_matrix(graph, target_list, inputs=inputs, steps=steps, batch=trials, seed=seed, dt_s=dt_s)))
     if junit_path:
         write_text_atomic(junit_path, junit_xml(report))
     if not report.ok:
