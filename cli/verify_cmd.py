@@ -73,14 +73,13 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
       spikec verify --random 300 --targets spinnaker1,rram-512 --seed 1000 --save-failures failures/
     """
     if random_count is not None:
-        _sweep(random_count, targets, seed, trials, preset, save_failures, quiet=as_json or not sys.stderr.isatty())
+        _sweep(random_count, targets, seed, trials, preset, save_failures, progress=None if as_json else progress_printer())
         return
     if model is None:
         raise InputError("missing MODEL (a .nir file), or --random N for a sweep of random graphs")
     graph = load_model(model, reset=reset)
     inputs = load_array(input_path) if input_path else None
-    quiet = as_json or not sys.stderr.isatty()
-    progress = None if quiet else (lambda msg: click.echo(f"  {msg}", err=True))
+    progress = None if as_json else progress_printer()
     report = verify(graph, [t.strip() for t in targets.split(",") if t.strip()], inputs=inputs,
                     steps=steps, batch=trials, seed=seed, dt_s=dt_s, progress=progress)
     if as_json:
@@ -99,11 +98,17 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
         sys.exit(EXIT_MISMATCH)
 
 
-def _sweep(count: int, targets: str, seed: int, batch: int, preset: str, save_dir: str | None, quiet: bool) -> None:
+def progress_printer():
+    """On a terminal, one status line rewritten in place; elsewhere (CI logs), one quiet line per event."""
+    if sys.stderr.isatty():
+        return lambda msg: click.echo(f"\r\033[K  {msg}", err=True, nl=False)
+    return lambda msg: click.echo(f"  {msg}", err=True)
+
+
+def _sweep(count: int, targets: str, seed: int, batch: int, preset: str, save_dir: str | None, progress) -> None:
     from ..compiler.randgraph_spec import GraphSpec
     from ..compiler.sweep import format_sweep, sweep
 
-    progress = None if quiet else (lambda msg: click.echo(f"  {msg}", err=True))
     report = sweep(count, [t.strip() for t in targets.split(",") if t.strip()], spec=getattr(GraphSpec, preset)(),
                    first_seed=seed, batch=batch, save_dir=save_dir, progress=progress)
     click.echo(format_sweep(report))
