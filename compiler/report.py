@@ -185,6 +185,13 @@ def utilisation(program: Any) -> tuple[str, list[tuple[str, float]], float]:
             per_core[f"{v.population} [{v.lo}:{v.hi}]"] = (v.hi - v.lo) / limits.neurons_per_core
         return (f"{r['cores']} cores on {r['chips']} chip(s) of {limits.cores_per_chip} cores each; neurons per core "
                 f"(of {limits.neurons_per_core}):", list(per_core.items()), 1.0)
+    placed = program.report.get("place-loihi")
+    if placed:
+        bars = [(f"core {c['core']}: {c['population']} [{c['first_neuron']}:{c['first_neuron'] + c['neurons']}]",
+                 float(c["neuron_utilisation"])) for c in placed["per_core"]]
+        memory = max((float(c["memory_utilisation"]) for c in placed["per_core"]), default=0.0)
+        return (f"{placed['cores']} of {placed['cores_available']} cores (place-loihi); neurons per core "
+                f"(of {limits.neurons_per_core}); largest synaptic memory use {memory:.1%}:", bars, 1.0)
     pops = [(n, node) for n, node in program.graph.items() if type(node).__name__ == "LoihiNeurons"]
     bars = [(n, int(np.prod(node.shape)) / limits.neurons_per_core) for n, node in pops]
     cores = sum(math.ceil(int(np.prod(node.shape)) / limits.neurons_per_core) for _, node in pops)

@@ -74,7 +74,11 @@ def effective_synops(fan: dict[tuple[str, str], np.ndarray], activity: dict[str,
 
 
 def resources(program: Any) -> dict[str, Any]:
-    """Cores or arrays used. Loihi programs carry no placement yet: one core per population slice (estimate)."""
+    """Cores or arrays used: the compiler's placement (``place-loihi``, SpiNNaker, crossbar packing).
+
+    A Loihi program compiled before the placement pass existed has none: then one core per
+    population slice of ``neurons_per_core`` (marked as an estimate).
+    """
     limits = program.target.limits
     if program.family == "spinnaker":
         r = program.report["spinnaker"]
@@ -84,6 +88,9 @@ def resources(program: Any) -> dict[str, Any]:
         r = program.report["crossbars"]
         return {"unit": "arrays", "used": int(r["arrays"]), "available": limits.cores_per_chip,
                 "utilisation": float(r["utilisation"]), "per_array": list(r["per_array"]), "estimated": False}
+    placed = program.report.get("place-loihi")
+    if placed:
+        return {"unit": "cores", "used": int(placed["cores"]), "available": int(placed["cores_available"]), "estimated": False}
     used = 0
     for node in program.graph.nodes.values():
         if type(node).__name__ == "LoihiNeurons":
