@@ -253,12 +253,43 @@ def _read_files(path: Path) -> dict[str, bytes]:
     raise InputError(f"{path}: not a compiled program (expected a folder or a .zip archive)")
 
 
+def program_to_bytes(program: Program) -> bytes:
+    """The program as the bytes of its ``.zip`` archive (what ``save(path.zip)`` writes): a work item's payload."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for rel, data in sorted(_files(program).items()):
+            zf.writestr(zipfile.ZipInfo(rel, _ZIP_DATE), data, zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+def program_from_bytes(data: bytes, label: str = "<bytes>") -> Program:
+    """The inverse of ``program_to_bytes`` (same checks as ``load_program``)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return _program_from_files({n: zf.read(n) for n in zf.namelist()}, label)
+
+
+def graph_to_bytes(graph: Graph) -> bytes:
+    """A graph as bytes (its manifest record and arrays; exact, unlike NIR): graphs do not pickle."""
+    record, arrays = graph_to_records(graph, "graph")
+    return _npz_bytes(arrays | {"__record__": np.frombuffer(json.dumps(record, sort_keys=True).encode(), dtype=np.uint8)})
+
+
+def graph_from_bytes(data: bytes) -> Graph:
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    record = json.loads(arrays.pop("__record__").tobytes())
+    return graph_from_records(record, arrays)
+
+
 def load_program(path: str | os.PathLike) -> Program:
     """Load a saved program; checks the format version and every file's hash."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"no such program: {path}")
-    files = _read_files(path)
+    return _program_from_files(_read_files(path), str(path))
+
+
+def _program_from_files(files: Mapping[str, bytes], path: str) -> Program:
     if "manifest.json" not in files:
         raise InputError(f"{path}: no manifest.json, not a compiled program")
     manifest = json.loads(files["manifest.json"])
