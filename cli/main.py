@@ -24,10 +24,11 @@ def cli() -> None:
 
 from .compile_cmd import compile_command, targets_command  # noqa: E402
 from .inspect_cmd import inspect_command  # noqa: E402
+from .report_cmd import report_command  # noqa: E402
 from .run_cmd import run_command  # noqa: E402
 from .verify_cmd import verify_command  # noqa: E402
 
-for command in (inspect_command, targets_command, compile_command, run_command, verify_command):
+for command in (inspect_command, targets_command, compile_command, run_command, verify_command, report_command):
     cli.add_command(command)
 
 

@@ -29,6 +29,6 @@ echo "== spikec compile for loihi2 (with the quantisation and fidelity report)"
 "$SPIKEC" compile "$MODEL" --target loihi2 -o "$OUT/braille.loihi2" --report
 echo "== spikec verify: each target's own backend against the reference executor"
 if [ "${SPIKEC_SKIP_LAVA:-0}" != "1" ]; then
-  "$VENV/bin/python" -m spikec.backends.lava.env > /dev/null
+  "$VENV/bin/python" -m spikec.backends.lava > /dev/null
 fi
 "$SPIKEC" verify "$MODEL" --targets loihi2,spinnaker1,rram-512 --input "$OUT/input.npy"

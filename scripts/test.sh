@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 VENV=${SPIKEC_VENV:-.venv}
 # Lava (lava-nc 0.10.0) lives in its own Python 3.10 environment (docs/lava.md).
-if [ "${SPIKEC_SKIP_LAVA:-0}" != "1" ] && [ -f backends/lava/env.py ]; then
-  "$VENV/bin/python" -m spikec.backends.lava.env
+if [ "${SPIKEC_SKIP_LAVA:-0}" != "1" ]; then
+  "$VENV/bin/python" -m spikec.backends.lava
 fi
 exec "$VENV/bin/python" -m pytest -q -n 2 "$@"
