@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 from ..ir.errors import SpikecError
 from ..ir.graph import Graph
 from .api import compile as compile_graph
+from .execution import Executor, SerialExecutor
 from .random_graphs import random_graph, random_input, reproducer
 from .randgraph_spec import GraphSpec
 from .verify import verify_target
@@ -90,6 +91,27 @@ def _shrink(graph: Graph, x_seed: int, target: str, kind: str) -> Graph:
     return shrink(graph, still_fails, max_steps=200)
 
 
+def check_seed_on_target(shared: tuple[GraphSpec, int, bool], item: tuple[int, str]) -> tuple[str, str, float, bytes | None]:
+    """One work item of a sweep: ``(outcome, detail, seconds, shrunk graph as bytes or None)``.
+
+    ``shared`` is ``(spec, batch, shrink_failures)``, ``item`` is ``(seed, target)``:
+    the graph and its input are regenerated from the seed, so the item is a few bytes.
+    """
+    from .program import graph_to_bytes
+
+    spec, batch, shrink_failures = shared
+    seed, target = item
+    graph = random_graph(seed, spec)
+    x = random_input(graph, seed, batch=batch)
+    start = time.perf_counter()
+    outcome, detail = check_graph(graph, x, target)
+    seconds = time.perf_counter() - start
+    shrunk = None
+    if outcome in ("mismatch", "crash") and shrink_failures:
+        shrunk = graph_to_bytes(_shrink(graph, seed, target, outcome))
+    return outcome, detail, seconds, shrunk
+
+
 def sweep(
     count: int,
     targets: Sequence[str],
@@ -100,46 +122,59 @@ def sweep(
     shrink_failures: bool = True,
     save_dir: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    executor: Executor | None = None,
 ) -> SweepReport:
-    """Verify ``count`` random graphs (seeds ``first_seed ...``) on every target."""
-    from .. import save_nir
+    """Verify ``count`` random graphs (seeds ``first_seed ...``) on every target.
 
+    One work item per (seed, target) on ``executor`` (default: serial, in this
+    process); the report is assembled in item order, so it is the same however
+    the items ran (``docs/execution.md``). Only ``seconds`` is a measurement.
+    """
     spec = spec or GraphSpec.small()
-    tallies = {t: TargetTally() for t in targets}
-    failures: list[SweepFailure] = []
-    for seed in range(first_seed, first_seed + count):
-        graph = random_graph(seed, spec)
-        x = random_input(graph, seed, batch=batch)
-        for target in targets:
-            tally = tallies[target]
-            start = time.perf_counter()
-            outcome, detail = check_graph(graph, x, target)
-            tally.seconds += time.perf_counter() - start
-            tally.graphs += 1
-            if outcome == "agreed":
-                tally.agreed += 1
-                continue
-            if outcome == "unsupported":
-                tally.unsupported[detail] += 1
-                continue
-            if outcome == "mismatch":
-                tally.mismatched += 1
-            else:
-                tally.crashed += 1
-            shrunk = _shrink(graph, seed, target, outcome) if shrink_failures else None
-            saved = None
-            if shrunk is not None and save_dir is not None:
-                path = Path(save_dir) / f"seed{seed}-{target}.nir"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                save_nir(shrunk, path)
-                saved = str(path)
-            failures.append(SweepFailure(seed, target, outcome, detail, reproducer(seed, spec),
-                                         None if shrunk is None else len(shrunk.nodes), saved))
-            if progress:
+    executor = executor or SerialExecutor()
+    items = [(seed, target) for seed in range(first_seed, first_seed + count) for target in targets]
+    results: dict[int, tuple[str, str, float, bytes | None]] = {}
+    for index, result in executor.stream(check_seed_on_target, items, (spec, batch, shrink_failures)):
+        results[index] = result
+        if progress:
+            (seed, target), (outcome, detail) = items[index], result[:2]
+            if outcome in ("mismatch", "crash"):
                 progress(f"seed {seed} on {target}: {outcome}: {detail.splitlines()[0]}")
-        if progress and (seed - first_seed + 1) % 10 == 0:
-            progress(f"{seed - first_seed + 1}/{count} graphs")
+            if len(results) % (10 * len(targets)) == 0:
+                progress(f"{len(results) // len(targets)}/{count} graphs")
+    tallies = {t: TargetTally() for t in targets}
+    failures = [f for index, item in enumerate(items) if (f := _tally(tallies, item, results[index], spec, save_dir))]
     return SweepReport(tallies, tuple(failures), first_seed, count)
+
+
+def _tally(tallies: dict[str, TargetTally], item: tuple[int, str], result: tuple[str, str, float, bytes | None],
+           spec: GraphSpec, save_dir: str | Path | None) -> SweepFailure | None:
+    """Count one item's outcome; a failure (with its shrunk graph saved) is returned."""
+    from .. import save_nir
+    from .program import graph_from_bytes
+
+    (seed, target), (outcome, detail, seconds, shrunk) = item, result
+    tally = tallies[target]
+    tally.seconds += seconds
+    tally.graphs += 1
+    if outcome == "agreed":
+        tally.agreed += 1
+        return None
+    if outcome == "unsupported":
+        tally.unsupported[detail] += 1
+        return None
+    if outcome == "mismatch":
+        tally.mismatched += 1
+    else:
+        tally.crashed += 1
+    graph = None if shrunk is None else graph_from_bytes(shrunk)
+    saved = None
+    if graph is not None and save_dir is not None:
+        path = Path(save_dir) / f"seed{seed}-{target}.nir"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_nir(graph, path)
+        saved = str(path)
+    return SweepFailure(seed, target, outcome, detail, reproducer(seed, spec), None if graph is None else len(graph.nodes), saved)
 
 
 def format_sweep(report: SweepReport) -> str:
