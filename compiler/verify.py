@@ -160,6 +160,18 @@ def _backend_runner(backend: str) -> Callable[..., dict[str, np.ndarray]]:
     return importlib.import_module(f"spikec.backends.{backend}").run
 
 
+def verify_one_target(shared: tuple[bytes, Any, float | None, int, int], target: str) -> TargetResult:
+    """One work item of ``verify``: compile the graph (as bytes in ``shared``) for ``target``, run both, compare."""
+    from .program import graph_from_bytes
+
+    graph_bytes, inputs, dt_s, fidelity_steps, seed = shared
+    try:
+        program = compile_graph(graph_from_bytes(graph_bytes), target, dt_s=dt_s, fidelity_steps=fidelity_steps, seed=seed)
+        return verify_target(program, inputs)
+    except SpikecError as exc:
+        return TargetResult(target, "?", "?", 0, 0, 0, 0, None, None, {}, 0.0, error=str(exc))
+
+
 def verify(
     graph: Graph,
     targets: Sequence[str],
@@ -171,22 +183,31 @@ def verify(
     dt_s: float | None = None,
     fidelity_steps: int = 100,
     progress: Callable[[str], None] | None = None,
+    executor: Any = None,
 ) -> VerifyReport:
-    """Compile ``graph`` for each target and compare its native backend with the reference."""
+    """Compile ``graph`` for each target and compare its native backend with the reference.
+
+    One work item per target on ``executor`` (``compiler/execution.py``; default:
+    serial, in this process); results in the order of ``targets``.
+    """
+    from .execution import SerialExecutor
+    from .program import graph_to_bytes
+
     (input_name,) = graph.inputs if inputs is None else (None,)
     if inputs is None:
         inputs = random_spikes(tuple(graph.nodes[input_name].shape), steps, batch, seed)
-    results = []
-    for target in targets:
+    targets = list(targets)
+    executor = executor or SerialExecutor()
+    if progress and isinstance(executor, SerialExecutor):
+        progress(f"compiling and running {', '.join(targets)} in turn")
+    elif progress:
+        progress(f"{len(targets)} targets on {executor.describe()}")
+    found: dict[int, TargetResult] = {}
+    for index, result in executor.stream(verify_one_target, targets, (graph_to_bytes(graph), inputs, dt_s, fidelity_steps, seed)):
+        found[index] = result
         if progress:
-            progress(f"{target}: compiling")
-        try:
-            program = compile_graph(graph, target, dt_s=dt_s, fidelity_steps=fidelity_steps, seed=seed)
-            if progress:
-                progress(f"{target}: running reference and {NATIVE_BACKENDS.get(program.family, ('?',))[0]}")
-            results.append(verify_target(program, inputs))
-        except SpikecError as exc:
-            results.append(TargetResult(target, "?", "?", 0, 0, 0, 0, None, None, {}, 0.0, error=str(exc)))
+            progress(f"{result.target}: {'error' if result.error else 'agrees' if result.ok else 'MISMATCH'} ({len(found)}/{len(targets)})")
+    results = [found[i] for i in range(len(targets))]
     arr = next(iter(inputs.values())) if isinstance(inputs, Mapping) else np.asarray(inputs)
     return VerifyReport(tuple(results), steps=int(arr.shape[0]), batch=int(arr.shape[1]) if arr.ndim > 2 else 1, seed=seed)
 
