@@ -27,7 +27,7 @@ scheduler reschedules the tasks of a lost worker, and a task it gives up on
 (``KilledWorker``) is submitted again under a new key.
 
 Why ``ProcessPoolExecutor`` for the local case rather than Dask's
-``LocalCluster``: a pool of forked workers starts in well under a second, opens
+``LocalCluster``: a pool of forked workers starts in milliseconds, opens
 no ports and needs no Dask installed; a ``LocalCluster`` (scheduler, nanny and
 worker processes, each importing spikec) takes seconds to start, which would
 eat the gain on ``spikec verify MODEL`` over three targets. Dask is used for
@@ -40,6 +40,7 @@ import concurrent.futures as cf
 import hashlib
 import multiprocessing
 import os
+import threading
 import uuid
 from collections import Counter
 from typing import Any, Callable, Iterator, Sequence
@@ -137,8 +138,12 @@ def _local_item(fn: WorkFn, index: int, item: Any) -> Any:
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
-    """``forkserver`` where there is one (safe with threads, and the server has spikec imported once), else ``spawn``."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    """``fork`` from a single-threaded process (instant, and a script without a ``__main__`` guard
+    is not re-run in each worker); ``forkserver`` when threads run (forking them is unsafe), else ``spawn``."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["spikec", "spikec.compiler.execution"])
         return ctx

@@ -74,19 +74,12 @@ def monte_carlo(
     labels: Sequence[int] | None = None,
     compensate_drift: bool = False,
     ideal: np.ndarray | None = None,
+    executor: Any = None,
 ) -> TrialStats:
     """Run ``trials`` simulated chips at read time ``t_s`` and compare with the ideal chip."""
-    output = output or mapping.graph.outputs[0]
-    if ideal is None:
-        ideal = simulate_rram(mapping, inputs, dt_s=dt_s, config=mapping.config.ideal())[output]
-    agreement, accuracy = [], []
-    for s in trial_seeds(seed, trials):
-        out = simulate_rram(mapping, inputs, dt_s=dt_s, seed=s, t_s=t_s, compensate_drift=compensate_drift)[output]
-        agreement.append(float(np.mean(out == ideal)))
-        if labels is not None:
-            accuracy.append(float(np.mean(predicted_class(_batched(out)) == np.asarray(labels))))
-    ideal_acc = float(np.mean(predicted_class(_batched(ideal)) == np.asarray(labels))) if labels is not None else None
-    return TrialStats(t_s, tuple(agreement), tuple(accuracy), ideal_acc)
+    (stats,) = _run_trials(mapping, inputs, {"t": t_s}, output=output, dt_s=dt_s, trials=trials, seed=seed,
+                           labels=labels, compensate_drift=compensate_drift, ideal=ideal, executor=executor).values()
+    return stats
 
 
 def _batched(spikes: np.ndarray) -> np.ndarray:
@@ -100,11 +93,67 @@ def drift_table(
     read_times_s: dict[str, float] | None = None,
     **kwargs: Any,
 ) -> dict[str, TrialStats]:
-    """``monte_carlo`` at each read time (default 1 s, 1 h, 1 day, 1 year), same trial seeds."""
-    read_times_s = read_times_s or READ_TIMES_S
-    output = kwargs.pop("output", None) or mapping.graph.outputs[0]
-    ideal = simulate_rram(mapping, inputs, dt_s=kwargs.get("dt_s"), config=mapping.config.ideal())[output]
-    return {name: monte_carlo(mapping, inputs, output=output, t_s=t, ideal=ideal, **kwargs) for name, t in read_times_s.items()}
+    """``monte_carlo`` at each read time (default 1 s, 1 h, 1 day, 1 year), same trial seeds.
+
+    ``executor`` (``spikec.compiler.execution``; default serial) runs the
+    read times x trials as one set of work items; the table does not depend on it.
+    """
+    return _run_trials(mapping, inputs, read_times_s or READ_TIMES_S, **kwargs)
+
+
+def _run_trials(mapping: RramMapping, inputs: Any, read_times_s: dict[str, float], *, output: str | None = None,
+                dt_s: float | None = None, trials: int = 10, seed: int = 0, labels: Sequence[int] | None = None,
+                compensate_drift: bool = False, ideal: np.ndarray | None = None, executor: Any = None) -> dict[str, TrialStats]:
+    """One work item per (read time, trial); rows reassembled in item order."""
+    from ...compiler.execution import SerialExecutor
+    from ...compiler.program import graph_to_bytes
+
+    output = output or mapping.graph.outputs[0]
+    if ideal is None:
+        ideal = simulate_rram(mapping, inputs, dt_s=dt_s, config=mapping.config.ideal())[output]
+    label_array = None if labels is None else np.asarray(labels)
+    executor = executor or SerialExecutor()
+    chip: Any = mapping if isinstance(executor, SerialExecutor) else (
+        graph_to_bytes(mapping.graph), mapping.crossbars.to_bytes(), mapping.config)
+    shared = (chip, inputs, output, dt_s, ideal, label_array, compensate_drift)
+    seeds = trial_seeds(seed, trials)
+    items = [(t, s) for t in read_times_s.values() for s in seeds]
+    results = iter(executor.run(run_trial, items, shared))
+    ideal_acc = float(np.mean(predicted_class(_batched(ideal)) == label_array)) if labels is not None else None
+    rows = {}
+    for name, t in read_times_s.items():
+        found = [next(results) for _ in seeds]
+        rows[name] = TrialStats(t, tuple(a for a, _ in found), tuple(c for _, c in found if c is not None), ideal_acc)
+    return rows
+
+
+def run_trial(shared: tuple, item: tuple[float, int]) -> tuple[float, float | None]:
+    """One work item: one simulated chip (``item = (t_s, trial seed)``); ``(agreement, accuracy or None)``."""
+    chip, inputs, output, dt_s, ideal, labels, compensate_drift = shared
+    t_s, trial_seed = item
+    mapping = chip if isinstance(chip, RramMapping) else _cached_mapping(*chip)
+    out = simulate_rram(mapping, inputs, dt_s=dt_s, seed=trial_seed, t_s=t_s, compensate_drift=compensate_drift)[output]
+    agreement = float(np.mean(out == ideal))
+    accuracy = None if labels is None else float(np.mean(predicted_class(_batched(out)) == labels))
+    return agreement, accuracy
+
+
+_MAPPINGS: dict[str, RramMapping] = {}
+
+
+def _cached_mapping(graph_bytes: bytes, crossbar_bytes: bytes, config: Any) -> RramMapping:
+    """An RramMapping rebuilt from bytes, once per worker process."""
+    import hashlib
+
+    from ...compiler.crossbar_map import CrossbarMap
+    from ...compiler.program import graph_from_bytes
+
+    key = hashlib.sha256(graph_bytes + crossbar_bytes + repr(config).encode()).hexdigest()
+    if key not in _MAPPINGS:
+        _MAPPINGS.clear()
+        _MAPPINGS[key] = RramMapping(graph=graph_from_bytes(graph_bytes), crossbars=CrossbarMap.from_bytes(crossbar_bytes),
+                                     config=config, report=None)
+    return _MAPPINGS[key]
 
 
 def format_table(rows: dict[str, TrialStats]) -> str:
@@ -130,6 +179,7 @@ def monte_carlo_report(
     read_time: str | float | None = None,
     labels: Sequence[int] | None = None,
     compensate_drift: bool = False,
+    executor: Any = None,
 ) -> str:
     """The text ``spikec run PROGRAM --backend rram --trials N`` prints.
 
@@ -142,7 +192,7 @@ def monte_carlo_report(
     dt_s = getattr(program, "dt_s", None)
     times = {str(read_time): parse_duration_s(read_time)} if read_time is not None else None
     rows = drift_table(mapping, inputs, read_times_s=times, dt_s=dt_s, trials=trials, seed=seed,
-                       labels=labels, compensate_drift=compensate_drift)
+                       labels=labels, compensate_drift=compensate_drift, executor=executor)
     head = (f"{mapping.config.name}: {trials} simulated chips (seed {seed}), spike agreement with the ideal chip"
             + (", global drift compensation on" if compensate_drift else ""))
     return head + "\n" + format_table(rows)
