@@ -6,6 +6,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import click
@@ -13,6 +14,7 @@ import click
 from ..compiler.verify import VerifyReport, format_report, verify
 from ..ir.errors import InputError
 from .common import EXIT_MISMATCH, RESET_CHOICE, load_model, reports_errors
+from .execution_options import execution_options, executor_from
 from .io import load_array
 
 DEFAULT_TARGETS = "loihi2,spinnaker1,rram-512"
@@ -57,9 +59,10 @@ def write_text_atomic(path: str, text: str) -> None:
 @click.option("--random", "random_count", type=int, default=None, help="Instead of MODEL: sweep this many random graphs (seeds from --seed).")
 @click.option("--preset", type=click.Choice(["tiny", "small", "loihi_friendly"]), default="small", show_default=True, help="Random graph distribution for --random.")
 @click.option("--save-failures", type=click.Path(), default=None, help="With --random: save each failing graph, shrunk, as .nir here.")
+@execution_options
 @reports_errors
 def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset, junit_path, as_json,
-                   matrix, random_count, preset, save_failures) -> None:
+                   matrix, random_count, preset, save_failures, workers, scheduler) -> None:
     """Compile MODEL for each target and check that the target's own backend
     computes exactly what the reference executor computes.
 
@@ -67,13 +70,20 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
     failures are printed with their seed and a one-line reproducer, and shrunk.
     Exit status 0 when every target agrees, 1 on a mismatch, 2 on bad input.
 
+    Targets (and random graphs) run in parallel on every core, or on a Dask
+    cluster with --scheduler tcp://host:8786 (or $SPIKEC_SCHEDULER); the table
+    is the same however they ran. --workers 1 runs serially.
+
     \b
     Examples:
       spikec verify examples/braille_subtract.nir --targets loihi2,spinnaker1 --steps 200 --junit verify.xml
       spikec verify --random 300 --targets spinnaker1,rram-512 --seed 1000 --save-failures failures/
+      spikec verify --random 5000 --targets spinnaker1,rram-512 --scheduler tcp://head:8786
     """
+    executor = executor_from(workers, scheduler, quiet=True)  # the commands print their own progress
     if random_count is not None:
-        _sweep(random_count, targets, seed, trials, preset, save_failures, progress=None if as_json else progress_printer())
+        _sweep(random_count, targets, seed, trials, preset, save_failures, progress=None if as_json else progress_printer(),
+               executor=executor)
         return
     if model is None:
         raise InputError("missing MODEL (a .nir file), or --random N for a sweep of random graphs")
@@ -81,7 +91,7 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
     inputs = load_array(input_path) if input_path else None
     progress = None if as_json else progress_printer()
     report = verify(graph, [t.strip() for t in targets.split(",") if t.strip()], inputs=inputs,
-                    steps=steps, batch=trials, seed=seed, dt_s=dt_s, progress=progress)
+                    steps=steps, batch=trials, seed=seed, dt_s=dt_s, progress=progress, executor=executor)
     if as_json:
         click.echo(json.dumps({"ok": report.ok, "steps": report.steps, "batch": report.batch, "seed": report.seed,
                                "results": [r.to_dict() for r in report.results]}, indent=2, default=str))
@@ -105,12 +115,13 @@ def progress_printer():
     return lambda msg: click.echo(f"  {msg}", err=True)
 
 
-def _sweep(count: int, targets: str, seed: int, batch: int, preset: str, save_dir: str | None, progress) -> None:
+def _sweep(count: int, targets: str, seed: int, batch: int, preset: str, save_dir: str | None, progress,
+           executor: Any = None) -> None:
     from ..compiler.randgraph_spec import GraphSpec
     from ..compiler.sweep import format_sweep, sweep
 
     report = sweep(count, [t.strip() for t in targets.split(",") if t.strip()], spec=getattr(GraphSpec, preset)(),
-                   first_seed=seed, batch=batch, save_dir=save_dir, progress=progress)
+                   first_seed=seed, batch=batch, save_dir=save_dir, progress=progress, executor=executor)
     click.echo(format_sweep(report))
     if not report.ok:
         sys.exit(EXIT_MISMATCH)

@@ -64,6 +64,8 @@ class Executor:
     """Runs ``fn(shared, item)`` for every item; subclasses say where."""
 
     retries: int = DEFAULT_RETRIES
+    #: called as ``progress(done, total)`` when a stream is given none
+    progress: Progress | None = None
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -94,6 +96,7 @@ class SerialExecutor(Executor):
 
     def stream(self, fn: WorkFn, items: Sequence[Any], shared: Any = None,
                progress: Progress | None = None) -> Iterator[tuple[int, Any]]:
+        progress = progress or self.progress
         for index, item in enumerate(items):
             yield index, _attempts(fn, shared, item, index, self.retries)
             if progress:
@@ -169,6 +172,7 @@ class LocalExecutor(Executor):
 
     def stream(self, fn: WorkFn, items: Sequence[Any], shared: Any = None,
                progress: Progress | None = None) -> Iterator[tuple[int, Any]]:
+        progress = progress or self.progress
         workers = min(self.workers, len(items))
         if workers <= 1:  # a pool of one would only add a process start
             yield from SerialExecutor(self.retries).stream(fn, items, shared, progress)
@@ -252,6 +256,7 @@ class DaskExecutor(Executor):
 
     def stream(self, fn: WorkFn, items: Sequence[Any], shared: Any = None,
                progress: Progress | None = None) -> Iterator[tuple[int, Any]]:
+        progress = progress or self.progress
         from distributed import KilledWorker, as_completed
 
         client, owned = self._client()
@@ -302,7 +307,8 @@ class DaskExecutor(Executor):
                 client.close()
 
 
-def make_executor(workers: int | None = None, scheduler: str | None = None, retries: int = DEFAULT_RETRIES) -> Executor:
+def make_executor(workers: int | None = None, scheduler: str | None = None, retries: int = DEFAULT_RETRIES,
+                  progress: Progress | None = None) -> Executor:
     """What ``--workers`` / ``--scheduler`` / ``SPIKEC_SCHEDULER`` ask for.
 
     Precedence: ``--scheduler``, then ``--workers`` (``1``: serial, in this
@@ -310,13 +316,17 @@ def make_executor(workers: int | None = None, scheduler: str | None = None, retr
     """
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}", parameter="workers", value=workers)
+    executor: Executor
     if scheduler:
-        return DaskExecutor(scheduler, retries=retries)
-    if workers == 1:
-        return SerialExecutor()
-    if workers is None and os.environ.get(SCHEDULER_ENV):
-        return DaskExecutor(os.environ[SCHEDULER_ENV], retries=retries)
-    return LocalExecutor(workers, retries=retries)
+        executor = DaskExecutor(scheduler, retries=retries)
+    elif workers == 1:
+        executor = SerialExecutor()
+    elif workers is None and os.environ.get(SCHEDULER_ENV):
+        executor = DaskExecutor(os.environ[SCHEDULER_ENV], retries=retries)
+    else:
+        executor = LocalExecutor(workers, retries=retries)
+    executor.progress = progress
+    return executor
 
 
 # --- payloads ----------------------------------------------------------------------
