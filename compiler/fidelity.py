@@ -55,7 +55,8 @@ def compare_layer(f: np.ndarray, q: np.ndarray) -> dict[str, Any]:
 def fidelity_report(program: Any, *, steps: int = 100, batch: int = 2, rate: float = 0.2, seed: int = 0) -> dict[str, Any]:
     """Float reference vs the program's integer arithmetic, per layer (see module docstring)."""
     reference = importlib.import_module("spikec.backends.reference")
-    pops = {n: node for n, node in program.graph.items() if type(node).__name__ == "LoihiNeurons"}
+    pops = {n: node for n, node in program.graph.items()
+            if type(node).__name__ == "LoihiNeurons" and n in program.source.nodes}  # not relays (no float twin)
     inputs = {n: random_spikes(program.graph.nodes[n].shape, steps, batch, rate, seed) for n in program.source.inputs}
     floats = reference.simulate(with_probes(program.source, list(pops)), inputs, program.dt_s)
     fixed = reference.run(program, inputs, record=("s", "v"))

@@ -26,6 +26,7 @@ from ..ir.nodes import Input, Output, Threshold, NEURON_TYPES
 from .linear_maps import LayerInputs, Projection, layer_inputs
 from .loihi_fusion import fuse_li_chains
 from .loihi_nodes import SIGN_MODES, Dense, LoihiInput, LoihiNeurons, LoihiOutput
+from .quantise_delays import check_representable, delay_limits
 from .loihi_scaling import (
     NeuronCoefficients, effective_decays, encode_bias, lava_clip_and_truncate, neuron_coefficients,
     quantise_decays, quantise_weights, sign_mode_of, weight_limits,
@@ -262,12 +263,11 @@ def align_paths(inputs: LayerInputs, latency: dict[str, int]) -> tuple[LayerInpu
 def _named_denses(name: str, denses: list, nodes: dict, graph: Graph, target: Target, dt_s: float | None) -> list[tuple[str, str, Dense]]:
     """The Dense nodes into ``name``, named ``<source>-><name>`` (``#k`` for a source split by colliding delays), checked."""
     fmt: LoihiNumeric = target.numeric
-    max_delay = target.limits.max_delay_steps if target.limits.max_delay_steps is not None else (1 << fmt.delay_bits) - 1
+    limits = delay_limits(target)  # longer than DelayDense holds: relay chains (split-delays pass)
     out: list[tuple[str, str, Dense]] = []
     for source, dense, _ in denses:
-        if dense.delays is not None and int(dense.delays.max()) > max_delay:
-            raise CompileError(f"synaptic delay from '{source}' of {int(dense.delays.max())} steps exceeds the target's {max_delay}: raise dt",
-                               node=name, parameter="delay", value=int(dense.delays.max()), limit=max_delay)
+        if dense.delays is not None:
+            check_representable(name, dense.delays, limits, f"synaptic delay from '{source}'")
         if isinstance(graph.nodes[source], NEURON_TYPES) and not neuron_coefficients(source, graph.nodes[source], dt_s).spiking:
             raise CompileError(f"{graph.nodes[source].kind} '{source}' outputs a voltage, not spikes: on Loihi it can only feed an Output", node=name)
         dense_name = f"{source}->{name}"

@@ -330,7 +330,7 @@ def quantise_spinnaker(graph: Graph, dt_s: float | None, *, spike_compare: str =
                 delay = 1
             if delay > max_delay:
                 raise CompileError(f"projection {pre} -> {name} needs a delay of {delay} ticks, more than the "
-                                   f"{max_delay} a synaptic row holds (delay extensions are not implemented)",
+                                   f"{max_delay} a synaptic row and its delay extensions hold",
                                    node=name, parameter="delay", value=delay, limit=max_delay)
             projections.append(_synapses(pre, name, m * scale, shift, delay))
     outputs = {}

@@ -9,13 +9,15 @@ recorded). The event-driven machine reads only the artefacts.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..ir.errors import CompileError
 from ..ir.graph import Graph
 from .quantise_spinnaker import SpiNNakerNetwork, quantise_spinnaker
 from .routing_table import RoutingTable
+from .quantise_delays import DelayLimits, delay_limits
+from .spinnaker_delays import ExtensionCore, add_delay_extensions, extension_cores, extension_targets, stage_report
 from .spinnaker_format import NeuronParams
 from .spinnaker_keys import KeyAllocation, allocate_keys
 from .spinnaker_partition import MachineVertex, partition
@@ -37,6 +39,7 @@ class CoreData:
     params: NeuronParams | None
     synapses: CoreSynapses | None
     sends: bool = True  # False when no core listens: like sPyNNaker, such a core sends no packets
+    extension: ExtensionCore | None = None  # a delay-extension core (``spinnaker_delays``)
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +57,7 @@ class SpiNNakerArtefacts:
     ticks_before_output: dict[str, int]  # output -> start tick of its population
     stage_seconds: dict[str, float] = field(default_factory=dict)
     format_version: str = FORMAT_VERSION
+    delay_stages: tuple[dict[str, Any], ...] = ()  # per delay extension: source, stages, cost
 
     @property
     def max_start_tick(self) -> int:
@@ -108,8 +112,17 @@ def compile_spinnaker(graph: Graph, target: Any = None, dt_s: float | None = Non
         "synaptic_bytes": {str(c.location): c.synapses.n_bytes for c in art.cores if c.synapses is not None},
         "notes": list(net.notes), "stage_seconds": dict(art.stage_seconds),
     }}
+    report["delays"] = _delay_report(graph, net.dt_s, target, art)
     return Program(family="spinnaker", target=target, dt_s=net.dt_s, graph=source, source=source, report=report,
                    artefacts={"spinnaker": compiled}, spikec_version=__version__)
+
+
+def _delay_report(graph: Graph, dt_s: float, target: Any, art: SpiNNakerArtefacts) -> dict[str, Any]:
+    from .quantise_delays import delay_report, with_stages
+
+    stages = list(art.delay_stages)
+    cost = {k: sum(r["cost"][k] for r in stages) for k in ("cores", "keys", "delayed_row_entries")} if stages else {}
+    return with_stages(delay_report(graph, dt_s), delay_limits(target), stages, cost)
 
 
 def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = None, *,
@@ -133,7 +146,12 @@ def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = 
         seconds[stage] = now - clock
         clock = now
 
-    net = quantise_spinnaker(graph, dt_s, spike_compare=spike_compare, max_delay=fmt.max_delay)
+    if getattr(target, "family", None) == "spinnaker":
+        limits = delay_limits(target)
+    else:
+        limits = DelayLimits(fmt.max_delay, fmt.max_delay, fmt.max_delay, 1, "delay extension")
+    original = quantise_spinnaker(graph, dt_s, spike_compare=spike_compare, max_delay=limits.max_total)
+    net, extensions = add_delay_extensions(original, limits)
     lap("quantise")
     vertices = partition(net, machine.neurons_per_core, machine.synaptic_bytes_per_core)
     lap("partition")
@@ -142,6 +160,8 @@ def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = 
     keys = allocate_keys(vertices)
     lap("keys")
     targets = vertex_targets(net, vertices)
+    for src, exts in extension_targets(vertices, extensions).items():
+        targets[src] = tuple(sorted(set(targets.get(src, ())) | set(exts)))
     tables = build_routing_tables(machine, vertices, placements, keys, targets)
     lap("route")
     loaded, reports = fit_tables(tables, machine.routing_table_entries)
@@ -149,10 +169,13 @@ def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = 
     rows = build_rows(net, vertices, keys, fmt)
     lap("rows")
     _check_memory(rows, vertices, machine)
-    artefacts = _assemble(net, vertices, placements, keys, loaded, reports, rows, machine, fmt, targets)
+    artefacts = _assemble(net, vertices, placements, keys, loaded, reports, rows, machine, fmt, targets,
+                          extension_cores(vertices, extensions, keys.base, keys.mask))
+    stages, _ = stage_report(extensions, vertices, net)
+    artefacts = replace(artefacts, delay_stages=tuple(stages))
     lap("assemble")
     artefacts.stage_seconds.update(seconds)
-    return SpiNNakerProgram(net, artefacts, getattr(target, "name", ""))
+    return SpiNNakerProgram(original, artefacts, getattr(target, "name", ""))
 
 
 def _check_memory(rows: dict[int, CoreSynapses], vertices: tuple[MachineVertex, ...], machine: SpiNNakerMachine) -> None:
@@ -168,17 +191,18 @@ def _check_memory(rows: dict[int, CoreSynapses], vertices: tuple[MachineVertex, 
 
 
 def _assemble(net, vertices, placements: Placements, keys: KeyAllocation, loaded, reports, rows, machine, fmt,
-              targets) -> SpiNNakerArtefacts:
+              targets, extensions: dict[int, ExtensionCore]) -> SpiNNakerArtefacts:
     cores = []
     for v in vertices:
         pop = net.population(v.population)
         params = None if pop.is_source else pop.params.slice(v.lo, v.hi)
         cores.append(CoreData(v, placements.locations[v.index], keys.base[v.index], pop.start_tick, params,
-                              rows.get(v.index), bool(targets.get(v.index))))
+                              rows.get(v.index), bool(targets.get(v.index)), extensions.get(v.index)))
     by_pop: dict[str, tuple[int, ...]] = {}
     for v in vertices:
         by_pop[v.population] = by_pop.get(v.population, ()) + (v.index,)
-    inputs = {p.name: (p.shape, by_pop[p.name]) for p in net.populations if p.is_source}
+    extension_pops = {vertices[i].population for i in extensions}
+    inputs = {p.name: (p.shape, by_pop[p.name]) for p in net.populations if p.is_source and p.name not in extension_pops}
     outputs = {name: (kind, net.population(pop).shape, by_pop[pop]) for name, (pop, kind) in net.outputs.items()}
     starts = {name: net.population(pop).start_tick for name, (pop, _) in net.outputs.items()}
     return SpiNNakerArtefacts(machine, fmt, keys.mask, loaded, reports, tuple(cores), inputs, outputs, starts)

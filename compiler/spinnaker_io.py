@@ -29,6 +29,7 @@ from ..ir.errors import InputError
 from .quantise_spinnaker import Population, SpiNNakerNetwork, SynapseList
 from .routing_table import RoutingEntry, RoutingTable
 from .spinnaker_compile import FORMAT_VERSION, CoreData, SpiNNakerArtefacts, SpiNNakerProgram
+from .spinnaker_delays import ExtensionCore
 from .spinnaker_format import NeuronParams
 from .spinnaker_partition import MachineVertex
 from .spinnaker_place import SpiNNakerMachine
@@ -72,6 +73,9 @@ def save_spinnaker(program: SpiNNakerProgram, folder: str | Path) -> Path:
             "vertex": asdict(c.vertex), "location": list(c.location), "key_base": c.key_base,
             "start_tick": c.start_tick, "sends": c.sends, "params": _params_record(c.params),
             "master_pop": None if c.synapses is None else [asdict(e) for e in c.synapses.master_pop],
+            "extension": None if c.extension is None else {
+                "n_source": c.extension.n_source, "stage_ticks": c.extension.stage_ticks,
+                "sources": [list(x) for x in c.extension.sources]},
         })
     manifest = {
         "format_version": art.format_version, "target": program.target_name,
@@ -81,6 +85,7 @@ def save_spinnaker(program: SpiNNakerProgram, folder: str | Path) -> Path:
                     for k, (kind, s, v) in art.outputs.items()},
         "table_reports": [asdict(r) for r in art.table_reports],
         "cores": cores,
+        "delay_stages": list(art.delay_stages),
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     lines = ["x,y,index,key,mask,route,defaultable"]
@@ -135,7 +140,7 @@ def load_spinnaker(folder: str | Path) -> SpiNNakerProgram:
         if c["master_pop"] is not None:
             syn = CoreSynapses(arrays[f"core{i}.words"], tuple(MasterPopEntry(**e) for e in c["master_pop"]))
         cores.append(CoreData(MachineVertex(**c["vertex"]), tuple(c["location"]), c["key_base"], c["start_tick"],
-                              _params_from(c["params"], arrays, f"core{i}"), syn, c["sends"]))
+                              _params_from(c["params"], arrays, f"core{i}"), syn, c["sends"], _extension_from(c.get("extension"))))
     tables: dict[tuple[int, int], list[RoutingEntry]] = {}
     for line in (folder / "routing_tables.csv").read_text().splitlines()[1:]:
         x, y, _, key, mask, route, default = line.split(",")
@@ -150,8 +155,15 @@ def load_spinnaker(folder: str | Path) -> SpiNNakerProgram:
         inputs={k: (tuple(v["shape"]), tuple(v["vertices"])) for k, v in manifest["inputs"].items()},
         outputs={k: (v["kind"], tuple(v["shape"]), tuple(v["vertices"])) for k, v in manifest["outputs"].items()},
         ticks_before_output={k: v["start_tick"] for k, v in manifest["outputs"].items()},
+        delay_stages=tuple(manifest.get("delay_stages", ())),
     )
     return SpiNNakerProgram(_load_network(folder), art, manifest.get("target", ""))
+
+
+def _extension_from(record: dict[str, Any] | None) -> ExtensionCore | None:
+    if record is None:
+        return None
+    return ExtensionCore(record["n_source"], record["stage_ticks"], tuple(tuple(x) for x in record["sources"]))
 
 
 def _load_network(folder: Path) -> SpiNNakerNetwork:

@@ -12,7 +12,10 @@ It loads a compiled ``SpiNNakerArtefacts`` and nothing else. Each tick:
    was injected locally, is dropped;
 3. a core receiving a packet finds its block in the master population table,
    reads the row ``key & ~mask``, and adds each synaptic word's weight into
-   the ring buffer at ``(tick + delay)`` for its synapse type and neuron.
+   the ring buffer at ``(tick + delay)`` for its synapse type and neuron;
+   a delay-extension core (``compiler/spinnaker_delays.py``) instead finds the
+   source neuron i from its source keys and schedules each of its atoms
+   ``(s - 1) n + i`` to be sent at ``tick + s * stage_ticks``.
 
 Packets of one tick are moved together (numpy), one hop per round, so the
 cost is per hop, not per packet. ``MachineStats`` counts what happened.
@@ -57,6 +60,7 @@ class _Core:
     mp_address: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     mp_stride: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     mp_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pending: np.ndarray | None = None  # delay extension: (slots, atoms) spikes to send at tick % slots
 
 
 class EventMachine:
@@ -84,7 +88,12 @@ class EventMachine:
         cores = []
         for data in self.a.cores:
             if data.params is None:
-                cores.append(_Core(data, None, None))
+                core = _Core(data, None, None)
+                ext = data.extension
+                if ext is not None:
+                    stages = -(-data.vertex.hi // ext.n_source)
+                    core.pending = np.zeros((stages * ext.stage_ticks + 1, data.vertex.size), np.int64)
+                cores.append(core)
                 continue
             n = data.vertex.size
             core = _Core(data, np.zeros((self.slots, 2, n), dtype=np.int64), new_state(n, 1))
@@ -153,8 +162,28 @@ class EventMachine:
             self.stats.hops += int(keys.size)
         raise MachineError(f"packets still in flight after {limit} hops: the routing tables form a loop")
 
+    def _extend(self, core: _Core, keys: np.ndarray, tick: int) -> None:
+        """A delay-extension core: source neuron i (from its key) is re-sent as atom ``(s-1) n + i``
+        at ``tick + s * stage_ticks``, for every stage s this core holds."""
+        ext, v = core.data.extension, core.data.vertex
+        neurons = []
+        for base, mask, lo in ext.sources:
+            hit = (keys & mask) == base
+            neurons.append(lo + (keys[hit] & ~mask))
+        heard = np.zeros(ext.n_source, bool)
+        heard[np.concatenate(neurons).astype(np.int64)] = True
+        atoms = np.arange(v.lo, v.hi)
+        fire = heard[atoms % ext.n_source]
+        stage = atoms // ext.n_source + 1
+        slots = (tick + stage * ext.stage_ticks) % core.pending.shape[0]
+        core.pending[slots[fire], np.flatnonzero(fire)] = 1
+        self.stats.synaptic_events += int(fire.sum())
+
     def _receive(self, core: _Core, keys: np.ndarray, tick: int) -> None:
         """Master population table -> rows -> ring buffer, for every packet that reached ``core``."""
+        if core.pending is not None:
+            self._extend(core, keys, tick)
+            return
         if core.ring is None or core.data.synapses is None or core.mp_keys.size == 0:
             self.stats.master_pop_misses += int(keys.size)
             return
@@ -197,7 +226,11 @@ class EventMachine:
             keys_out, chips_out = [], []
             for i, core in enumerate(cores):
                 local = t - core.data.start_tick
-                if core.ring is None:
+                if core.pending is not None:
+                    slot = t % core.pending.shape[0]
+                    spikes = core.pending[slot].copy()
+                    core.pending[slot] = 0
+                elif core.ring is None:
                     spikes = source_data[i][local] if 0 <= local < steps else np.zeros(core.data.vertex.size, np.int64)
                 else:
                     slot = t & (self.slots - 1)
