@@ -1,7 +1,8 @@
 """``python -m spikec.backends.rram PROGRAM --input x.npy --trials N``: Monte Carlo and drift tables.
 
-A stand-in until ``spikec run`` grows ``--trials/--seed/--read-time`` (the
-function it would call is ``monte_carlo.monte_carlo_report``).
+Kept for scripts written before ``spikec run PROGRAM --backend rram --trials N``
+(which also runs the trials in parallel, ``docs/execution.md``); both call
+``monte_carlo.monte_carlo_report``. This one runs them serially.
 """
 from __future__ import annotations
 

@@ -180,17 +180,22 @@ def monte_carlo_report(
     labels: Sequence[int] | None = None,
     compensate_drift: bool = False,
     executor: Any = None,
+    with_drift_table: bool = False,
 ) -> str:
     """The text ``spikec run PROGRAM --backend rram --trials N`` prints.
 
-    With ``read_time`` one row at that time; otherwise the drift table at
-    1 s, 1 h, 1 day and 1 year. ``program`` is a Program or an RramMapping.
+    With ``read_time`` one row at that time (followed by the rows at 1 s, 1 h,
+    1 day and 1 year if ``with_drift_table``); otherwise the drift table at
+    those four times. ``program`` is a Program or an RramMapping; ``executor``
+    (``spikec.compiler.execution``) runs the trials, default serially.
     """
     from . import mapping_of  # the package's entry point resolves Programs
 
     mapping = mapping_of(program)
     dt_s = getattr(program, "dt_s", None)
     times = {str(read_time): parse_duration_s(read_time)} if read_time is not None else None
+    if times is not None and with_drift_table:
+        times |= {name: t for name, t in READ_TIMES_S.items() if t not in times.values()}
     rows = drift_table(mapping, inputs, read_times_s=times, dt_s=dt_s, trials=trials, seed=seed,
                        labels=labels, compensate_drift=compensate_drift, executor=executor)
     head = (f"{mapping.config.name}: {trials} simulated chips (seed {seed}), spike agreement with the ideal chip"
