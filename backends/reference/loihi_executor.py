@@ -23,8 +23,7 @@ from ...ir.graph import Graph
 
 def wrap_int32(x: np.ndarray) -> np.ndarray:
     """Two's-complement wrap to int32, as numpy's int32 arithmetic does silently."""
-    x = np.asarray(x, dtype=np.int64)
-    return ((x + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+    return np.asarray(x, dtype=np.int64).astype(np.int32)  # numpy's int64 -> int32 cast is modulo 2**32
 
 
 def _decay(x: np.ndarray, keep: int, shift: int) -> np.ndarray:
@@ -159,7 +158,27 @@ def prepare_spikes(graph: Graph, inputs: Any) -> tuple[dict[str, np.ndarray], bo
 
 
 def run_loihi(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """Run a lowered Loihi graph; outputs (and ``"<population>.<u|v|s>"`` traces) time-first."""
+    """Run a lowered Loihi graph; outputs (and ``"<population>.<u|v|s>"`` traces) time-first.
+
+    Runs ``loihi_schedule`` (event-driven sums, chunks of time steps; numba
+    kernels when installed), which computes the same integers as
+    ``run_loihi_stepwise`` (tested on random programs).
+    """
+    from .loihi_schedule import run_schedule
+
+    spikes_in, batched, steps = prepare_spikes(graph, inputs)
+    batch = next(iter(spikes_in.values())).shape[1]
+    raw = run_schedule(graph, fmt, spikes_in, steps, batch, tuple(record))
+    result = {}
+    for key, arr in raw.items():
+        shape = graph.nodes[key].shape if key in graph.nodes else graph.nodes[key.rsplit(".", 1)[0]].shape
+        arr = arr.reshape(steps, batch, *shape)
+        result[key] = arr if batched else arr[:, 0]
+    return result
+
+
+def run_loihi_stepwise(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """``run_loihi``, one step at a time in Lava's order: the straightforward definition the fast path is tested against."""
     spikes_in, batched, steps = prepare_spikes(graph, inputs)
     batch = next(iter(spikes_in.values())).shape[1]
     pops = {n: node for n, node in graph.items() if isinstance(node, LoihiNeurons)}
