@@ -29,6 +29,10 @@ def format_quantisation(report: dict) -> str:
         lines.append(f"  {f['severity']}: node '{f['node']}': {f['figure']} = {f['value']} (limit {f['limit']}); {f['fix']}")
     if "place-loihi" in report:
         lines.append(format_placement(report["place-loihi"]))
+    if report.get("delays", {}).get("layers"):
+        from ..compiler.quantise_delays import format_delay_report
+
+        lines.append(format_delay_report(report["delays"]))
     return "\n".join(lines)
 
 

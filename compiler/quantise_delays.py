@@ -139,7 +139,8 @@ def delay_steps(delay_s: np.ndarray, dt_s: float) -> np.ndarray:
 
 def layer_error(delay_s: np.ndarray, dt_s: float, present: np.ndarray | None = None) -> dict[str, Any]:
     """Timing error of one layer's delays (synapses where ``present``): max and mean, steps and seconds,
-    and how many synapses share each quantised delay (the groups a target builds)."""
+    and how many synapses share each quantised delay (the groups a target builds; keys are
+    step counts as strings, as JSON stores them)."""
     exact = np.asarray(delay_s, dtype=np.float64) / dt_s
     if present is not None:
         exact = exact[np.asarray(present, bool)]
@@ -148,7 +149,7 @@ def layer_error(delay_s: np.ndarray, dt_s: float, present: np.ndarray | None = N
         raise CompileError("a delay must be a finite number of seconds", parameter="delay")
     steps = np.rint(exact).astype(np.int64)
     err = np.abs(steps - exact)
-    groups = {int(k): int(c) for k, c in zip(*np.unique(steps, return_counts=True))}
+    groups = {str(int(k)): int(c) for k, c in zip(*np.unique(steps, return_counts=True))}
     return {
         "synapses": int(exact.size), "max_steps": int(steps.max(initial=0)),
         "max_error_steps": float(err.max(initial=0.0)), "mean_error_steps": float(err.mean()) if err.size else 0.0,

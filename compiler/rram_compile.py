@@ -16,8 +16,10 @@ from typing import Any
 
 from ..ir.check import normalise
 from ..ir.graph import Graph
+from ..ir.nodes import Delay
 from .pipeline import PassRecord
 from .program import Program
+from .quantise_delays import check_graph_delays, delay_limits, delay_report, delay_steps, with_stages
 from .rram_config import RramConfig
 from .rram_lower import lower_to_crossbars
 from .target import Target
@@ -33,6 +35,16 @@ def report_dict(mapping: Any) -> dict[str, Any]:
     }
 
 
+def _delay_report(source: Graph, lowered: Graph, dt_s: float | None, limits: Any) -> dict[str, Any]:
+    """The timing error of every delay, and the digital delay buffers' cost (entries = steps x elements)."""
+    if dt_s is None:
+        return {}
+    buffers = [{"source": name, "stages": 0, "cost": {"buffer_entries": int((delay_steps(node.delay, dt_s).max(initial=0) + 1) * node.delay.size)}}
+               for name, node in lowered.items() if isinstance(node, Delay)]
+    cost = {"buffer_entries": sum(b["cost"]["buffer_entries"] for b in buffers)} if buffers else {}
+    return with_stages(delay_report(source, dt_s), limits, buffers, cost)
+
+
 def compile_rram_program(graph: Graph, target: Target, dt_s: float | None = None) -> Program:
     """Map ``graph`` onto ``target``'s arrays; dt from the argument, the graph's metadata or the target."""
     from .. import __version__
@@ -40,13 +52,15 @@ def compile_rram_program(graph: Graph, target: Target, dt_s: float | None = None
     start = time.perf_counter()
     source = normalise(graph)
     dt = dt_s if dt_s is not None else source.metadata.get("dt_s", target.default_dt_s)
-    mapping = lower_to_crossbars(source, RramConfig.from_target(target))
+    limits = delay_limits(target)
+    check_graph_delays(source, dt, limits)  # the digital delay buffer's depth
+    mapping = lower_to_crossbars(source, RramConfig.from_target(target), dt)
     seconds = time.perf_counter() - start
     log = (PassRecord("map-to-crossbars", seconds,
                       f"{len(mapping.crossbars.layers)} layers on {mapping.crossbars.n_arrays} arrays "
                       f"({100 * mapping.report.utilisation:.1f} % of cells)"),)
     return Program(
         family="rram", target=target, dt_s=dt, graph=mapping.graph, source=source, pass_log=log,
-        report={"crossbars": report_dict(mapping)}, artefacts={"crossbars": mapping.crossbars},
+        report={"crossbars": report_dict(mapping), "delays": _delay_report(source, mapping.graph, dt, limits)}, artefacts={"crossbars": mapping.crossbars},
         spikec_version=__version__,
     )

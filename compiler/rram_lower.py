@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..ir.check import normalise
 from ..ir.errors import CompileError
-from ..ir.nodes import DelayLinear
 from ..ir.graph import Graph
+from ..ir.nodes import Delay, DelayLinear, Linear
 from .crossbar_map import CrossbarMap, map_graph, quantisation_error, quantised_graph
 from .crossbar_pack import UtilisationReport, place_tiles, utilisation_report
+from .quantise_delays import delay_steps
 from .rram_config import RramConfig
 
 
@@ -30,15 +33,40 @@ class RramMapping:
     report: UtilisationReport | None = None
 
 
-def lower_to_crossbars(graph: Graph, config: RramConfig) -> RramMapping:
-    """Map, quantise and place every weight matrix of ``graph`` on ``config``'s arrays."""
-    graph = normalise(graph)
+def expand_delay_linear(graph: Graph, dt_s: float | None) -> Graph:
+    """Every ``DelayLinear`` as one ``Delay -> Linear`` branch per quantised delay (the IR's rounding).
+
+    A crossbar has no per-synapse delay: the digital side delays the layer's
+    input in its delay buffer (one buffer per branch, ``rint(delay/dt)`` steps,
+    the branch's Delay holding exactly that many steps of dt), and each branch's
+    synapses are their own tiles; the branches' outputs add, as the node's did.
+    """
+    if not any(isinstance(node, DelayLinear) for node in graph.nodes.values()):
+        return graph
+    if dt_s is None:
+        raise CompileError("a DelayLinear node needs a time step: pass dt_s", parameter="dt_s")
+    nodes: dict = {}
+    edges = [e for e in graph.edges if not isinstance(graph.nodes[e[0]], DelayLinear) and not isinstance(graph.nodes[e[1]], DelayLinear)]
     for name, node in graph.items():
-        if isinstance(node, DelayLinear):  # the RRAM family has no synaptic delay buffer yet (issue 8)
-            raise CompileError(
-                "per-synapse delays (DelayLinear) are not supported on RRAM targets yet; "
-                "use Delay nodes on the layer's input instead", node=name, parameter="delay",
-            )
+        if not isinstance(node, DelayLinear):
+            nodes[name] = node
+            continue
+        steps = delay_steps(np.broadcast_to(node.delay, node.weight.shape), dt_s)
+        present = node.weight != 0
+        for k in (np.unique(steps[present]) if present.any() else [0]):
+            delay, linear = f"{name}.delay{int(k)}", f"{name}.weight{int(k)}"
+            nodes[delay] = Delay(delay=np.full(node.weight.shape[1], int(k) * dt_s))
+            nodes[linear] = Linear(weight=np.where(present & (steps == k), node.weight, 0.0))
+            edges += [(p, delay) for p in graph.predecessors(name)] + [(delay, linear)]
+            edges += [(linear, s) for s in graph.successors(name)]
+    return Graph(nodes, tuple(edges), graph.metadata)
+
+
+def lower_to_crossbars(graph: Graph, config: RramConfig, dt_s: float | None = None) -> RramMapping:
+    """Map, quantise and place every weight matrix of ``graph`` on ``config``'s arrays
+    (``DelayLinear`` first becomes delay-buffer branches, ``expand_delay_linear``)."""
+    graph = normalise(graph)
+    graph = expand_delay_linear(graph, dt_s if dt_s is not None else graph.metadata.get("dt_s"))
     layers = map_graph(graph, config.geometry)
     crossbars = place_tiles(layers, config.geometry, pack=config.pack)
     errors = {name: quantisation_error(graph.nodes[name], m) for name, m in layers.items()}
