@@ -42,12 +42,14 @@ import torch
 from ..ir.errors import GraphError
 from ..ir.graph import Graph
 from ..ir.nir_io import RESET_DELAY_KEY, RESET_KEY, RESET_RECHECK_KEY
+from ..ir.nir_io import _delay_linear_branches as delay_linear_branches
 from ..ir.nodes import Affine, Conv2d, Linear
+from .delay_layers import SynapticDelayLinear, delay_linear_node
 from .torch_trace import as_numpy, map_standard_layer, same_shape, trace_to_graph, unsupported
 
 SUPPORTED = (
     "Linear", "Conv2d", "AvgPool2d", "Flatten", "snntorch.Leaky", "snntorch.Synaptic",
-    "snntorch.RLeaky", "snntorch.RSynaptic",
+    "snntorch.RLeaky", "snntorch.RSynaptic", "spikec SynapticDelayLinear",
 )
 _RESET_NAMES = {0: "subtract", 1: "zero"}
 
@@ -148,12 +150,23 @@ def _module_map(dt_s: float, names: dict[int, str]):
             return _cuba_lif_node(module, name, dt_s, "Synaptic")
         if isinstance(module, snn.Leaky):
             return _lif_node(module, name, dt_s, "Leaky")
+        if isinstance(module, SynapticDelayLinear):
+            return delay_linear_subgraph(module, name, dt_s)
         node = map_standard_layer(module, name)
         if node is None:
             raise unsupported(module, "snnTorch", SUPPORTED)
         return node
 
     return to_nir
+
+
+def delay_linear_subgraph(layer: SynapticDelayLinear, name: str, dt_s: float) -> Any:
+    """A per-synapse-delay layer as NIR's marked ``Delay -> Linear`` branches (fused back into a DelayLinear)."""
+    branches = delay_linear_branches(name, delay_linear_node(layer, dt_s))
+    edges = [e for k in branches if k.startswith(name + ".delay")
+             for e in (("input", k), (k, k.replace(".delay", ".weight")), (k.replace(".delay", ".weight"), "output"))]
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type=None), **branches, "output": nir.Output(output_type=None)},
+                        edges=edges, type_check=False)
 
 
 def _prepare_for_trace(net: torch.nn.Module) -> None:
