@@ -24,7 +24,9 @@ exception raised by ``fn`` is retried the same way, then raised as an
 only the unfinished items are submitted again; the items that were running
 count one attempt each. On Dask, ``retries=`` covers exceptions, the
 scheduler reschedules the tasks of a lost worker, and a task it gives up on
-(``KilledWorker``) is submitted again under a new key.
+(``KilledWorker``, or cancelled because its input was lost) is submitted again
+under a new key; ``shared`` is scattered to every worker and scattered again
+if every copy was lost.
 
 Why ``ProcessPoolExecutor`` for the local case rather than Dask's
 ``LocalCluster``: a pool of forked workers starts in milliseconds, opens
@@ -225,10 +227,6 @@ class LocalExecutor(Executor):
 # --- Dask --------------------------------------------------------------------------
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
 class DaskExecutor(Executor):
     """Tasks on a Dask distributed scheduler: an address (``tcp://host:8786``) or a ``distributed.Client``."""
 
@@ -261,12 +259,16 @@ class DaskExecutor(Executor):
 
         client, owned = self._client()
         token = f"spikec-{getattr(fn, '__name__', 'item')}-{uuid.uuid4().hex[:8]}"
-        # ``shared`` is the argument of one task, not scattered data: a lost worker's copy is recomputed.
-        shared_future = client.submit(_identity, shared, key=f"{token}-shared", pure=False)
+        # ``shared`` goes to every worker once (so that no worker is favoured for holding it), and is
+        # sent again if every copy was lost with its workers.
+        shared_future = client.scatter([shared], broadcast=True, hash=False)[0]
         keys: dict[str, tuple[int, int]] = {}
         live: dict[str, Any] = {}
 
         def submit(index: int, attempt: int) -> Any:
+            nonlocal shared_future
+            if shared_future.status != "finished":
+                shared_future = client.scatter([shared], broadcast=True, hash=False)[0]
             future = client.submit(fn, shared_future, items[index], key=f"{token}-{index}-{attempt}",
                                    retries=self.retries, pure=False)
             keys[future.key] = (index, attempt)
@@ -275,7 +277,7 @@ class DaskExecutor(Executor):
 
         done: set[int] = set()
         try:
-            stream = as_completed([submit(i, 0) for i in range(len(items))])
+            stream = as_completed([submit(i, 0) for i in range(len(items))], loop=client.loop)
             for future in stream:
                 index, attempt = keys.pop(future.key)
                 live.pop(future.key, None)
