@@ -57,7 +57,7 @@ def write_text_atomic(path: str, text: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
 @click.option("--matrix", is_flag=True, help="Also print the fidelity matrix: every run (float, each target's reference and backend) against every other.")
 @click.option("--random", "random_count", type=int, default=None, help="Instead of MODEL: sweep this many random graphs (seeds from --seed).")
-@click.option("--preset", type=click.Choice(["tiny", "small", "loihi_friendly"]), default="small", show_default=True, help="Random graph distribution for --random.")
+@click.option("--preset", type=click.Choice(["tiny", "small", "loihi_friendly", "long_delays"]), default="small", show_default=True, help="Random graph distribution for --random.")
 @click.option("--save-failures", type=click.Path(), default=None, help="With --random: save each failing graph, shrunk, as .nir here.")
 @execution_options
 @reports_errors

@@ -116,18 +116,23 @@ class GraphSpec:
         population); reset to zero (Lava's LIF) or by subtraction, ``v_reset``
         and delayed reset (spikec's LIF variants); weights within a modest
         dynamic range and no outliers, so 8-bit weights with one exponent per
-        layer keep every synapse nonzero. No Delay or DelayLinear nodes: Loihi 2
-        has synaptic delays (Lava's ``DelayDense``, 6 bits) but spikec's Loihi
-        lowering does not map them yet (``CompileError``), nor snnTorch's
-        ``reset_recheck``; raise ``p_delay``, ``p_delay_linear`` and
-        ``p_reset_recheck`` when it does.
+        layer keep every synapse nonzero. Delay and DelayLinear nodes as in
+        ``small`` (DelayDense delays; per-element delays too, which Loihi holds
+        per synapse). No snnTorch ``reset_recheck``: raise ``p_reset_recheck``
+        to test it.
         """
         return cls(
             per_neuron_tau=False, per_neuron_threshold=False, weight_scale_log10=(-1.0, 1.0),
-            p_weight_outliers=0.0, p_delay=0.0, p_delay_linear=0.0, p_reset_recheck=0.0,
+            p_weight_outliers=0.0, p_delay=0.15, p_delay_linear=0.1, per_element_delay=True, p_reset_recheck=0.0,
             readout_types=("LI", "LIF", "CubaLIF", "IF"),
             weight_density=(0.5, 1.0),
         )
+
+    @classmethod
+    def long_delays(cls) -> "GraphSpec":
+        """``small`` with delays up to 150 steps (past Loihi's 63 and a SpiNNaker row's 31: relay
+        chains and delay extensions) on most graphs, and 200 steps to see them arrive."""
+        return cls(p_delay=0.5, p_delay_linear=0.5, max_delay_steps=150, steps=200)
 
     @classmethod
     def large(cls, n: int = 1024) -> "GraphSpec":
