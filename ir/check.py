@@ -49,7 +49,7 @@ def check_parameters(name: str, node: Node) -> None:
             node=name, parameter="delay", value=node.delay.shape, limit=node.weight.shape,
         )
     reset = getattr(node, "reset", None)
-    if reset is not None and reset not in RESET_MODES:
+    if reset is not None and (not isinstance(reset, str) or reset not in RESET_MODES):
         raise GraphError(f"reset must be one of {RESET_MODES}, got {reset!r}", node=name, parameter="reset", value=reset)
     if getattr(node, "reset_recheck", False) and (reset != "subtract" or node.reset_delay):
         raise GraphError(
@@ -74,8 +74,20 @@ def check_cycles_have_state(graph: Graph) -> None:
             )
 
 
+def check_metadata(graph: Graph) -> None:
+    """Graph metadata spikec interprets: ``dt_s``, if present, is a positive finite number of seconds."""
+    dt = graph.metadata.get("dt_s")
+    if dt is None:
+        return
+    ok = isinstance(dt, (int, float, np.integer, np.floating)) and not isinstance(dt, (bool, np.bool_))
+    if not ok or not np.isfinite(dt) or dt <= 0:
+        raise GraphError(f"graph metadata dt_s must be a positive finite number of seconds, got {dt!r}",
+                         parameter="dt_s", value=repr(dt), limit="> 0")
+
+
 def validate(graph: Graph) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
     """Check the graph; returns the inferred shapes of every node."""
+    check_metadata(graph)
     check_edges(graph)
     for name, node in graph.items():
         check_parameters(name, node)

@@ -10,10 +10,11 @@ of subgraph ``a`` becomes ``a.b``.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import nir
 import numpy as np
@@ -22,8 +23,8 @@ from .errors import GraphError
 from .graph import Graph
 from .shapes import infer_shapes
 from .nodes import (
-    IF, LI, LIF, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input, Integrator, Linear,
-    Affine, Node, Output, ResetMode, Scale, SumPool2d, Threshold,
+    IF, LI, LIF, MAX_ARRAY_ELEMENTS, MAX_DIMS, as_shape, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input,
+    Integrator, Linear, Affine, Node, Output, ResetMode, Scale, SumPool2d, Threshold,
 )
 
 RESET_KEY = "spikec.reset"
@@ -33,43 +34,114 @@ RESET_RECHECK_KEY = "spikec.reset_recheck"
 DELAY_LINEAR_KEY = "spikec.delay_linear"
 _SPIKING = (nir.LIF, nir.CubaLIF, nir.IF)
 
+#: Deepest nesting of HDF5 groups in a .nir file (each subgraph level takes two: the node and its ``nodes``).
+MAX_HDF5_DEPTH = 64
+#: Most groups and datasets a .nir file may hold (a hard-linked group counts each time it is reached).
+MAX_HDF5_OBJECTS = 200_000
+#: Most bytes of one dataset: MAX_ARRAY_ELEMENTS float64 values.
+MAX_DATASET_BYTES = 8 * MAX_ARRAY_ELEMENTS
+#: Deepest nesting of subgraphs in a nir.NIRGraph.
+MAX_SUBGRAPH_DEPTH = 30
 
-def _plain(value: Any) -> Any:
+_NUMERIC = ("weight", "bias", "scale", "tau", "tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset", "w_in",
+            "threshold", "delay")
+#: The keys of every node type spikec reads: (required, optional); "type" and "metadata" are always allowed.
+_SCHEMA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "Input": (("shape",), ()),
+    "Output": (("shape",), ()),
+    "Affine": (("weight", "bias"), ()),
+    "Linear": (("weight",), ()),
+    "Scale": (("scale",), ()),
+    "Conv1d": (("weight", "stride", "padding", "dilation", "groups", "bias"), ("input_shape",)),
+    "Conv2d": (("weight", "stride", "padding", "dilation", "groups", "bias"), ("input_shape",)),
+    "SumPool2d": (("kernel_size", "stride", "padding"), ()),
+    "AvgPool2d": (("kernel_size", "stride", "padding"), ()),
+    "Flatten": (("start_dim", "end_dim"), ("input_type",)),
+    "Threshold": (("threshold",), ()),
+    "Delay": (("delay",), ()),
+    "LI": (("tau", "r", "v_leak"), ()),
+    "I": (("r",), ()),
+    "IF": (("r", "v_threshold"), ("v_reset",)),
+    "LIF": (("tau", "r", "v_leak", "v_threshold"), ("v_reset",)),
+    "CubaLIF": (("tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "w_in"), ("v_reset",)),
+    "NIRGraph": (("nodes", "edges"), ()),
+}
+
+
+def _plain(value: Any, key: str = "metadata", node: str | None = None) -> Any:
     """numpy scalars and bytes from HDF5 metadata as plain Python values."""
     if isinstance(value, bytes):
-        return value.decode()
+        try:
+            return value.decode()
+        except UnicodeDecodeError as exc:
+            raise GraphError(f"metadata {key!r} is not UTF-8 text", node=node, parameter=key) from exc
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value[()]
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, f"{key}.{k}", node) for k, v in value.items()}
     return value
 
 
-def _shape(types: dict, key: str) -> tuple[int, ...]:
-    value = types.get(key)
-    return () if value is None else tuple(int(v) for v in np.atleast_1d(value))
+def _shape(types: Any, key: str, node: str) -> tuple[int, ...]:
+    value = types.get(key) if isinstance(types, Mapping) else types
+    if value is None:
+        return ()
+    try:
+        return as_shape(value, key)
+    except GraphError as exc:
+        raise GraphError(str(exc), node=node, parameter=key, value=exc.value, limit=exc.limit) from exc
 
 
-def _conv_padding(padding: Any) -> Any:
+def _conv_padding(padding: Any, node: str = "") -> Any:
+    if isinstance(padding, np.ndarray) and padding.dtype.kind in "SUO" and padding.size == 1:
+        padding = padding.reshape(()).item()
     if isinstance(padding, (str, bytes)):
-        return _plain(padding)
+        padding = _plain(padding, "padding", node)
+        if padding not in ("same", "valid"):
+            raise GraphError(f"padding must be 'same', 'valid' or integers, got {padding!r}", node=node,
+                             parameter="padding", value=padding, limit=("same", "valid"))
     return padding
 
 
 def _node_from_nir(name: str, n: Any, reset: ResetMode) -> Node:
-    meta = {k: _plain(v) for k, v in (getattr(n, "metadata", None) or {}).items()}
+    """One spikec node; any field spikec cannot use raises GraphError naming node and parameter."""
+    try:
+        return _convert_node(name, n, reset)
+    except GraphError as exc:
+        if exc.node is not None:
+            raise
+        raise GraphError(str(exc), node=name, parameter=exc.parameter, value=exc.value, limit=exc.limit) from exc
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        raise GraphError(f"malformed {type(n).__name__} node: {type(exc).__name__}: {exc}", node=name) from exc
+
+
+def _metadata(name: str, n: Any) -> dict[str, Any]:
+    raw = getattr(n, "metadata", None) or {}
+    if not isinstance(raw, Mapping):
+        raise GraphError(f"metadata must be a mapping, got {type(raw).__name__}", node=name, parameter="metadata")
+    meta = {str(k): _plain(v, str(k), name) for k, v in raw.items()}
+    if isinstance(n, _SPIKING) and RESET_KEY in meta and (not isinstance(meta[RESET_KEY], str) or meta[RESET_KEY] not in ("zero", "subtract")):
+        raise GraphError(f"metadata {RESET_KEY} must be 'zero' or 'subtract', got {meta[RESET_KEY]!r}",
+                         node=name, parameter=RESET_KEY, value=repr(meta[RESET_KEY]), limit=("zero", "subtract"))
+    return meta
+
+
+def _convert_node(name: str, n: Any, reset: ResetMode) -> Node:
+    meta = _metadata(name, n)
     neuron_kw: dict[str, Any] = {}
     if isinstance(n, _SPIKING):
         neuron_kw = {
             "reset": meta.pop(RESET_KEY, reset),
-            "reset_delay": bool(meta.pop(RESET_DELAY_KEY, False)),
-            "reset_recheck": bool(meta.pop(RESET_RECHECK_KEY, False)),
+            "reset_delay": meta.pop(RESET_DELAY_KEY, False),
+            "reset_recheck": meta.pop(RESET_RECHECK_KEY, False),
         }
     kw = {"metadata": meta}
     if isinstance(n, nir.Input):
-        return Input(shape=_shape(n.input_type, "input"), **kw)
+        return Input(shape=_shape(n.input_type, "input", name), **kw)
     if isinstance(n, nir.Output):
-        return Output(shape=_shape(n.output_type, "output"), **kw)
+        return Output(shape=_shape(n.output_type, "output", name), **kw)
     if isinstance(n, nir.Affine):
         return Affine(weight=n.weight, bias=n.bias, **kw)
     if isinstance(n, nir.Linear):
@@ -94,15 +166,15 @@ def _node_from_nir(name: str, n: Any, reset: ResetMode) -> Node:
     if isinstance(n, nir.Delay):
         return Delay(delay=n.delay, **kw)
     if isinstance(n, nir.Flatten):
-        in_shape = _shape(n.input_type, "input") or None
-        return Flatten(input_shape=in_shape, start_dim=int(n.start_dim), end_dim=int(n.end_dim), **kw)
+        in_shape = _shape(n.input_type, "input", name) or None
+        return Flatten(input_shape=in_shape, start_dim=n.start_dim, end_dim=n.end_dim, **kw)
     if isinstance(n, (nir.Conv1d, nir.Conv2d)):
         cls = Conv1d if isinstance(n, nir.Conv1d) else Conv2d
-        input_shape = None if n.input_shape is None else np.atleast_1d(n.input_shape)
+        input_shape = None if n.input_shape is None else _shape(n.input_shape, "input_shape", name)
+        padding = _conv_padding(n.padding, name)
         return cls(
-            input_shape=input_shape, weight=n.weight, stride=np.atleast_1d(n.stride),
-            padding=_conv_padding(n.padding) if isinstance(n.padding, (str, bytes)) else np.atleast_1d(n.padding),
-            dilation=np.atleast_1d(n.dilation), groups=int(n.groups), bias=n.bias, **kw,
+            input_shape=input_shape, weight=n.weight, stride=n.stride, padding=padding,
+            dilation=n.dilation, groups=n.groups, bias=n.bias, **kw,
         )
     if isinstance(n, (nir.SumPool2d, nir.AvgPool2d)):
         cls = SumPool2d if isinstance(n, nir.SumPool2d) else AvgPool2d
@@ -110,16 +182,37 @@ def _node_from_nir(name: str, n: Any, reset: ResetMode) -> Node:
     raise GraphError(f"unknown or unsupported NIR primitive {type(n).__name__}", node=name)
 
 
-def _flatten_nir(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
+def _graph_parts(graph: Any, where: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """A NIRGraph's nodes and edges, checked to be a mapping and (source, target) string pairs."""
+    nodes = getattr(graph, "nodes", None)
+    if not isinstance(nodes, Mapping):
+        raise GraphError(f"graph nodes must be a mapping, got {type(nodes).__name__}", node=where or None, parameter="nodes")
+    edges = []
+    for edge in getattr(graph, "edges", None) or ():
+        if isinstance(edge, (str, bytes)) or len(edge) != 2 or not all(isinstance(e, str) for e in edge):
+            raise GraphError(f"an edge must be a (source, target) pair of node names, got {edge!r}",
+                             node=where or None, parameter="edges")
+        edges.append((edge[0], edge[1]))
+    for name in nodes:
+        if not isinstance(name, str) or not name:
+            raise GraphError(f"node names must be non-empty strings, got {name!r}", node=where or None, parameter="nodes")
+    return dict(nodes), edges
+
+
+def _flatten_nir(graph: Any, prefix: str = "", depth: int = 0) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Inline nested NIRGraphs; edges to a subgraph go to its Input nodes' successors."""
+    if depth > MAX_SUBGRAPH_DEPTH:
+        raise GraphError(f"subgraphs nested more than {MAX_SUBGRAPH_DEPTH} deep (recursive graph?)",
+                         node=prefix.rstrip(".") or None, limit=MAX_SUBGRAPH_DEPTH)
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     entry: dict[str, list[str]] = {}  # subgraph name (and name.input) -> inner entry nodes
     exit_: dict[str, list[str]] = {}
-    for name, n in graph.nodes.items():
+    graph_nodes, graph_edges = _graph_parts(graph, prefix.rstrip("."))
+    for name, n in graph_nodes.items():
         full = prefix + name
         if isinstance(n, nir.NIRGraph):
-            inner_nodes, inner_edges = _flatten_nir(n, full + ".")
+            inner_nodes, inner_edges = _flatten_nir(n, full + ".", depth + 1)
             ins = [k for k, v in n.nodes.items() if isinstance(v, nir.Input)]
             outs = [k for k, v in n.nodes.items() if isinstance(v, nir.Output)]
             for k in ins:
@@ -131,15 +224,23 @@ def _flatten_nir(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tup
                 exit_.setdefault(full, []).extend(sources)
                 exit_[f"{full}.{k}"] = sources
             boundary = {f"{full}.{k}" for k in ins + outs}
-            nodes.update({k: v for k, v in inner_nodes.items() if k not in boundary})
+            for k, v in inner_nodes.items():
+                if k not in boundary:
+                    _add_node(nodes, k, v)
             edges.extend((a, b) for a, b in inner_edges if a not in boundary and b not in boundary)
         else:
-            nodes[full] = n
-    for a, b in graph.edges:
+            _add_node(nodes, full, n)
+    for a, b in graph_edges:
         for src in exit_.get(prefix + a, [prefix + a]):
             for dst in entry.get(prefix + b, [prefix + b]):
                 edges.append((src, dst))
     return nodes, edges
+
+
+def _add_node(nodes: dict[str, Any], name: str, node: Any) -> None:
+    if name in nodes:
+        raise GraphError("two nodes get this name once subgraphs are flattened", node=name)
+    nodes[name] = node
 
 
 def _fuse_delay_linear_branches(nodes: dict[str, Node], edges: list[tuple[str, str]]) -> tuple[dict[str, Node], list[tuple[str, str]]]:
@@ -151,17 +252,32 @@ def _fuse_delay_linear_branches(nodes: dict[str, Node], edges: list[tuple[str, s
             groups.setdefault(str(owner), []).append(name)
     for owner, members in groups.items():
         delays = sorted(m for m in members if isinstance(nodes[m], Delay))
+        linears = [m for m in members if isinstance(nodes[m], Linear)]
+        if not delays or len(delays) != len(linears) or len(members) != 2 * len(delays):
+            raise GraphError(f"metadata {DELAY_LINEAR_KEY}={owner!r} marks nodes {sorted(members)} that are not "
+                             "Delay -> Linear pairs", node=sorted(members)[0], parameter=DELAY_LINEAR_KEY)
+        if owner in nodes and owner not in members:
+            raise GraphError(f"metadata {DELAY_LINEAR_KEY} names an existing node", node=owner, parameter=DELAY_LINEAR_KEY)
         weight = delay = None
         sources: list[str] = []
         targets: list[str] = []
         for d_name in delays:
-            (lin_name,) = [b for a, b in edges if a == d_name]
+            outs = [b for a, b in edges if a == d_name]
+            if len(outs) != 1 or outs[0] not in linears:
+                raise GraphError(f"a {DELAY_LINEAR_KEY} Delay must feed exactly one Linear of its group, feeds {outs}",
+                                 node=d_name, parameter=DELAY_LINEAR_KEY)
+            lin_name = outs[0]
             lin = nodes[lin_name]
+            shape = getattr(weight, "shape", lin.weight.shape)
+            if lin.weight.ndim != 2 or lin.weight.shape != shape or nodes[d_name].delay.shape not in ((shape[1],), (1,), ()):
+                raise GraphError(f"a {DELAY_LINEAR_KEY} branch has weight {lin.weight.shape} and delay "
+                                 f"{nodes[d_name].delay.shape}, which do not fit together", node=lin_name,
+                                 parameter=DELAY_LINEAR_KEY)
             mask = lin.weight != 0
             weight = np.zeros(lin.weight.shape) if weight is None else weight
             delay = np.zeros(lin.weight.shape) if delay is None else delay
             weight = np.where(mask, lin.weight, weight)
-            delay = np.where(mask, np.broadcast_to(nodes[d_name].delay[None, :], lin.weight.shape), delay)
+            delay = np.where(mask, np.broadcast_to(np.reshape(nodes[d_name].delay, (1, -1)), lin.weight.shape), delay)
             sources += [a for a, b in edges if b == d_name and a not in sources]
             targets += [b for a, b in edges if a == lin_name and b not in targets]
         meta = {k: v for k, v in nodes[delays[0]].metadata.items() if k != DELAY_LINEAR_KEY}
@@ -177,11 +293,17 @@ def from_nir(graph: Any, *, reset: ResetMode = "zero") -> Graph:
     """A spikec Graph from a ``nir.NIRGraph`` (deep-copied; the argument is not touched)."""
     if not isinstance(graph, nir.NIRGraph):
         raise GraphError(f"expected a nir.NIRGraph, got {type(graph).__name__}")
-    graph = copy.deepcopy(graph)
+    try:
+        graph = copy.deepcopy(graph)
+    except RecursionError as exc:
+        raise GraphError(f"graph nested too deep to read (limit {MAX_SUBGRAPH_DEPTH} levels of subgraphs)") from exc
     nir_nodes, edges = _flatten_nir(graph)
     nodes = {name: _node_from_nir(name, n, reset) for name, n in nir_nodes.items()}
     nodes, edges = _fuse_delay_linear_branches(nodes, edges)
-    metadata = {k: _plain(v) for k, v in (getattr(graph, "metadata", None) or {}).items()}
+    raw_meta = getattr(graph, "metadata", None) or {}
+    if not isinstance(raw_meta, Mapping):
+        raise GraphError(f"graph metadata must be a mapping, got {type(raw_meta).__name__}", parameter="metadata")
+    metadata = {str(k): _plain(v, str(k)) for k, v in raw_meta.items()}
     return Graph(nodes, tuple(edges), metadata)
 
 
@@ -190,11 +312,170 @@ def read_nir(path: str | os.PathLike, *, reset: ResetMode = "zero") -> Graph:
     path = Path(path)
     if not path.exists():
         raise GraphError(f"no such file: {path}")
+    tree = _read_hdf5(path)
+    node = tree.get("node")
+    if not isinstance(node, dict):
+        raise GraphError(f"{path}: not a NIR file (no 'node' group)")
+    _check_tree(node, "")
     try:
-        graph = nir.read(str(path), type_check=False)
-    except Exception as exc:  # h5py and nir raise many types on a bad file
-        raise GraphError(f"cannot read {path} as NIR: {type(exc).__name__}: {exc}") from exc
+        graph = nir.dict2NIRNode(node)
+    except Exception as exc:  # nir's own constructors assert and raise many types
+        raise GraphError(f"cannot read {path} as NIR: {type(exc).__name__}: {exc}".replace("\n", " ")) from exc
     return from_nir(graph, reset=reset)
+
+
+def _where(parts: list[str]) -> tuple[str | None, str]:
+    """(spikec node name, key) of an HDF5 path like node/nodes/sub/nodes/lif/tau."""
+    names, i = [], 0
+    while i < len(parts):
+        if parts[i] == "nodes" and i + 1 < len(parts):
+            names.append(parts[i + 1])
+            i += 2
+        else:
+            i += 1
+    return (".".join(names) or None), (parts[-1] if parts else "")
+
+
+def _read_hdf5(path: Path) -> dict[str, Any]:
+    """The file as nested dicts (bytes as str), refusing before reading anything too big, too deep or linked away."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except Exception as exc:
+        raise GraphError(f"cannot read {path} as NIR: not an HDF5 file or damaged ({type(exc).__name__}: {exc})".replace("\n", " ")) from exc
+    count = 0
+    seen: set[int] = set()
+
+    def walk(group: Any, parts: list[str]) -> dict[str, Any]:
+        nonlocal count
+        out: dict[str, Any] = {}
+        for key in group.keys():
+            here = parts + [key]
+            node, leaf = _where(here)
+            link = group.get(key, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                raise GraphError(f"{path}: /{'/'.join(here)} is a {type(link).__name__}; a NIR file holds only groups and datasets",
+                                 node=node, parameter=leaf)
+            count += 1
+            if count > MAX_HDF5_OBJECTS:
+                raise GraphError(f"{path}: more than {MAX_HDF5_OBJECTS} HDF5 objects (hard-link loop?)", limit=MAX_HDF5_OBJECTS)
+            item = group[key]
+            if isinstance(item, h5py.Group):
+                if hash(item.id) in seen:
+                    raise GraphError(f"{path}: /{'/'.join(here)} links to a group already read (hard-link loop or shared "
+                                     "subgraph)", node=node, parameter=leaf)
+                seen.add(hash(item.id))
+                if len(here) > MAX_HDF5_DEPTH:
+                    raise GraphError(f"{path}: groups nested deeper than {MAX_HDF5_DEPTH} (recursive subgraph?)",
+                                     node=node, parameter=leaf, limit=MAX_HDF5_DEPTH)
+                out[key] = walk(item, here)
+            elif isinstance(item, h5py.Dataset):
+                out[key] = _read_dataset(path, item, node, leaf)
+            else:
+                raise GraphError(f"{path}: /{'/'.join(here)} is a {type(item).__name__}, not a group or dataset", node=node, parameter=leaf)
+        return out
+
+    try:
+        with f:
+            return walk(f, [])
+    except GraphError:
+        raise
+    except RecursionError as exc:
+        raise GraphError(f"{path}: groups nested too deep to read (limit {MAX_HDF5_DEPTH})") from exc
+    except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError... on a damaged file
+        raise GraphError(f"cannot read {path} as NIR: damaged HDF5 ({type(exc).__name__}: {exc})".replace("\n", " ")) from exc
+
+
+def _read_dataset(path: Path, item: Any, node: str | None, key: str) -> Any:
+    shape = item.shape
+    if shape is None:  # HDF5 null dataspace
+        raise GraphError(f"{path}: dataset {key!r} is empty (null dataspace)", node=node, parameter=key)
+    size = math.prod(shape)
+    nbytes = size * item.dtype.itemsize
+    if len(shape) > MAX_DIMS or size > MAX_ARRAY_ELEMENTS or nbytes > MAX_DATASET_BYTES:
+        raise GraphError(
+            f"dataset {key!r} declares shape {tuple(shape)} ({size} elements, {nbytes} bytes); the limit is "
+            f"{MAX_ARRAY_ELEMENTS} elements, {MAX_DATASET_BYTES} bytes and {MAX_DIMS} dimensions per array",
+            node=node, parameter=key, value=tuple(shape), limit=MAX_ARRAY_ELEMENTS,
+        )
+    value = item[()]
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf8")
+        except UnicodeDecodeError as exc:
+            raise GraphError(f"{path}: dataset {key!r} is not UTF-8 text", node=node, parameter=key) from exc
+    return value
+
+
+def _check_tree(node: dict[str, Any], name: str) -> None:
+    """Keys and value kinds of one node of the file (and of every subgraph), before nir sees it."""
+    where = name or None
+    kind = node.get("type")
+    if not isinstance(kind, str):
+        raise GraphError(f"node has no 'type' string (got {type(kind).__name__})", node=where, parameter="type")
+    if kind not in _SCHEMA:
+        raise GraphError(f"unknown or unsupported NIR primitive {kind!r} (known: {', '.join(_SCHEMA)})",
+                         node=where, parameter="type", value=kind)
+    required, optional = _SCHEMA[kind]
+    if kind in ("Conv1d", "Conv2d"):
+        node.setdefault("input_shape", None)  # optional in NIR files; nir's constructor wants the argument
+    for key in required:
+        if key not in node:
+            raise GraphError(f"{kind} node lacks its {key!r}", node=where, parameter=key)
+    for key in node:
+        if key not in required + optional + ("type", "metadata"):
+            raise GraphError(f"{kind} node has an unknown key {key!r} (allowed: {', '.join(required + optional)})",
+                             node=where, parameter=key)
+    if "metadata" in node and not isinstance(node["metadata"], dict):
+        raise GraphError("metadata must be a group", node=where, parameter="metadata")
+    for key, value in node.items():
+        if key in ("type", "metadata", "nodes", "edges") or value is None:
+            continue
+        if key in _NUMERIC:
+            ok = isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "biuf"
+        elif key == "padding" and isinstance(value, str):
+            ok = value in ("same", "valid")
+        else:  # shapes and integers
+            ok = isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "iuf"
+            if ok:
+                _shape(value, key, name)  # finite, integral, few dims: nir's constructors compute with them
+        if not ok:
+            shown = value if isinstance(value, str) else getattr(value, "dtype", type(value).__name__)
+            raise GraphError(f"{kind} parameter {key} has the wrong type ({shown})", node=where, parameter=key, value=str(shown))
+    for key in ("groups", "start_dim", "end_dim"):
+        if key in node and np.size(node[key]) != 1:
+            raise GraphError(f"{kind} parameter {key} must be one integer, got shape {np.shape(node[key])}",
+                             node=where, parameter=key, value=np.shape(node[key]))
+    for key in ("shape", "input_shape", "input_type", "stride", "padding", "dilation", "kernel_size"):
+        if key in node and not isinstance(node[key], str) and np.ndim(node[key]) > 1:
+            raise GraphError(f"{kind} parameter {key} must be a list of integers, got shape {np.shape(node[key])}",
+                             node=where, parameter=key, value=np.shape(node[key]))
+    if kind in ("Conv1d", "Conv2d") and np.ndim(node["weight"]) != int(kind[-2]) + 2:
+        raise GraphError(f"{kind} weight must be {int(kind[-2]) + 2}-d, got shape {np.shape(node['weight'])}",
+                         node=where, parameter="weight", value=np.shape(node["weight"]))
+    if kind == "NIRGraph":
+        nodes, edges = node["nodes"], node["edges"]
+        if not isinstance(nodes, dict):
+            raise GraphError("a graph's 'nodes' must be a group", node=where, parameter="nodes")
+        ok = isinstance(edges, np.ndarray) and (edges.size == 0 or (edges.ndim == 2 and edges.shape[1] == 2 and edges.dtype.kind == "O"))
+        if not ok:
+            raise GraphError(f"a graph's 'edges' must be a list of (source, target) names, got {getattr(edges, 'shape', edges)!r}",
+                             node=where, parameter="edges")
+        pairs = []
+        for a, b in edges.reshape(-1, 2).tolist():
+            try:
+                pairs.append([x.decode("utf8") if isinstance(x, bytes) else x for x in (a, b)])
+            except UnicodeDecodeError as exc:
+                raise GraphError("an edge names a node in bytes that are not UTF-8", node=where, parameter="edges") from exc
+            if not all(isinstance(x, str) for x in pairs[-1]):
+                raise GraphError(f"an edge must join two node names, got {(a, b)!r}", node=where, parameter="edges")
+        node["edges"] = pairs
+        node["type_check"] = False  # nir would check nested graphs by its asserts; validate() checks them
+        for child, value in nodes.items():
+            if not isinstance(value, dict):
+                raise GraphError("a node must be a group", node=f"{name}.{child}" if name else child)
+            _check_tree(value, f"{name}.{child}" if name else child)
 
 
 def _node_to_nir(node: Node) -> Any:

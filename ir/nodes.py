@@ -16,20 +16,59 @@ from typing import Any, ClassVar, Literal, Mapping
 
 import numpy as np
 
+from .errors import GraphError
+
 Shape = tuple[int, ...]
 ResetMode = Literal["zero", "subtract"]
 RESET_MODES: tuple[str, ...] = ("zero", "subtract")
 
+#: Most elements (neurons, or values of a stateless node) one node may take in or put out:
+#: 2**24, 16 times a Loihi 2 chip; a larger layer is a hostile or broken file, refused before allocation.
+MAX_NODE_ELEMENTS = 2**24
+#: Most values one parameter array may hold (a 8192 x 8192 weight matrix, 512 MB as float64).
+MAX_ARRAY_ELEMENTS = 2**26
+#: Most dimensions of a shape or parameter array.
+MAX_DIMS = 8
 
-def as_array(value: Any) -> np.ndarray:
-    """A read-only float64 copy of ``value``."""
-    arr = np.array(value, dtype=np.float64, copy=True)
+
+def as_array(value: Any, parameter: str | None = None) -> np.ndarray:
+    """A read-only float64 copy of ``value`` (real numbers only, at most MAX_ARRAY_ELEMENTS)."""
+    raw = value if isinstance(value, np.ndarray) else None
+    if raw is None:
+        try:
+            raw = np.asarray(value)
+        except (TypeError, ValueError) as exc:  # ragged nested sequences
+            raise GraphError(f"parameter {parameter} is not a numeric array ({exc})", parameter=parameter) from exc
+    if raw.dtype.kind not in "biuf":
+        raise GraphError(
+            f"parameter {parameter} must hold real numbers, got dtype {raw.dtype}", parameter=parameter, value=str(raw.dtype),
+        )
+    if raw.size > MAX_ARRAY_ELEMENTS or raw.ndim > MAX_DIMS:
+        raise GraphError(
+            f"parameter {parameter} of shape {raw.shape} exceeds the limit of {MAX_ARRAY_ELEMENTS} elements and {MAX_DIMS} dimensions",
+            parameter=parameter, value=raw.shape, limit=MAX_ARRAY_ELEMENTS,
+        )
+    arr = np.array(raw, dtype=np.float64, copy=True)
     arr.setflags(write=False)
     return arr
 
 
-def as_shape(value: Any) -> Shape:
-    return tuple(int(v) for v in np.atleast_1d(np.asarray(value)).tolist())
+def as_shape(value: Any, parameter: str | None = None) -> Shape:
+    """A tuple of ints from an int-valued scalar or 1-d sequence (no NaN, no fractions, no strings)."""
+    try:
+        arr = np.atleast_1d(np.asarray(value))
+    except (TypeError, ValueError) as exc:
+        raise GraphError(f"{parameter} is not a sequence of integers ({exc})", parameter=parameter) from exc
+    ok = arr.ndim == 1 and arr.size <= MAX_DIMS and arr.dtype.kind in "iuf"
+    if ok and arr.dtype.kind == "f":
+        ok = bool(np.all(np.isfinite(arr))) and bool(np.all(arr == np.round(arr))) and bool(np.all(np.abs(arr) < 2**62))
+    if not ok:
+        shown = repr(value.tolist() if isinstance(value, np.ndarray) and value.size <= 8 else value)
+        shown = shown if len(shown) <= 80 and "\n" not in shown else f"a value of shape {np.shape(value)}"
+        raise GraphError(
+            f"{parameter} must be at most {MAX_DIMS} integers, got {shown}", parameter=parameter, value=shown, limit=MAX_DIMS,
+        )
+    return tuple(int(v) for v in arr.tolist())
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,11 +89,29 @@ class Node:
         for name in self.array_fields:
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, as_array(value))
+                object.__setattr__(self, name, as_array(value, name))
         for name in self.shape_fields:
             value = getattr(self, name)
+            if isinstance(value, str) and name != "padding":
+                raise GraphError(f"{name} must be integers, got the string {value!r}", parameter=name, value=value)
             if value is not None and not isinstance(value, str):
-                object.__setattr__(self, name, as_shape(value))
+                object.__setattr__(self, name, as_shape(value, name))
+        for name in ("groups", "start_dim", "end_dim"):
+            if hasattr(self, name):
+                value = as_shape(getattr(self, name), name)
+                if len(value) != 1:
+                    raise GraphError(f"{name} must be one integer, got {value}", parameter=name, value=value)
+                object.__setattr__(self, name, value[0])
+        for name in ("reset_delay", "reset_recheck"):
+            value = getattr(self, name, False)
+            if isinstance(value, np.ndarray) and value.shape == ():
+                value = value.item()
+            if not (isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1))):
+                raise GraphError(f"{name} must be a boolean, got {value!r}", parameter=name, value=repr(value))
+            if hasattr(self, name):
+                object.__setattr__(self, name, bool(value))
+        if not isinstance(self.metadata, Mapping):
+            raise GraphError(f"metadata must be a mapping, got {type(self.metadata).__name__}", parameter="metadata")
         object.__setattr__(self, "metadata", dict(self.metadata))
 
     def params(self) -> dict[str, Any]:

@@ -7,12 +7,14 @@ names both nodes and both shapes.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import GraphError
 from .graph import Graph
 from .nodes import (
-    AvgPool2d, Conv1d, Conv2d, Delay, DelayLinear, Flatten, Input, Linear, Affine, Node, Output,
+    MAX_NODE_ELEMENTS, AvgPool2d, Conv1d, Conv2d, Delay, DelayLinear, Flatten, Input, Linear, Affine, Node, Output,
     Scale, Shape, SumPool2d, Threshold, NEURON_TYPES,
 )
 
@@ -67,8 +69,56 @@ def flatten_output(shape: Shape, start_dim: int, end_dim: int) -> Shape:
     n = len(shape)
     start = start_dim % n if n else 0
     end = end_dim % n if n else 0
-    middle = int(np.prod(shape[start : end + 1]))
+    middle = math.prod(shape[start : end + 1])
     return tuple(shape[:start]) + (middle,) + tuple(shape[end + 1 :])
+
+
+def check_geometry(name: str, node: Node) -> None:
+    """Array ranks and integer fields that shape inference and the executors rely on."""
+    def fail(parameter: str, message: str, value=None, limit=None) -> None:
+        raise GraphError(message, node=name, parameter=parameter, value=value, limit=limit)
+
+    if isinstance(node, (Affine, Linear, DelayLinear)):
+        if node.weight.ndim != 2 or 0 in node.weight.shape:
+            fail("weight", f"weight must be a non-empty (out, in) matrix, got shape {node.weight.shape}", node.weight.shape)
+        if isinstance(node, Affine) and node.bias.shape not in ((), (1,), (node.weight.shape[0],)):
+            fail("bias", f"bias of shape {node.bias.shape} does not fit {node.weight.shape[0]} outputs", node.bias.shape)
+    elif isinstance(node, (Conv1d, Conv2d)):
+        dims = 1 if isinstance(node, Conv1d) else 2
+        w = node.weight
+        if w.ndim != dims + 2 or 0 in w.shape:
+            fail("weight", f"{node.kind} weight must be a non-empty {dims + 2}-d array, got shape {w.shape}", w.shape)
+        if node.groups < 1 or w.shape[0] % node.groups:
+            fail("groups", f"groups must be >= 1 and divide the {w.shape[0]} output channels, got {node.groups}", node.groups, ">= 1")
+        if node.bias.shape not in ((), (1,), (w.shape[0],)):
+            fail("bias", f"bias of shape {node.bias.shape} does not fit {w.shape[0]} output channels", node.bias.shape)
+        for field_name, lo in (("stride", 1), ("dilation", 1), ("padding", 0)):
+            value = getattr(node, field_name)
+            if isinstance(value, str):
+                if value not in ("same", "valid"):
+                    fail(field_name, f"padding must be 'same', 'valid' or integers, got {value!r}", value)
+                continue
+            if len(value) not in (1, dims) or min(value) < lo:
+                fail(field_name, f"{field_name} must be 1 or {dims} integers >= {lo}, got {value}", value, f">= {lo}")
+        if node.input_shape is not None and len(node.input_shape) not in (dims, dims + 1):
+            fail("input_shape", f"input_shape must give {dims} spatial sizes, got {node.input_shape}", node.input_shape)
+    elif isinstance(node, (SumPool2d, AvgPool2d)):
+        for field_name, lo in (("kernel_size", 1), ("stride", 1), ("padding", 0)):
+            value = getattr(node, field_name)
+            if len(value) not in (1, 2) or min(value) < lo:
+                fail(field_name, f"{field_name} must be 1 or 2 integers >= {lo}, got {value}", value, f">= {lo}")
+
+
+def check_shape(name: str, shape: Shape, what: str) -> None:
+    """Every dimension at least 1, at most MAX_NODE_ELEMENTS elements: checked before anything is allocated."""
+    if any(d < 1 for d in shape):
+        raise GraphError(f"{what} shape {tuple(shape)} has a dimension below 1", node=name, parameter="shape", value=tuple(shape), limit=">= 1")
+    count = math.prod(shape)
+    if count > MAX_NODE_ELEMENTS:
+        raise GraphError(
+            f"{what} shape {tuple(shape)} has {count} elements; the limit is {MAX_NODE_ELEMENTS} per node",
+            node=name, parameter="shape", value=tuple(shape), limit=MAX_NODE_ELEMENTS,
+        )
 
 
 def intrinsic_input_shape(node: Node) -> Shape | None:
@@ -115,7 +165,14 @@ def output_shape(name: str, node: Node, in_shape: Shape) -> Shape:
         out = tuple(conv_output_size(n, k, s, p, 1) for n, k, s, p in zip(in_shape[1:], g["kernel"], g["stride"], g["padding"]))
         return (in_shape[0], *out)
     if isinstance(node, Flatten):
-        return flatten_output(in_shape, node.start_dim, node.end_dim)
+        n = len(in_shape)
+        start, end = node.start_dim, node.end_dim
+        if not (-n <= start < n and -n <= end < n) or start % n > end % n:
+            raise GraphError(
+                f"start_dim {start} and end_dim {end} do not select dims of the input shape {in_shape}",
+                node=name, parameter="start_dim", value=(start, end), limit=(-n, n - 1),
+            )
+        return flatten_output(in_shape, start, end)
     return in_shape
 
 
@@ -125,6 +182,7 @@ def infer_shapes(graph: Graph) -> dict[str, ShapePair]:
     shapes: dict[str, ShapePair] = {}
     for name in order:
         node = graph.nodes[name]
+        check_geometry(name, node)
         declared = intrinsic_input_shape(node)
         incoming = [(src, shapes[src][1]) for src in graph.predecessors(name) if (src, name) not in back and src in shapes]
         in_shape = declared if declared is not None else (incoming[0][1] if incoming else None)
@@ -139,7 +197,10 @@ def infer_shapes(graph: Graph) -> dict[str, ShapePair]:
                     f"{name!r} expects {tuple(in_shape)}",
                     node=name,
                 )
-        shapes[name] = (tuple(in_shape), output_shape(name, node, tuple(in_shape)))
+        check_shape(name, tuple(in_shape), "input")
+        out_shape = output_shape(name, node, tuple(in_shape))
+        check_shape(name, out_shape, "output")
+        shapes[name] = (tuple(in_shape), out_shape)
     for src, dst in back:
         if shapes[src][1] != shapes[dst][0]:
             raise GraphError(
