@@ -42,15 +42,19 @@ class PackedColumns:
     """The synapses of one integer weight matrix, packed by source neuron.
 
     ``start[j]:start[j + 1]`` indexes the synapses of source ``j`` in
-    ``target`` (int64) and ``weight`` (int64; ``weight_f`` float64 for bincount).
+    ``target`` and ``weight`` (int32, summed in int64; ``weight_f``: float64 for bincount).
     """
 
     def __init__(self, weights: np.ndarray) -> None:
         w = np.asarray(weights)
         self.n_out, self.n_in = w.shape
-        src, tgt = np.nonzero(w.T)  # row-major over sources: already grouped by source
-        self.target = tgt.astype(np.int64)
-        self.weight = w[tgt, src].astype(np.int64)
+        src, tgt = np.nonzero(np.ascontiguousarray(w.T))  # row-major over sources: grouped by source
+        self.target = tgt.astype(np.int32 if self.n_out < 2**31 else np.int64)  # int32: half the bytes per event
+        self.weight = w[tgt, src]
+        if self.weight.dtype != np.int32 and np.abs(self.weight).max(initial=0) >= 2**31:
+            self.weight = self.weight.astype(np.int64)
+        else:
+            self.weight = self.weight.astype(np.int32)
         self.weight_f = self.weight.astype(np.float64)
         self.start = np.zeros(self.n_in + 1, np.int64)
         np.cumsum(np.bincount(src, minlength=self.n_in), out=self.start[1:])
@@ -78,6 +82,17 @@ class PackedColumns:
                                 self.start, self.target, self.weight, out)
             return out
         return self._sums_numpy(spikes)
+
+    def add_shifted(self, spikes: np.ndarray, shift: int, dest: np.ndarray, *, compiled: bool | None = None) -> None:
+        """``dest`` [R, n_out] int64 += ``sums(spikes)`` shifted left by ``shift`` (right, floor, if negative)."""
+        spikes = spikes.reshape(-1, self.n_in)
+        kernels = compiled_kernels() if compiled is None or compiled else None
+        if kernels is not None and dest.flags.c_contiguous:
+            kernels.gather_shift_add(spikes.view(np.uint8) if spikes.dtype == bool else spikes.astype(np.uint8),
+                                     self.start, self.target, self.weight, shift, dest)
+            return
+        acc = self.sums(spikes, compiled=compiled)
+        dest += acc << shift if shift >= 0 else acc >> -shift
 
     def _sums_numpy(self, spikes: np.ndarray) -> np.ndarray:
         rows, src = np.nonzero(spikes)

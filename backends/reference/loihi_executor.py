@@ -147,7 +147,7 @@ def prepare_spikes(graph: Graph, inputs: Any) -> tuple[dict[str, np.ndarray], bo
             is_batched = True
         else:
             raise InputError(f"input of shape {arr.shape} fits neither [T, *{shape}] nor [T, B, *{shape}]", node=name, value=arr.shape, limit=shape)
-        if not np.isin(arr, (0, 1)).all():
+        if arr.dtype != bool and not ((arr == 0) | (arr == 1)).all():
             raise InputError("Loihi programs take binary spikes (0 or 1) as input", node=name)
         out[name] = arr.reshape(arr.shape[0], arr.shape[1], -1).astype(bool)
         batched.add(is_batched)

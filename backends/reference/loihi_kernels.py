@@ -38,6 +38,24 @@ def gather_sums(spikes, start, target, weight, out):  # pragma: no cover - compi
                     row[target[k]] += weight[k]
 
 
+@numba.njit(cache=True, nogil=True, parallel=True)
+def gather_shift_add(spikes, start, target, weight, shift, dest):  # pragma: no cover - compiled
+    """dest[r] += (sum of the weights of row r's spiking sources) << shift (>> -shift, floor); rows in parallel."""
+    for r in numba.prange(spikes.shape[0]):
+        acc = np.zeros(dest.shape[1], np.int64)
+        for j in range(spikes.shape[1]):
+            if spikes[r, j]:
+                for k in range(start[j], start[j + 1]):
+                    acc[target[k]] += weight[k]
+        row = dest[r]
+        if shift >= 0:
+            for i in range(acc.size):
+                row[i] += acc[i] << shift
+        else:
+            for i in range(acc.size):
+                row[i] += acc[i] >> -shift
+
+
 @_jit
 def advance(a_in, u, v, owed, s_out, v_out, u_out, keep_u, keep_v, bits, act_shift, max_uv, bias, vth,
             spiking, reset_delay, subtract, recheck, v_reset, record_v, record_u):  # pragma: no cover - compiled

@@ -22,6 +22,7 @@ or its compiled transcription ``loihi_kernels.advance`` (numba, if installed).
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,9 @@ from ...compiler.target import LoihiNumeric
 from ...ir.errors import SpikecError
 from ...ir.graph import Graph
 from .event_sums import PackedColumns, compiled_kernels
+
+#: packed synapses of each Dense node seen (nodes are frozen; entries go with the node)
+_PACKED: "weakref.WeakKeyDictionary[Dense, list[tuple[int, PackedColumns]]]" = weakref.WeakKeyDictionary()
 
 #: elements of one chunk's [steps, batch, neurons] block (bounds memory)
 CHUNK_ELEMENTS = 1 << 21
@@ -50,10 +54,14 @@ class Synapses:
 
     @classmethod
     def of(cls, name: str, d: Dense, source: str, target: str) -> "Synapses":
-        if d.delays is None:
-            return cls(name, d, source, target, [(0, PackedColumns(d.weights))])
-        delays = d.delays.astype(np.int64)
-        slots = [(int(k), PackedColumns(np.where(delays == k, d.weights, 0))) for k in np.unique(delays[d.weights != 0])]
+        slots = _PACKED.get(d)
+        if slots is None:  # Dense nodes are frozen: pack each once
+            if d.delays is None:
+                slots = [(0, PackedColumns(d.weights))]
+            else:
+                delays = d.delays.astype(np.int64)
+                slots = [(int(k), PackedColumns(np.where(delays == k, d.weights, 0))) for k in np.unique(delays[d.weights != 0])]
+            _PACKED[d] = slots
         return cls(name, d, source, target, slots)
 
     @property
@@ -63,11 +71,9 @@ class Synapses:
     def send(self, spikes: np.ndarray, pending: np.ndarray, at: int, compiled: bool) -> None:
         """Add the sums of ``spikes`` [t, B, n_in] (local steps at..at+t-1) to ``pending`` at +delay+1."""
         steps, batch = spikes.shape[:2]
-        e = self.dense.weight_exp
         for k, packed in self.slots:
-            acc = packed.sums(spikes.reshape(steps * batch, -1), compiled=compiled)
-            acc = acc << e if e > 0 else acc >> -e
-            pending[at + k + 1: at + k + 1 + steps] += acc.reshape(steps, batch, -1)
+            dest = pending[at + k + 1: at + k + 1 + steps].reshape(steps * batch, -1)
+            packed.add_shifted(spikes.reshape(steps * batch, -1), self.dense.weight_exp, dest, compiled=compiled)
 
 
 @dataclass

@@ -1,0 +1,103 @@
+"""Reference executor vs Lava, end to end, on the same compiled Loihi program: 1,000 to 100,000 neurons.
+
+    python bench/bench_reference_vs_lava.py [--sizes 1000,2000,5000,10000,20000,50000,100000]
+        [--steps 1000] [--fan-in 100] [--repeats 3] [--lava-max 100000] [--plot bench/reference_vs_lava.png]
+
+Program: ``networks.loihi_chain`` (input of ``width`` axons at 10 % rate,
+LIF populations of ``width = min(n/2, 5000)`` neurons in a chain, 100 synapses
+per neuron). Each size runs reference and Lava interleaved ``--repeats``
+times (the machine is shared: medians), checks that the output spikes are
+equal, and prints wall times of the whole call:
+- reference: ``run_loihi`` including packing the weights (the per-program
+  cache is cleared before each call); the one-time cost of loading the
+  numba kernels in a fresh process is printed once, separately;
+- Lava: ``spikec.backends.lava.run`` (emit, start Python 3.10 and Lava,
+  build, run, read back), and Lava's own ``run()`` time.
+Needs the Lava environment (``python -m spikec.backends.lava.env``).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from networks import input_spikes, loihi_chain, machine, median, synapse_count, timed  # noqa: E402
+
+from spikec.backends import lava  # noqa: E402
+from spikec.backends.reference import loihi_schedule  # noqa: E402
+from spikec.backends.reference.event_sums import compiled_kernels  # noqa: E402
+from spikec.backends.reference.loihi_executor import run_loihi  # noqa: E402
+from spikec.compiler.target import load_target  # noqa: E402
+
+
+def warm_up(fmt) -> float:
+    """Load (or compile) the numba kernels once: a fresh process's fixed cost."""
+    t, _ = timed(lambda: (compiled_kernels(), run_loihi(loihi_chain(20, 5, 10), fmt, input_spikes(3, 10))))
+    return t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,2000,5000,10000,20000,50000,100000")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--fan-in", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--lava-max", type=int, default=100_000, help="largest size run on Lava")
+    parser.add_argument("--plot", default="")
+    args = parser.parse_args()
+    fmt = load_target("loihi2").numeric
+    lava.ensure_lava_env()
+    print(f"# machine: {machine()}")
+    print(f"# numba kernels: {'yes' if compiled_kernels() else 'no (numpy path)'}; fresh-process warm-up {warm_up(fmt):.2f} s")
+    print("| neurons | populations | synapses | output spikes | reference s | Lava s (whole call) | Lava run() s | Lava / reference |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        width = min(n // 2, 5000)
+        program = loihi_chain(n, args.fan_in, width)
+        x = input_spikes(args.steps, width)
+        t_ref, t_lava, t_run = [], [], []
+        want = None
+        for _ in range(args.repeats):
+            loihi_schedule._PACKED.clear()
+            t, want = timed(lambda: run_loihi(program, fmt, x))
+            t_ref.append(t)
+            if n <= args.lava_max:
+                t, (got, timing) = timed(lambda: lava.run_with_timing(program, x))
+                np.testing.assert_array_equal(got["out"], want["out"])
+                t_lava.append(t)
+                t_run.append(float(timing[1]))
+        ref, lav = median(t_ref), median(t_lava)
+        rows.append((n, ref, lav))
+        print(f"| {n:,} | {n // width} | {synapse_count(program):,} | {int(want['out'].sum()):,} | {ref:.3f} | "
+              f"{lav:.2f} | {median(t_run):.2f} | {lav / ref:.0f} |", flush=True)
+    print(f"# load average after the run: {machine().rsplit('load average ', 1)[1]}")
+    if args.plot:
+        plot(rows, args.plot)
+
+
+def plot(rows: list[tuple[int, float, float]], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n, ref, lav = (np.array(c, dtype=float) for c in zip(*rows))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.loglog(n, lav, "o-", label="Lava fixed_pt (whole call)")
+    ax.loglog(n, ref, "s-", label="spikec reference")
+    ax.set_xlabel("neurons")
+    ax.set_ylabel("seconds, 1000 steps")
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    print(f"# plot: {path}")
+
+
+if __name__ == "__main__":
+    main()
