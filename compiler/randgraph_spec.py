@@ -130,9 +130,10 @@ class GraphSpec:
 
     @classmethod
     def long_delays(cls) -> "GraphSpec":
-        """``small`` with delays up to 150 steps (past Loihi's 63 and a SpiNNaker row's 31: relay
-        chains and delay extensions) on most graphs, and 200 steps to see them arrive."""
-        return cls(p_delay=0.5, p_delay_linear=0.5, max_delay_steps=150, steps=200)
+        """``small`` with delays up to 64 steps per node (a Delay then a DelayLinear: up to 128, past
+        Loihi's 63 and a SpiNNaker row's 31, within its 144: relay chains and delay extensions)
+        on most graphs, and 200 steps to see them arrive."""
+        return cls(p_delay=0.5, p_delay_linear=0.5, max_delay_steps=64, steps=200)
 
     @classmethod
     def large(cls, n: int = 1024) -> "GraphSpec":
