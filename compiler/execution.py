@@ -129,9 +129,19 @@ _SLOT: int = -1
 def _init_worker(shared: Any, running: Any, next_slot: Any) -> None:
     global _SHARED, _RUNNING, _SLOT
     _SHARED, _RUNNING = shared, running
+    _one_blas_thread()
     with next_slot.get_lock():
         _SLOT = next_slot.value
         next_slot.value += 1
+
+
+def _one_blas_thread() -> None:
+    """One BLAS thread per worker: the workers already fill the cores (as Dask's nanny does with OMP_NUM_THREADS=1)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return
+    threadpool_limits(1)
 
 
 def _local_item(fn: WorkFn, index: int, item: Any) -> Any:

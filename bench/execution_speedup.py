@@ -1,0 +1,91 @@
+"""Speed-up of the execution layer: serial against 2 local processes (and a 2-worker Dask LocalCluster).
+
+    python bench/execution_speedup.py [--graphs 200] [--trials 20] [--workers 2] [--no-dask]
+
+Workloads: ``spikec verify --random`` over ``--graphs`` random graphs on
+spinnaker1 and rram-512 (one work item per graph and target), and the RRAM
+Monte Carlo of the Braille example on rram-512 (200 steps x 16 samples,
+``--trials`` chips at each of 1 s, 1 h, 1 day, 1 year). Each result is checked
+equal to the serial one. Prints wall-clock seconds and the machine's load
+average before and after each run (other processes compete for the cores).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import spikec
+from spikec.backends.rram.monte_carlo import drift_table
+from spikec.backends.rram import mapping_of
+from spikec.compiler.execution import DaskExecutor, Executor, LocalExecutor, SerialExecutor
+from spikec.compiler.randgraph_spec import GraphSpec
+from spikec.compiler.sweep import sweep
+
+EXAMPLE = Path(spikec.__file__).parent / "examples" / "braille_subtract.nir"
+
+
+def timed(label: str, work, baseline: float | None = None):
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    result = work()
+    seconds = time.perf_counter() - start
+    speedup = f"  speed-up {baseline / seconds:.2f}x" if baseline else ""
+    print(f"  {label:<28}{seconds:8.1f} s{speedup}   (load avg {load:.1f} -> {os.getloadavg()[0]:.1f})", flush=True)
+    return result, seconds
+
+
+def sweep_table(report) -> tuple:
+    return tuple((t, s.graphs, s.agreed, s.mismatched, s.crashed, sorted(s.unsupported.items()))
+                 for t, s in report.tallies.items()), report.failures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--graphs", type=int, default=200)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-dask", action="store_true")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} cores, {len(os.sched_getaffinity(0))} usable; load avg {os.getloadavg()}")
+    executors: list[tuple[str, Executor]] = [(f"{args.workers} local processes", LocalExecutor(args.workers))]
+    cluster = None
+    if not args.no_dask:
+        import distributed
+
+        start = time.perf_counter()
+        cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, host="127.0.0.1",
+                                           dashboard_address=None, silence_logs=40,
+                                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+        client = distributed.Client(cluster, set_as_default=False)
+        print(f"Dask LocalCluster with {args.workers} workers started in {time.perf_counter() - start:.1f} s (not counted below)")
+        executors.append((f"Dask, {args.workers} workers", DaskExecutor(client)))
+
+    print(f"\nverify --random {args.graphs} --targets spinnaker1,rram-512 (shrinking off)")
+    run_sweep = lambda ex: sweep(args.graphs, ["spinnaker1", "rram-512"], spec=GraphSpec.small(), first_seed=0,
+                                 shrink_failures=False, executor=ex)
+    serial, base = timed("serial", lambda: run_sweep(SerialExecutor()))
+    for label, ex in executors:
+        report, _ = timed(label, lambda: run_sweep(ex), base)
+        assert sweep_table(report) == sweep_table(serial), label
+
+    program = spikec.compile(spikec.load_nir(EXAMPLE), "rram-512", fidelity_steps=0)
+    mapping = mapping_of(program)
+    x = (np.random.default_rng(0).random((200, 16, 12)) < 0.3).astype(np.float32)
+    print(f"\nRRAM Monte Carlo, braille on rram-512, 200 steps x 16 samples, {args.trials} trials x 4 read times")
+    run_mc = lambda ex: {k: (r.agreement, r.accuracy) for k, r in
+                         drift_table(mapping, x, dt_s=program.dt_s, trials=args.trials, seed=0, executor=ex).items()}
+    serial_mc, base = timed("serial", lambda: run_mc(SerialExecutor()))
+    for label, ex in executors:
+        table, _ = timed(label, lambda: run_mc(ex), base)
+        assert table == serial_mc, label
+    if cluster is not None:
+        client.close()
+        cluster.close()
+
+
+if __name__ == "__main__":
+    main()
