@@ -14,6 +14,7 @@ in the files, never in code.
 """
 from __future__ import annotations
 
+import math
 import tomllib
 import types
 import typing
@@ -188,6 +189,11 @@ def _build(cls: type, table: Any, file: str, section: str) -> Any:
         value = table[name]
         if not _type_ok(value, hints[name]):
             raise ConfigError(f"{where}: expected {hints[name]}, got {value!r}", parameter=name, value=value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: {value!r} is not finite", parameter=name, value=value)
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+            raise ConfigError(f"{where}: {value} does not fit a 64-bit integer (TOML's range)", parameter=name, value=value,
+                              limit=(-(2**63), 2**63 - 1))
         if isinstance(value, float) and hints[name] is float:
             value = float(value)
         lo, hi = f.metadata.get("min"), f.metadata.get("max")
@@ -261,7 +267,13 @@ def load_target(name_or_path: str | Path | Target) -> Target:
             raise ConfigError(f"unknown target '{text_name}' (known: {known}; or pass a path to a .toml file)", value=text_name)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
-    return parse_target(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return parse_target(text, str(path))
 
 
 def list_targets() -> list[Target]:

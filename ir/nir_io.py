@@ -451,6 +451,14 @@ def _check_tree(node: dict[str, Any], name: str) -> None:
         if key in node and not isinstance(node[key], str) and np.ndim(node[key]) > 1:
             raise GraphError(f"{kind} parameter {key} must be a list of integers, got shape {np.shape(node[key])}",
                              node=where, parameter=key, value=np.shape(node[key]))
+    for key, lo in (("stride", 1), ("dilation", 1), ("kernel_size", 1), ("padding", 0)):
+        value = node.get(key)
+        if isinstance(value, np.ndarray) and value.size and value.min() < lo:  # nir divides by them
+            raise GraphError(f"{kind} {key} must be integers >= {lo}, got {value.tolist()}", node=where, parameter=key,
+                             value=value.tolist(), limit=f">= {lo}")
+    if kind in ("Affine", "Linear") and np.ndim(node["weight"]) != 2:
+        raise GraphError(f"{kind} weight must be an (out, in) matrix, got shape {np.shape(node['weight'])}",
+                         node=where, parameter="weight", value=np.shape(node["weight"]))
     if kind in ("Conv1d", "Conv2d") and np.ndim(node["weight"]) != int(kind[-2]) + 2:
         raise GraphError(f"{kind} weight must be {int(kind[-2]) + 2}-d, got shape {np.shape(node['weight'])}",
                          node=where, parameter="weight", value=np.shape(node["weight"]))

@@ -190,6 +190,7 @@ def infer_shapes(graph: Graph) -> dict[str, ShapePair]:
             if isinstance(node, Input):
                 raise GraphError("Input node has no shape", node=name)
             raise GraphError("cannot infer the input shape: no predecessor has a known shape", node=name)
+        check_shape(name, tuple(in_shape), "input")
         for src, src_shape in incoming:
             if tuple(src_shape) != tuple(in_shape):
                 raise GraphError(
@@ -197,7 +198,6 @@ def infer_shapes(graph: Graph) -> dict[str, ShapePair]:
                     f"{name!r} expects {tuple(in_shape)}",
                     node=name,
                 )
-        check_shape(name, tuple(in_shape), "input")
         out_shape = output_shape(name, node, tuple(in_shape))
         check_shape(name, out_shape, "output")
         shapes[name] = (tuple(in_shape), out_shape)

@@ -69,7 +69,7 @@ def write_tree(tree: Tree, path: str | Path) -> None:
                 put(sub, k, v)
         elif isinstance(value, Huge):
             group.create_dataset(key, shape=value.shape, dtype=value.dtype, chunks=(1,) * len(value.shape),
-                                 maxshape=value.shape, fillvalue=0)
+                                 maxshape=value.shape, fillvalue=0 if np.dtype(value.dtype).kind in "fiu" else None)
         elif isinstance(value, HardLink):
             group[key] = group.file[value.target]
         elif isinstance(value, SoftLink):
