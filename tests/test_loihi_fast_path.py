@@ -119,3 +119,16 @@ def test_compiled_and_numpy_event_sums_agree(seed):
     exact = spikes.astype(object) @ w.T.astype(object)
     for compiled in (False, True):
         np.testing.assert_array_equal(packed.sums(spikes, compiled=compiled), exact.astype(np.int64))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_packed_columns_group_synapses_by_source_with_targets_ascending(seed):
+    rng = np.random.default_rng(seed)
+    w = (rng.integers(-254, 255, (int(rng.integers(1, 30)), int(rng.integers(1, 30)))) * (rng.random() < 0.9)).astype(np.int32)
+    w *= rng.random(w.shape) < rng.random()
+    packed = PackedColumns(w)
+    src, tgt = np.nonzero(w.T)
+    np.testing.assert_array_equal(packed.target, tgt)
+    np.testing.assert_array_equal(packed.weight, w[tgt, src])
+    np.testing.assert_array_equal(np.diff(packed.start), np.bincount(src, minlength=w.shape[1]))

@@ -48,16 +48,22 @@ class PackedColumns:
     def __init__(self, weights: np.ndarray) -> None:
         w = np.asarray(weights)
         self.n_out, self.n_in = w.shape
-        src, tgt = np.nonzero(np.ascontiguousarray(w.T))  # row-major over sources: grouped by source
-        self.target = tgt.astype(np.int32 if self.n_out < 2**31 else np.int64)  # int32: half the bytes per event
-        self.weight = w[tgt, src]
-        if self.weight.dtype != np.int32 and np.abs(self.weight).max(initial=0) >= 2**31:
-            self.weight = self.weight.astype(np.int64)
-        else:
-            self.weight = self.weight.astype(np.int32)
-        self.weight_f = self.weight.astype(np.float64)
+        wide = w.dtype.itemsize > 4 and np.abs(w).max(initial=0) >= 2**31
+        kernels = compiled_kernels()
         self.start = np.zeros(self.n_in + 1, np.int64)
-        np.cumsum(np.bincount(src, minlength=self.n_in), out=self.start[1:])
+        if kernels is not None and w.dtype.kind == "i":  # two passes at memory speed
+            nnz = int(np.count_nonzero(w))
+            self.target = np.empty(nnz, np.int32 if self.n_out < 2**31 else np.int64)
+            self.weight = np.empty(nnz, np.int64 if wide else np.int32)
+            kernels.pack_columns(np.ascontiguousarray(w), self.start, self.target, self.weight)
+        else:
+            tgt, src = np.nonzero(w)  # one pass over the (row-major) matrix, then group by source
+            order = np.argsort(src, kind="stable")
+            tgt, src = tgt[order], src[order]
+            self.target = tgt.astype(np.int32 if self.n_out < 2**31 else np.int64)  # int32: half the bytes per event
+            self.weight = w[tgt, src].astype(np.int64 if wide else np.int32)
+            np.cumsum(np.bincount(src, minlength=self.n_in), out=self.start[1:])
+        self.weight_f = self.weight.astype(np.float64)
         worst = int(np.abs(self.weight).max(initial=0)) * int(np.diff(self.start).max(initial=0))
         self.float_exact = worst < _FLOAT64_EXACT
 

@@ -38,11 +38,34 @@ def gather_sums(spikes, start, target, weight, out):  # pragma: no cover - compi
                     row[target[k]] += weight[k]
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@_jit
+def pack_columns(w, start, target, weight):  # pragma: no cover - compiled
+    """CSR of w.T in two row-major passes: start[j] counts, then each source's (target, weight), targets ascending."""
+    n_out, n_in = w.shape
+    for i in range(n_out):
+        for j in range(n_in):
+            if w[i, j] != 0:
+                start[j + 1] += 1
+    for j in range(n_in):
+        start[j + 1] += start[j]
+    fill = start[:-1].copy()
+    for i in range(n_out):
+        for j in range(n_in):
+            if w[i, j] != 0:
+                target[fill[j]] = i
+                weight[fill[j]] = w[i, j]
+                fill[j] += 1
+
+
+@_jit
 def gather_shift_add(spikes, start, target, weight, shift, dest):  # pragma: no cover - compiled
-    """dest[r] += (sum of the weights of row r's spiking sources) << shift (>> -shift, floor); rows in parallel."""
-    for r in numba.prange(spikes.shape[0]):
-        acc = np.zeros(dest.shape[1], np.int64)
+    """dest[r] += (sum of the weights of row r's spiking sources) << shift (>> -shift, floor).
+
+    One thread: on the shared 2-core machines ``parallel=True`` (prange over rows) gained nothing.
+    """
+    acc = np.zeros(dest.shape[1], np.int64)
+    for r in range(spikes.shape[0]):
+        acc[:] = 0
         for j in range(spikes.shape[1]):
             if spikes[r, j]:
                 for k in range(start[j], start[j + 1]):
