@@ -143,9 +143,14 @@ def collect_paths(graph: Graph) -> tuple[dict, dict]:
         node = graph.nodes[name]
         acc, const = incoming(name)
         if isinstance(node, Delay):
-            steps = _delay_steps(name, node, dt_s)
-            memo[name] = ({(s, b, d + steps): m for (s, b, d), m in acc.items()},
-                          {(b, d + steps): c for (b, d), c in const.items()})
+            n = int(np.prod(shapes[name][0]))
+            steps = _delay_steps(name, node, dt_s, n)
+            if np.all(steps == steps[0]):
+                k = int(steps[0])
+                memo[name] = ({(s, b, d + k): m for (s, b, d), m in acc.items()},
+                              {(b, d + k): c for (b, d), c in const.items()})
+            else:  # per-element delays: each element's row of every form moves to its own delay
+                memo[name] = _per_element_delay_form(steps, acc, const, n)
             return memo[name]
         if isinstance(node, DelayLinear):  # per-synapse delays: one matrix per distinct delay
             memo[name] = _delay_linear_form(name, node, dt_s, acc, const)
@@ -190,14 +195,25 @@ def _delay_linear_form(name: str, node: Node, dt_s: float | None, acc: dict, con
     return forms, consts
 
 
-def _delay_steps(name: str, node: Delay, dt_s: float | None) -> int:
+def _delay_steps(name: str, node: Delay, dt_s: float | None, n: int) -> np.ndarray:
+    """Each element's delay in steps (round half to even), flattened to ``n``."""
     if dt_s is None:
         raise CompileError("a Delay node needs dt_s", node=name, parameter="dt_s")
     steps = np.rint(np.asarray(node.delay) / dt_s).astype(np.int64)
-    if steps.size and np.any(steps != steps.flat[0]):
-        raise CompileError("SpiNNaker needs one delay per Delay node (per-element delays differ)",
-                           node=name, parameter="delay", value=f"{steps.min()}..{steps.max()}")
-    return int(steps.flat[0]) if steps.size else 0
+    return np.broadcast_to(steps.reshape(-1) if steps.size > 1 else steps.reshape(-1)[:1], (n,)).copy() if steps.size else np.zeros(n, np.int64)
+
+
+def _per_element_delay_form(steps: np.ndarray, acc: dict, const: dict, n: int) -> tuple[dict, dict]:
+    """Element o of a Delay's output is its input's element o, ``steps[o]`` steps later."""
+    forms: dict = {}
+    consts: dict = {}
+    for k in np.unique(steps).tolist():
+        rows = (steps == k)[:, None]
+        for (s, b, d), m in acc.items():
+            forms[(s, b, d + k)] = forms.get((s, b, d + k), 0) + np.where(rows, _dense(m, n), 0.0)
+        for (b, d), c in const.items():
+            consts[(b, d + k)] = consts.get((b, d + k), 0) + np.where(rows[:, 0], c, 0.0)
+    return forms, consts
 
 
 # --- neuron parameters -------------------------------------------------------------------

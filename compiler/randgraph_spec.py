@@ -67,7 +67,7 @@ class GraphSpec:
     # --- delays ---------------------------------------------------------------
     p_delay: float = 0.15                     # per feed-forward edge leaving a hidden layer: a Delay node
     max_delay_steps: int = 4                  # delays are 1..max steps (multiples of dt)
-    per_element_delay: bool = False           # False: one delay per Delay node (SpiNNaker needs that)
+    per_element_delay: bool = False           # False: one delay per Delay node (every family now takes either)
     p_delay_linear: float = 0.1               # per synapse between hidden layers: a DelayLinear (a delay per synapse, 0..max steps)
     # --- time and the recommended input -----------------------------------------
     dt_s: tuple[float, ...] = (1e-3, 1e-4)

@@ -277,3 +277,15 @@ def test_the_motif_detector_runs_on_the_backend(target, backend):
     out = float_and_program(graph, target, motif_inputs(), backend=backend)[1]
     np.testing.assert_array_equal(np.flatnonzero(out[:, 0, 0]), [75])
     assert out[:, 1].sum() == 0
+
+
+@pytest.mark.parametrize("target,backend", [("spinnaker1", "spinnaker"), ("rram-512", "rram"), ("loihi2", "reference")])
+def test_per_element_delay_nodes_keep_the_float_timing(target, backend):
+    """A Delay node whose elements differ (SpiNNaker once refused it): each row its own delay, some extended."""
+    steps = np.array([0.4, 5.0, 16.5, 33.0, 70.2, 140.0])
+    nodes = {"in": Input(shape=(6,)), "dl": Delay(delay=steps * DT), "o": coincidence_lif(6), "out": Output(shape=(6,))}
+    graph = Graph(nodes, [("in", "dl"), ("dl", "o"), ("o", "out")])
+    x = (np.random.default_rng(2).random((220, 6)) < 0.05).astype(float)
+    f, q = float_and_program(graph, target, x, backend=backend)
+    np.testing.assert_array_equal(q, f)
+    assert f.sum() > 20

@@ -20,8 +20,7 @@ def test_two_hundred_random_graphs_agree_on_both_rram_targets():
     assert report.ok, format_sweep(report)
     for tally in report.tallies.values():
         assert tally.graphs == 200
-        assert tally.agreed >= 150, format_sweep(report)  # the rest: DelayLinear, not yet on RRAM (issue 8)
-        assert set(tally.unsupported) <= {r for r in tally.unsupported if "DelayLinear" in r}
+        assert tally.agreed == 200, format_sweep(report)  # DelayLinear included (delay-buffer branches)
 
 
 def test_random_graphs_agree_on_the_spinnaker_event_machine():
