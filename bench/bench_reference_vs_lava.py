@@ -10,7 +10,8 @@ times (the machine is shared: medians), checks that the output spikes are
 equal, and prints wall times of the whole call:
 - reference: ``run_loihi`` including packing the weights (the per-program
   cache is cleared before each call); the one-time cost of loading the
-  numba kernels in a fresh process is printed once, separately;
+  numba kernels in a fresh process is printed once, separately; it runs
+  ``LAVA_SETTLE_S`` after the previous Lava call, whose processes exit then;
 - Lava: ``spikec.backends.lava.run`` (emit, start Python 3.10 and Lava,
   build, run, read back), and Lava's own ``run()`` time.
 Needs the Lava environment (``python -m spikec.backends.lava.env``).
@@ -32,6 +33,11 @@ from spikec.backends.reference import loihi_schedule  # noqa: E402
 from spikec.backends.reference.event_sums import compiled_kernels  # noqa: E402
 from spikec.backends.reference.loihi_executor import run_loihi  # noqa: E402
 from spikec.compiler.target import load_target  # noqa: E402
+
+
+#: Lava's model processes (one OS process per Lava process) take a moment to exit after a run;
+#: without this pause the next reference call is timed against their teardown (measured 2-3x slower)
+LAVA_SETTLE_S = 2.0
 
 
 def warm_up(fmt) -> float:
@@ -71,6 +77,7 @@ def main() -> None:
                 np.testing.assert_array_equal(got["out"], want["out"])
                 t_lava.append(t)
                 t_run.append(float(timing[1]))
+                time.sleep(LAVA_SETTLE_S)
         ref, lav = median(t_ref), median(t_lava)
         rows.append((n, ref, lav))
         print(f"| {n:,} | {n // width} | {synapse_count(program):,} | {int(want['out'].sum()):,} | {ref:.3f} | "

@@ -1,0 +1,143 @@
+"""Compiler time and peak memory per pass, 10^3 to 10^6 neurons, for the Loihi and SpiNNaker pipelines.
+
+    python bench/bench_compiler.py [--loihi 1000,10000,100000] [--spinnaker 1000,10000,100000,1000000]
+
+Loihi: the pipeline's passes (``compiler.api.PIPELINES["loihi"]``) on a float
+graph Input -> [Affine -> LIF] x layers of 1000 neurons, 100 synapses per
+neuron. The graph holds dense weight matrices (layers x 1000^2 float64), so
+10^6 neurons (8 GB of zeros) is not built here.
+SpiNNaker: the stages of ``compile_event_tables`` after quantisation
+(partition, place, keys, route, compress, rows) on networks built directly as
+quantised ``SpiNNakerNetwork``s (``spinnaker_scale.random_network``: 100
+synapses per neuron, layers of 10,000).
+Per pass: seconds and the peak of memory allocated during it (tracemalloc,
+which also sees numpy's buffers; tracing slows Python-heavy passes), and the
+growth exponent of its time against the synapse count from the previous row
+(1 = linear; n log n shows as slightly above 1).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from networks import machine  # noqa: E402
+
+from spikec.compiler.api import PIPELINES  # noqa: E402
+from spikec.compiler.pipeline import CompileState  # noqa: E402
+from spikec.compiler.target import load_target  # noqa: E402
+from spikec.ir.graph import Graph  # noqa: E402
+from spikec.ir.nodes import LIF, Affine, Input, Output  # noqa: E402
+
+DT_S = 1e-4
+
+
+def float_chain(n_neurons: int, width: int = 1000, fan_in: int = 100, seed: int = 0) -> Graph:
+    rng = np.random.default_rng(seed)
+    width = min(width, n_neurons)
+    nodes: dict = {"in": Input(shape=(width,))}
+    edges, prev = [], "in"
+    for i in range(max(1, n_neurons // width)):
+        w = np.zeros((width, width))
+        cols = rng.integers(0, width, (width, fan_in))
+        np.put_along_axis(w, cols, rng.normal(0, 0.3, (width, fan_in)), axis=1)
+        nodes[f"fc{i}"] = Affine(weight=w, bias=np.zeros(width))
+        nodes[f"l{i}"] = LIF(tau=np.full(width, 2e-3), r=np.full(width, 10.0), v_leak=np.zeros(width),
+                             v_threshold=np.ones(width), v_reset=np.zeros(width), reset="subtract")
+        edges += [(prev, f"fc{i}"), (f"fc{i}", f"l{i}")]
+        prev = f"l{i}"
+    nodes["out"] = Output(shape=(width,))
+    edges.append((prev, "out"))
+    return Graph(nodes, edges, {"dt_s": DT_S})
+
+
+def measured(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """(result, seconds, peak MB allocated during the call)."""
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    start = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - start
+    return result, seconds, (tracemalloc.get_traced_memory()[1] - base) / 1e6
+
+
+def loihi_rows(n: int) -> tuple[int, list[tuple[str, float, float]]]:
+    graph = float_chain(n)
+    synapses = sum(int(np.count_nonzero(node.weight)) for node in graph.nodes.values() if isinstance(node, Affine))
+    state = CompileState(source=graph, graph=graph, target=load_target("loihi2"), dt_s=DT_S)
+    rows = []
+    for p in PIPELINES["loihi"]():
+        state, t, mb = measured(lambda: p.run(state))
+        rows.append((p.name, t, mb))
+    return synapses, rows
+
+
+def spinnaker_rows(n: int) -> tuple[int, list[tuple[str, float, float]]]:
+    from spinnaker_scale import random_network
+
+    from spikec.compiler.spinnaker_keys import allocate_keys
+    from spikec.compiler.spinnaker_partition import partition
+    from spikec.compiler.spinnaker_place import SpiNNakerMachine, place
+    from spikec.compiler.spinnaker_route import build_routing_tables, fit_tables, vertex_targets
+    from spikec.compiler.spinnaker_rows import SynapticWordFormat, build_rows
+
+    net = random_network(n, 100, min(n, 10_000))
+    cores = sum(math.ceil(p.size / 256) for p in net.populations)
+    side = max(2, math.ceil(math.sqrt(cores / 16)))
+    mach = SpiNNakerMachine(side, side, 16, 256, 1023, wrap_around=True)
+    rows = []
+    vertices, t, mb = measured(lambda: partition(net, mach.neurons_per_core))
+    rows.append(("partition", t, mb))
+    placements, t, mb = measured(lambda: place(vertices, mach))
+    rows.append(("place", t, mb))
+    keys, t, mb = measured(lambda: allocate_keys(vertices))
+    rows.append(("keys", t, mb))
+    tables, t, mb = measured(lambda: build_routing_tables(mach, vertices, placements, keys, vertex_targets(net, vertices)))
+    rows.append(("route", t, mb))
+    _, t, mb = measured(lambda: fit_tables(tables, mach.routing_table_entries))
+    rows.append(("compress", t, mb))
+    _, t, mb = measured(lambda: build_rows(net, vertices, keys, SynapticWordFormat.for_core(mach.neurons_per_core)))
+    rows.append(("rows", t, mb))
+    return sum(len(p) for p in net.projections), rows
+
+
+def table(title: str, sizes: list[int], measure: Callable[[int], tuple[int, list]]) -> None:
+    print(f"\n## {title}\n")
+    print("| neurons | synapses | pass | seconds | peak MB | growth exponent vs synapses |")
+    print("|---:|---:|---|---:|---:|---:|", flush=True)
+    previous: dict[str, tuple[int, float]] = {}
+    for n in sizes:
+        synapses, rows = measure(n)
+        for name, t, mb in rows:
+            exp = ""
+            if name in previous and previous[name][1] > 0.01 and t > 0.01:
+                s0, t0 = previous[name]
+                exp = f"{math.log(t / t0) / math.log(synapses / s0):.2f}"
+            previous[name] = (synapses, t)
+            print(f"| {n:,} | {synapses:,} | {name} | {t:.3f} | {mb:.0f} | {exp} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loihi", default="1000,10000,100000")
+    parser.add_argument("--spinnaker", default="1000,10000,100000,1000000")
+    args = parser.parse_args()
+    print(f"# machine: {machine()}")
+    tracemalloc.start()
+    if args.loihi:
+        table("Loihi pipeline (float graph -> lowered program)", [int(s) for s in args.loihi.split(",")], loihi_rows)
+    if args.spinnaker:
+        table("SpiNNaker stages (quantised network -> tables and rows)", [int(s) for s in args.spinnaker.split(",")],
+              spinnaker_rows)
+    print(f"\n# load average after the run: {machine().rsplit('load average ', 1)[1]}")
+
+
+if __name__ == "__main__":
+    main()
