@@ -11,7 +11,6 @@ import json
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
