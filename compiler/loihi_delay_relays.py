@@ -79,6 +79,13 @@ def split_long_delays(graph: Graph, limits: DelayLimits) -> tuple[Graph, list[di
     return Graph(nodes, tuple(edges), graph.metadata), stage_records, cost
 
 
+def with_relay_cores(report: dict[str, Any], core_populations: list[str]) -> dict[str, Any]:
+    """The delay report with each relay chain's placed cores added to its cost (one entry per core)."""
+    stages = [{**r, "cost": {**r["cost"], "cores": sum(p.startswith(r["source"] + RELAY) for p in core_populations)}}
+              for r in report["stages"]]
+    return {**report, "stages": stages, "cost": {**report["cost"], "cores": sum(r["cost"]["cores"] for r in stages)}}
+
+
 @dataclass(frozen=True)
 class SplitLoihiDelays:
     """Move synaptic delays above DelayDense's limit onto chains of relay populations (exact, minimal)."""

@@ -129,7 +129,12 @@ class PlaceLoihi:
                 f"{available} of {limits.chips} chip(s) x {limits.cores_per_chip} cores; raise [limits] chips or shrink the model",
                 parameter="cores", value=len(blocks), limit=available,
             )
-        return state.evolve(notes={self.name: placement_report(blocks, limits)})
+        notes = {self.name: placement_report(blocks, limits)}
+        if state.notes.get("delays", {}).get("stages"):  # the cores relay populations take (a stage's cost)
+            from .loihi_delay_relays import with_relay_cores
+
+            notes["delays"] = with_relay_cores(state.notes["delays"], [b.to_dict()["population"] for b in blocks])
+        return state.evolve(notes=notes)
 
 
 def placement_report(blocks: list[CoreBlock], limits: Any) -> dict[str, Any]:

@@ -171,7 +171,9 @@ def test_loihi_relays_compute_exactly_what_the_unsplit_delays_compute():
     for key in ("out", "h.v", "o.v"):
         np.testing.assert_array_equal(a[key], b[key])
     assert a["out"].sum() > 10
-    assert program.report["delays"]["cost"]["neurons"] > 0
+    cost = program.report["delays"]["cost"]
+    assert cost["neurons"] == sum(5 * r["stages"] if r["source"] == "in" else 6 * r["stages"] for r in program.report["delays"]["stages"])
+    assert cost["cores"] >= len(program.report["delays"]["stages"])  # placed: each relay population on a core
 
 
 # --- backends against their reference, delays beyond the native maximum --------------------------
