@@ -61,8 +61,13 @@ def small_sweep(executor: Executor | None):
     return sweep(8, TARGETS, spec=GraphSpec.small(), first_seed=40, shrink_failures=False, executor=executor)
 
 
-def test_verify_sweep_is_identical_serially_on_local_processes_and_on_a_dask_cluster(dask_client):
-    serial = sweep_table(small_sweep(SerialExecutor()))
+@pytest.fixture(scope="module")
+def serial_sweep() -> tuple:
+    return sweep_table(small_sweep(SerialExecutor()))
+
+
+def test_verify_sweep_is_identical_serially_on_local_processes_and_on_a_dask_cluster(dask_client, serial_sweep):
+    serial = serial_sweep
     assert sum(t[1] for t in serial[0]) == 16 and serial[0][0][2] == 8  # every graph counted, spinnaker agrees
     assert sweep_table(small_sweep(LocalExecutor(2))) == serial
     assert sweep_table(small_sweep(DaskExecutor(dask_client))) == serial
@@ -87,18 +92,25 @@ def test_monte_carlo_is_identical_serially_on_local_processes_and_on_a_dask_clus
     assert text == monte_carlo_report(rram_program, x, trials=3, seed=11, read_time="1h")
 
 
-def slow_first(shared, item):
-    """Item 0 takes longest: arrival order is not item order."""
-    time.sleep(shared if item == 0 else 0.01)
+def zero_waits_for_one(marker_dir, item):
+    """Item 0 finishes only after item 1 has (on another worker): arrival order is not item order."""
+    if item == 0:
+        deadline = time.monotonic() + 60
+        while not Path(marker_dir, "1-done").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+    if item == 1:
+        Path(marker_dir, "1-done").touch()
     return item * 10
 
 
 @pytest.mark.parametrize("kind", ["local", "dask"])
-def test_results_are_returned_in_item_order_not_arrival_order(kind, dask_client):
+def test_results_are_returned_in_item_order_not_arrival_order(kind, dask_client, tmp_path):
     executor = LocalExecutor(2) if kind == "local" else DaskExecutor(dask_client)
-    arrival = [index for index, _ in executor.stream(slow_first, list(range(6)), 1.0)]
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    arrival = [index for index, _ in executor.stream(zero_waits_for_one, list(range(6)), str(tmp_path / "a"))]
     assert sorted(arrival) == list(range(6)) and arrival.index(0) > arrival.index(1)  # 1 overtook 0
-    assert executor.run(slow_first, list(range(6)), 0.5) == [0, 10, 20, 30, 40, 50]
+    assert executor.run(zero_waits_for_one, list(range(6)), str(tmp_path / "b")) == [0, 10, 20, 30, 40, 50]
 
 
 def die_once(fn, marker_dir: str, victim, shared, item):
@@ -121,14 +133,14 @@ class KillsOneWorker(Executor):
 
 
 @pytest.mark.parametrize("kind", ["local", "dask"])
-def test_a_worker_killed_mid_sweep_loses_nothing_and_counts_every_item_once(kind, dask_client, tmp_path):
+def test_a_worker_killed_mid_sweep_loses_nothing_and_counts_every_item_once(kind, dask_client, serial_sweep, tmp_path):
     victim = (43, "spinnaker1")  # the 7th of 16 items
     inner = LocalExecutor(2) if kind == "local" else DaskExecutor(dask_client)
     report = small_sweep(KillsOneWorker(inner, tmp_path, victim))
     assert (tmp_path / "killed").exists()
     runs = [p.name.split("-")[1:3] for p in tmp_path.glob("ran-*")]
     assert runs.count(["43", "spinnaker1"]) == 2  # it ran twice: killed, then retried
-    assert sweep_table(report) == sweep_table(small_sweep(SerialExecutor()))  # ... and was counted once
+    assert sweep_table(report) == serial_sweep  # ... and was counted once
     for tally in report.tallies.values():
         assert tally.graphs == 8
 
