@@ -60,14 +60,15 @@ def check_parameters(name: str, node: Node) -> None:
 
 def check_cycles_have_state(graph: Graph) -> None:
     """Every cycle must pass through a stateful node, else a step has no fixed point."""
+    # a cycle avoids every stateful node iff it survives their removal (a strongly connected
+    # component with a stateful member may still hold a stateless cycle, e.g. a self-loop)
+    stateless = [n for n, node in graph.nodes.items() if not node.stateful]
     g = nx.DiGraph()
-    g.add_nodes_from(graph.nodes)
-    g.add_edges_from(graph.edges)
+    g.add_nodes_from(stateless)
+    g.add_edges_from((a, b) for a, b in graph.edges if a in g and b in g)
     for component in nx.strongly_connected_components(g):
         members = sorted(component)
-        if len(members) == 1 and not g.has_edge(members[0], members[0]):
-            continue
-        if not any(graph.nodes[n].stateful for n in members):
+        if len(members) > 1 or g.has_edge(members[0], members[0]):
             raise GraphError(
                 f"cycle {' -> '.join(members)} has no stateful node (neuron or delay) to break it",
                 node=members[0],

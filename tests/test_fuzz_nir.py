@@ -198,3 +198,24 @@ def test_subgraph_names_that_collide_are_refused(tmp_path):
     with pytest.raises(GraphError, match="two nodes get this name") as info:
         read_nir(tmp_path / "clash.nir")
     assert info.value.node == "a.x"
+
+
+def test_stateless_self_loop_beside_a_neuron_is_refused():
+    """A self-loop on a Linear inside a recurrent loop: its component holds a LIF, the loop itself does not."""
+    lif = LIF(tau=1e-2, r=1.0, v_leak=0.0, v_threshold=1.0, v_reset=0.0)
+    g = Graph({"in": Input(shape=(2,)), "w": Linear(weight=np.eye(2)), "lif": lif, "out": Output(shape=(2,))},
+              (("in", "w"), ("w", "lif"), ("lif", "w"), ("w", "w"), ("lif", "out")))
+    with pytest.raises(GraphError, match="cycle w has no stateful node") as info:
+        normalise(g)
+    assert info.value.node == "w"
+
+
+@pytest.mark.xfail(strict=True, raises=MemoryError, reason="float executor sizes a Delay's ring buffer by delay/dt "
+                   "without a limit (backends/reference/float_executor.py, reported, not ours to edit)")
+def test_long_delay_is_a_clear_error_not_a_memory_error():
+    from spikec.ir.nodes import Delay
+
+    g = Graph({"in": Input(shape=(2,)), "d": Delay(delay=np.array([1e6, 0.0])), "out": Output(shape=(2,))},
+              (("in", "d"), ("d", "out")))
+    with pytest.raises(SpikecError):
+        spikec.simulate(g, np.zeros((3, 2)), dt_s=1e-4)  # 10**10 steps of buffer: numpy refuses at once
