@@ -24,6 +24,10 @@ Timings (medians of interleaved runs): spikec float ``simulate``; Loihi
 """
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see bench/README.md: BLAS threads on a loaded 2-core machine
+
 import argparse
 import subprocess
 import sys

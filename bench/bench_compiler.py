@@ -17,6 +17,10 @@ growth exponent of its time against the synapse count from the previous row
 """
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see bench/README.md: BLAS threads on a loaded 2-core machine
+
 import argparse
 import math
 import sys

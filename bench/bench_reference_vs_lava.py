@@ -12,11 +12,18 @@ equal, and prints wall times of the whole call:
   cache is cleared before each call); the one-time cost of loading the
   numba kernels in a fresh process is printed once, separately; it runs
   ``LAVA_SETTLE_S`` after the previous Lava call, whose processes exit then;
+  its CPU time (``process_time``) shows how much of the wall time the
+  shared machine's load added (Lava runs 2 + 2 x populations OS processes,
+  which under contention get more of the CPU than one process does);
 - Lava: ``spikec.backends.lava.run`` (emit, start Python 3.10 and Lava,
   build, run, read back), and Lava's own ``run()`` time.
 Needs the Lava environment (``python -m spikec.backends.lava.env``).
 """
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see bench/README.md: BLAS threads on a loaded 2-core machine
 
 import argparse
 import sys
@@ -59,19 +66,22 @@ def main() -> None:
     lava.ensure_lava_env()
     print(f"# machine: {machine()}")
     print(f"# numba kernels: {'yes' if compiled_kernels() else 'no (numpy path)'}; fresh-process warm-up {warm_up(fmt):.2f} s")
-    print("| neurons | populations | synapses | output spikes | reference s | Lava s (whole call) | Lava run() s | Lava / reference |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    print("| neurons | populations | synapses | output spikes | reference s | reference CPU s | Lava s (whole call) | "
+          "Lava run() s | Lava / reference |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         width = min(n // 2, 5000)
         program = loihi_chain(n, args.fan_in, width)
         x = input_spikes(args.steps, width)
-        t_ref, t_lava, t_run = [], [], []
+        t_ref, t_cpu, t_lava, t_run = [], [], [], []
         want = None
         for _ in range(args.repeats):
             loihi_schedule._PACKED.clear()
+            cpu = time.process_time()
             t, want = timed(lambda: run_loihi(program, fmt, x))
             t_ref.append(t)
+            t_cpu.append(time.process_time() - cpu)
             if n <= args.lava_max:
                 t, (got, timing) = timed(lambda: lava.run_with_timing(program, x))
                 np.testing.assert_array_equal(got["out"], want["out"])
@@ -80,7 +90,7 @@ def main() -> None:
                 time.sleep(LAVA_SETTLE_S)
         ref, lav = median(t_ref), median(t_lava)
         rows.append((n, ref, lav))
-        print(f"| {n:,} | {n // width} | {synapse_count(program):,} | {int(want['out'].sum()):,} | {ref:.3f} | "
+        print(f"| {n:,} | {n // width} | {synapse_count(program):,} | {int(want['out'].sum()):,} | {ref:.3f} | {median(t_cpu):.3f} | "
               f"{lav:.2f} | {median(t_run):.2f} | {lav / ref:.0f} |", flush=True)
     print(f"# load average after the run: {machine().rsplit('load average ', 1)[1]}")
     if args.plot:

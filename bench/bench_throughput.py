@@ -13,6 +13,10 @@ time in the event-driven sums, the neuron updates, and the rest.
 """
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see bench/README.md: BLAS threads on a loaded 2-core machine
+
 import argparse
 import cProfile
 import pstats
