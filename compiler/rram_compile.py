@@ -36,11 +36,18 @@ def report_dict(mapping: Any) -> dict[str, Any]:
 
 
 def _delay_report(source: Graph, lowered: Graph, dt_s: float | None, limits: Any) -> dict[str, Any]:
-    """The timing error of every delay, and the digital delay buffers' cost (entries = steps x elements)."""
+    """The timing error of every delay, and the digital delay buffers' cost (entries = (steps + 1) x elements),
+    one record per Delay node or per DelayLinear (its tapped delay line; ``stages`` = taps)."""
     if dt_s is None:
         return {}
-    buffers = [{"source": name, "stages": 0, "cost": {"buffer_entries": int((delay_steps(node.delay, dt_s).max(initial=0) + 1) * node.delay.size)}}
-               for name, node in lowered.items() if isinstance(node, Delay)]
+    per_node: dict[str, dict[str, int]] = {}
+    for name, node in lowered.items():
+        if isinstance(node, Delay):
+            owner = name.rsplit(".delay", 1)[0] if name not in source.nodes else name
+            entry = per_node.setdefault(owner, {"taps": 0, "entries": 0})
+            entry["taps"] += 1
+            entry["entries"] += int((delay_steps(node.delay, dt_s).max(initial=0) + 1) * node.delay.size)
+    buffers = [{"source": k, "stages": 0, "cost": {"taps": v["taps"], "buffer_entries": v["entries"]}} for k, v in per_node.items()]
     cost = {"buffer_entries": sum(b["cost"]["buffer_entries"] for b in buffers)} if buffers else {}
     return with_stages(delay_report(source, dt_s), limits, buffers, cost)
 

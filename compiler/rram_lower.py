@@ -34,12 +34,14 @@ class RramMapping:
 
 
 def expand_delay_linear(graph: Graph, dt_s: float | None) -> Graph:
-    """Every ``DelayLinear`` as one ``Delay -> Linear`` branch per quantised delay (the IR's rounding).
+    """Every ``DelayLinear`` as a tapped delay line: one ``Linear`` per quantised delay (the IR's rounding).
 
     A crossbar has no per-synapse delay: the digital side delays the layer's
-    input in its delay buffer (one buffer per branch, ``rint(delay/dt)`` steps,
-    the branch's Delay holding exactly that many steps of dt), and each branch's
-    synapses are their own tiles; the branches' outputs add, as the node's did.
+    input in a delay buffer, a chain of ``Delay`` nodes ``k_1, k_2 - k_1, ...``
+    steps (each exactly that many steps of dt) so the tap after the j-th holds
+    the input ``k_j`` steps ago and the buffer holds ``max(k) + taps`` inputs,
+    not one copy per tap. Each tap's synapses are their own tiles; the taps'
+    outputs add, as the node's did.
     """
     if not any(isinstance(node, DelayLinear) for node in graph.nodes.values()):
         return graph
@@ -53,12 +55,14 @@ def expand_delay_linear(graph: Graph, dt_s: float | None) -> Graph:
             continue
         steps = delay_steps(np.broadcast_to(node.delay, node.weight.shape), dt_s)
         present = node.weight != 0
+        previous, before = None, 0
         for k in (np.unique(steps[present]) if present.any() else [0]):
             delay, linear = f"{name}.delay{int(k)}", f"{name}.weight{int(k)}"
-            nodes[delay] = Delay(delay=np.full(node.weight.shape[1], int(k) * dt_s))
+            nodes[delay] = Delay(delay=np.full(node.weight.shape[1], (int(k) - before) * dt_s))
             nodes[linear] = Linear(weight=np.where(present & (steps == k), node.weight, 0.0))
-            edges += [(p, delay) for p in graph.predecessors(name)] + [(delay, linear)]
-            edges += [(linear, s) for s in graph.successors(name)]
+            edges += [(p, delay) for p in graph.predecessors(name)] if previous is None else [(previous, delay)]
+            edges += [(delay, linear)] + [(linear, s) for s in graph.successors(name)]
+            previous, before = delay, int(k)
     return Graph(nodes, tuple(edges), graph.metadata)
 
 
