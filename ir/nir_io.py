@@ -40,6 +40,8 @@ MAX_HDF5_DEPTH = 64
 MAX_HDF5_OBJECTS = 200_000
 #: Most bytes of one dataset: MAX_ARRAY_ELEMENTS float64 values.
 MAX_DATASET_BYTES = 8 * MAX_ARRAY_ELEMENTS
+#: Most bytes all datasets of a file may declare together (compressed data can declare far more than the file holds).
+MAX_FILE_DATA_BYTES = 2 * MAX_DATASET_BYTES
 #: Deepest nesting of subgraphs in a nir.NIRGraph.
 MAX_SUBGRAPH_DEPTH = 30
 
@@ -346,6 +348,7 @@ def _read_hdf5(path: Path) -> dict[str, Any]:
         raise GraphError(f"cannot read {path} as NIR: not an HDF5 file or damaged ({type(exc).__name__}: {exc})".replace("\n", " ")) from exc
     count = 0
     seen: set[int] = set()
+    total = [0]  # bytes of data read so far
 
     def walk(group: Any, parts: list[str]) -> dict[str, Any]:
         nonlocal count
@@ -371,7 +374,7 @@ def _read_hdf5(path: Path) -> dict[str, Any]:
                                      node=node, parameter=leaf, limit=MAX_HDF5_DEPTH)
                 out[key] = walk(item, here)
             elif isinstance(item, h5py.Dataset):
-                out[key] = _read_dataset(path, item, node, leaf)
+                out[key] = _read_dataset(path, item, node, leaf, total)
             else:
                 raise GraphError(f"{path}: /{'/'.join(here)} is a {type(item).__name__}, not a group or dataset", node=node, parameter=leaf)
         return out
@@ -387,7 +390,7 @@ def _read_hdf5(path: Path) -> dict[str, Any]:
         raise GraphError(f"cannot read {path} as NIR: damaged HDF5 ({type(exc).__name__}: {exc})".replace("\n", " ")) from exc
 
 
-def _read_dataset(path: Path, item: Any, node: str | None, key: str) -> Any:
+def _read_dataset(path: Path, item: Any, node: str | None, key: str, total: list[int]) -> Any:
     shape = item.shape
     if shape is None:  # HDF5 null dataspace
         raise GraphError(f"{path}: dataset {key!r} is empty (null dataspace)", node=node, parameter=key)
@@ -399,6 +402,10 @@ def _read_dataset(path: Path, item: Any, node: str | None, key: str) -> Any:
             f"{MAX_ARRAY_ELEMENTS} elements, {MAX_DATASET_BYTES} bytes and {MAX_DIMS} dimensions per array",
             node=node, parameter=key, value=tuple(shape), limit=MAX_ARRAY_ELEMENTS,
         )
+    total[0] += nbytes
+    if total[0] > MAX_FILE_DATA_BYTES:
+        raise GraphError(f"{path}: datasets declare more than {MAX_FILE_DATA_BYTES} bytes together (the limit per file)",
+                         node=node, parameter=key, value=total[0], limit=MAX_FILE_DATA_BYTES)
     value = item[()]
     if isinstance(value, bytes):
         try:

@@ -25,8 +25,8 @@ RESET_MODES: tuple[str, ...] = ("zero", "subtract")
 #: Most elements (neurons, or values of a stateless node) one node may take in or put out:
 #: 2**24, 16 times a Loihi 2 chip; a larger layer is a hostile or broken file, refused before allocation.
 MAX_NODE_ELEMENTS = 2**24
-#: Most values one parameter array may hold (a 8192 x 8192 weight matrix, 512 MB as float64).
-MAX_ARRAY_ELEMENTS = 2**26
+#: Most values one parameter array may hold (a 4096 x 4096 weight matrix, 128 MB as float64).
+MAX_ARRAY_ELEMENTS = 2**24
 #: Most dimensions of a shape or parameter array.
 MAX_DIMS = 8
 

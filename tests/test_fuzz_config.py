@@ -24,13 +24,13 @@ from spikec.ir.errors import ConfigError, SpikecError
 
 from conftest import NIR_PAPER
 from fuzz import config_mutations as C
-from fuzz.harness import check_cli_result, check_config_file, examples
+from fuzz.harness import DERANDOMIZE, check_cli_result, check_config_file, examples
 
 CORPUS = Path(__file__).parent / "fuzz_corpus"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())
 TOML_CORPUS = sorted(name for name in EXPECTED if name.endswith(".toml"))
 CONFIGS = sorted(p.name for p in CONFIG_DIR.glob("*.toml"))
-FUZZ = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(deadline=None, database=None, derandomize=DERANDOMIZE, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 _GRAPH = []
 
 

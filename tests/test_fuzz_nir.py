@@ -24,7 +24,7 @@ from spikec.ir.nodes import LIF, MAX_NODE_ELEMENTS, Conv2d, Flatten, Input, Line
 
 from conftest import NIR_PAPER
 from fuzz import nir_mutations as M
-from fuzz.harness import check_cli_result, check_nir_file, examples, run_cli
+from fuzz.harness import DERANDOMIZE, check_cli_result, check_nir_file, examples, run_cli
 
 CORPUS = Path(__file__).parent / "fuzz_corpus"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())
@@ -40,7 +40,7 @@ def _tree(name: str) -> dict:
     return copy.deepcopy(_TREES[name])
 
 
-FUZZ = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(deadline=None, database=None, derandomize=DERANDOMIZE, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 def test_corpus_is_small_and_complete():

@@ -35,6 +35,10 @@ CLI_MEMORY_MB = 2048
 SIMULATE_MAX_NEURONS = 20_000
 
 
+#: the CI pass replays the same examples every run (no flakiness); the long pass explores
+DERANDOMIZE = EXAMPLES is None
+
+
 def examples(ci: int) -> int:
     return EXAMPLES or ci
 
