@@ -21,7 +21,7 @@ import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-with atheris.instrument_imports():
+with atheris.instrument_imports(include=["spikec"]):
     import spikec  # noqa: F401
     from spikec.compiler.target import load_target  # noqa: F401
     from spikec.ir import nir_io, check, shapes, nodes  # noqa: F401
