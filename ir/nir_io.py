@@ -9,12 +9,13 @@ of subgraph ``a`` becomes ``a.b``.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import nir
 import numpy as np
@@ -42,6 +43,9 @@ MAX_HDF5_OBJECTS = 200_000
 MAX_DATASET_BYTES = 8 * MAX_ARRAY_ELEMENTS
 #: Most bytes all datasets of a file may declare together (compressed data can declare far more than the file holds).
 MAX_FILE_DATA_BYTES = 2 * MAX_DATASET_BYTES
+#: Address space libhdf5 may add while reading one file. It sizes some buffers from the file itself
+#: (a damaged heap reference in a 15 kB file made it allocate 4 GB), so the read runs under this budget.
+HDF5_READ_BUDGET_BYTES = 4 * MAX_FILE_DATA_BYTES
 #: Deepest nesting of subgraphs in a nir.NIRGraph.
 MAX_SUBGRAPH_DEPTH = 30
 
@@ -380,7 +384,7 @@ def _read_hdf5(path: Path) -> dict[str, Any]:
         return out
 
     try:
-        with f:
+        with f, _address_space_budget(HDF5_READ_BUDGET_BYTES):
             return walk(f, [])
     except GraphError:
         raise
@@ -388,6 +392,34 @@ def _read_hdf5(path: Path) -> dict[str, Any]:
         raise GraphError(f"{path}: groups nested too deep to read (limit {MAX_HDF5_DEPTH})") from exc
     except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError... on a damaged file
         raise GraphError(f"cannot read {path} as NIR: damaged HDF5 ({type(exc).__name__}: {exc})".replace("\n", " ")) from exc
+
+
+@contextlib.contextmanager
+def _address_space_budget(extra: int) -> Iterator[None]:
+    """Lower the soft RLIMIT_AS to the current size + ``extra`` for the duration (Linux; elsewhere a no-op).
+
+    A failed allocation inside libhdf5 then becomes an HDF5 error, reported as a
+    GraphError, instead of gigabytes taken for a damaged file. Process-wide while
+    it lasts (a few milliseconds for a NIR file).
+    """
+    try:
+        import resource
+
+        with open("/proc/self/statm") as fh:
+            current = int(fh.read().split()[0]) * resource.getpagesize()
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        yield
+        return
+    budget = current + extra
+    lower = (soft == resource.RLIM_INFINITY or soft > budget) and (hard == resource.RLIM_INFINITY or hard >= budget)
+    if lower:
+        resource.setrlimit(resource.RLIMIT_AS, (budget, hard))
+    try:
+        yield
+    finally:
+        if lower:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _read_dataset(path: Path, item: Any, node: str | None, key: str, total: list[int]) -> Any:

@@ -48,7 +48,8 @@ def as_array(value: Any, parameter: str | None = None) -> np.ndarray:
             f"parameter {parameter} of shape {raw.shape} exceeds the limit of {MAX_ARRAY_ELEMENTS} elements and {MAX_DIMS} dimensions",
             parameter=parameter, value=raw.shape, limit=MAX_ARRAY_ELEMENTS,
         )
-    arr = np.array(raw, dtype=np.float64, copy=True)
+    with np.errstate(over="ignore", invalid="ignore"):  # e.g. long double beyond float64: inf, refused by validate
+        arr = np.array(raw, dtype=np.float64, copy=True)
     arr.setflags(write=False)
     return arr
 

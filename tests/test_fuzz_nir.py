@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import nir
@@ -46,7 +48,22 @@ FUZZ = settings(deadline=None, database=None, derandomize=DERANDOMIZE, suppress_
 def test_corpus_is_small_and_complete():
     files = sorted(p.name for p in CORPUS.iterdir() if p.suffix in (".nir", ".toml"))
     assert files == sorted(EXPECTED), "run tests/fuzz_corpus/make_corpus.py"
-    assert sum(p.stat().st_size for p in CORPUS.iterdir() if p.is_file()) < 1_000_000
+    assert sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file()) < 1_000_000
+
+
+FOUND = sorted((CORPUS / "found").glob("*.nir"))  # inputs the fuzzers found, kept as they were
+
+
+@pytest.mark.parametrize("path", FOUND, ids=[p.name for p in FOUND])
+def test_found_damaged_heap_is_refused_without_allocating_gigabytes(path):
+    """A flipped vlen-string heap reference made libhdf5 allocate 2-4 GB before failing."""
+    code = ("import sys, spikec\n"
+            "try:\n    spikec.load_nir(sys.argv[1])\nexcept spikec.SpikecError as e:\n    print('ERR', e)\n"
+            "print('HWM', open('/proc/self/status').read().split('VmHWM:')[1].split()[0])")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120).stdout
+    assert "ERR" in out and "damaged HDF5" in out, out
+    peak_kb = int(out.split("HWM")[1].split()[0])
+    assert peak_kb < 1_000_000, f"peak resident memory {peak_kb} kB"
 
 
 @pytest.mark.parametrize("name", NIR_CORPUS)
