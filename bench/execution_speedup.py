@@ -6,8 +6,11 @@ Workloads: ``spikec verify --random`` over ``--graphs`` random graphs on
 spinnaker1 and rram-512 (one work item per graph and target), and the RRAM
 Monte Carlo of the Braille example on rram-512 (200 steps x 16 samples,
 ``--trials`` chips at each of 1 s, 1 h, 1 day, 1 year). Each result is checked
-equal to the serial one. Prints wall-clock seconds and the machine's load
-average before and after each run (other processes compete for the cores).
+equal to the serial one. Prints wall-clock seconds, CPU seconds (serial and
+local runs) and the machine's load average before and after each run: other
+processes compete for the cores, and with the kernel's autogroup scheduling
+(``/proc/sys/kernel/sched_autogroup_enabled``) a busy machine gives a whole
+session one share of the CPU, however many processes it runs.
 """
 from __future__ import annotations
 
@@ -28,13 +31,20 @@ from spikec.compiler.sweep import sweep
 EXAMPLE = Path(spikec.__file__).parent / "examples" / "braille_subtract.nir"
 
 
-def timed(label: str, work, baseline: float | None = None):
-    load = os.getloadavg()[0]
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that have exited (local pools' workers; not Dask's)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def timed(label: str, work, baseline: float | None = None, cpu: bool = True):
+    load, cpu_start = os.getloadavg()[0], cpu_seconds()
     start = time.perf_counter()
     result = work()
     seconds = time.perf_counter() - start
-    speedup = f"  speed-up {baseline / seconds:.2f}x" if baseline else ""
-    print(f"  {label:<28}{seconds:8.1f} s{speedup}   (load avg {load:.1f} -> {os.getloadavg()[0]:.1f})", flush=True)
+    speedup = f"  speed-up {baseline / seconds:5.2f}x" if baseline else " " * 18
+    used = f"  CPU {cpu_seconds() - cpu_start:6.1f} s" if cpu else " " * 14
+    print(f"  {label:<22}{seconds:7.1f} s{speedup}{used}   (load avg {load:.1f} -> {os.getloadavg()[0]:.1f})", flush=True)
     return result, seconds
 
 
@@ -69,7 +79,7 @@ def main() -> None:
                                  shrink_failures=False, executor=ex)
     serial, base = timed("serial", lambda: run_sweep(SerialExecutor()))
     for label, ex in executors:
-        report, _ = timed(label, lambda: run_sweep(ex), base)
+        report, _ = timed(label, lambda: run_sweep(ex), base, cpu=not label.startswith("Dask"))
         assert sweep_table(report) == sweep_table(serial), label
 
     program = spikec.compile(spikec.load_nir(EXAMPLE), "rram-512", fidelity_steps=0)
@@ -80,7 +90,7 @@ def main() -> None:
                          drift_table(mapping, x, dt_s=program.dt_s, trials=args.trials, seed=0, executor=ex).items()}
     serial_mc, base = timed("serial", lambda: run_mc(SerialExecutor()))
     for label, ex in executors:
-        table, _ = timed(label, lambda: run_mc(ex), base)
+        table, _ = timed(label, lambda: run_mc(ex), base, cpu=not label.startswith("Dask"))
         assert table == serial_mc, label
     if cluster is not None:
         client.close()
