@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -35,10 +37,38 @@ def is_program(path: str) -> bool:
     return (p.is_dir() and (p / "manifest.json").exists()) or p.suffix == ".zip"
 
 
+def probe_hdf5(path: str) -> None:
+    """Read the file's HDF5 once in a forked child: libhdf5 can crash (SIGSEGV) on a damaged file.
+
+    Found by fuzzing (a few flipped bytes in a variable-length string); no
+    Python code can catch that in-process. A child that dies by a signal
+    becomes one InputError; any other outcome is left to the real read.
+    """
+    if not hasattr(os, "fork"):
+        return
+    from ..ir.nir_io import _read_hdf5
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # child: read, say nothing, exit without running the parent's cleanup
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+            _read_hdf5(Path(path))
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        name = signal.Signals(os.WTERMSIG(status)).name
+        raise InputError(f"cannot read {path} as NIR: damaged HDF5 (the HDF5 library crashed reading it: {name})")
+
+
 def load_model(path: str, reset: str = "zero") -> Graph:
     """A normalised graph from a ``.nir`` file."""
     from .. import load_nir
 
     if not Path(path).exists():
         raise InputError(f"no such model file: {path}")
+    if Path(path).is_file():
+        probe_hdf5(path)
     return load_nir(path, reset=reset)
