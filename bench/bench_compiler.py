@@ -4,7 +4,7 @@
 
 Loihi: the pipeline's passes (``compiler.api.PIPELINES["loihi"]``) on a float
 graph Input -> [Affine -> LIF] x layers of 1000 neurons, 100 synapses per
-neuron. The graph holds dense weight matrices (layers x 1000^2 float64), so
+neuron, on ``loihi2`` with ceil(n / 50,000) chips. The graph holds dense weight matrices (layers x 1000^2 float64), so
 10^6 neurons (8 GB of zeros) is not built here.
 SpiNNaker: the stages of ``compile_event_tables`` after quantisation
 (partition, place, keys, route, compress, rows) on networks built directly as
@@ -26,6 +26,7 @@ import math
 import sys
 import time
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -75,7 +76,9 @@ def measured(fn: Callable[[], Any]) -> tuple[Any, float, float]:
 def loihi_rows(n: int) -> tuple[int, list[tuple[str, float, float]]]:
     graph = float_chain(n)
     synapses = sum(int(np.count_nonzero(node.weight)) for node in graph.nodes.values() if isinstance(node, Affine))
-    state = CompileState(source=graph, graph=graph, target=load_target("loihi2"), dt_s=DT_S)
+    target = load_target("loihi2")  # one chip holds 128 cores: give the large graphs as many chips as they need
+    target = replace(target, limits=replace(target.limits, chips=max(1, math.ceil(n / 50_000))))
+    state = CompileState(source=graph, graph=graph, target=target, dt_s=DT_S)
     rows = []
     for p in PIPELINES["loihi"]():
         state, t, mb = measured(lambda: p.run(state))
