@@ -105,7 +105,7 @@ def test_damaged_files_give_one_clear_error(data, tmp_path_factory):
         raw = M.flip_bytes(raw, offsets, bits)
     path = tmp_path_factory.mktemp("nir") / "damaged.nir"
     path.write_bytes(raw)
-    check_nir_file(path)
+    check_nir_file(path, probe=True)
 
 
 # --- the command line --------------------------------------------------------------

@@ -117,8 +117,14 @@ def delay_steps(delay_s: np.ndarray, dt_s: float) -> np.ndarray:
     return np.rint(np.asarray(delay_s) / dt_s).astype(np.int64)
 
 
-def _delay(node: Delay, dt_s: float, shape: tuple[int, ...]) -> Kernel:
-    steps = delay_steps(node.delay, dt_s)
+def _within(steps: np.ndarray, horizon: int | None) -> np.ndarray:
+    """Delays past the run's last step deliver nothing: clamp them to the horizon, so that
+    the ring buffer never outgrows the run (a 1e6 s delay must not allocate 1e10 steps)."""
+    return steps if horizon is None else np.minimum(steps, horizon)
+
+
+def _delay(node: Delay, dt_s: float, shape: tuple[int, ...], horizon: int | None = None) -> Kernel:
+    steps = _within(delay_steps(node.delay, dt_s), horizon)
     length = int(steps.max(initial=0)) + 1
 
     def init(b: int) -> State:
@@ -136,9 +142,9 @@ def _delay(node: Delay, dt_s: float, shape: tuple[int, ...]) -> Kernel:
     return Kernel(init, step)
 
 
-def _delay_linear(node: DelayLinear, dt_s: float, in_shape: tuple[int, ...]) -> Kernel:
+def _delay_linear(node: DelayLinear, dt_s: float, in_shape: tuple[int, ...], horizon: int | None = None) -> Kernel:
     """y(t) = sum_k W_k x(t - k), one weight matrix per distinct delay in steps."""
-    steps = delay_steps(node.delay, dt_s)
+    steps = _within(delay_steps(node.delay, dt_s), horizon)
     groups = [(int(k), np.where(steps == k, node.weight, 0.0).T) for k in np.unique(steps)]
     length = int(steps.max(initial=0)) + 1
 
@@ -175,8 +181,8 @@ def _matrix_product(w: np.ndarray, sparse_below: float = 0.25) -> Callable[[np.n
     return product
 
 
-def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | None) -> Kernel:
-    """The step function of one node (``dt_s`` may be None for dt-free graphs)."""
+def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | None, horizon: int | None = None) -> Kernel:
+    """The step function of one node (``dt_s`` may be None for dt-free graphs; ``horizon``: steps in the run)."""
     needs_dt = isinstance(node, (LIF, CubaLIF, LI, Delay, DelayLinear))
     if needs_dt and dt_s is None:
         raise SpikecError(f"{node.kind} needs a time step: pass dt", node=name, parameter="dt")
@@ -216,9 +222,9 @@ def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | 
     if isinstance(node, Integrator):
         return _integrator(node, in_shape)
     if isinstance(node, Delay):
-        return _delay(node, dt_s, in_shape)
+        return _delay(node, dt_s, in_shape, horizon)
     if isinstance(node, DelayLinear):
-        return _delay_linear(node, dt_s, in_shape)
+        return _delay_linear(node, dt_s, in_shape, horizon)
     raise SpikecError(f"the float executor has no rule for {type(node).__name__}", node=name)
 
 
@@ -244,7 +250,7 @@ def simulate(
     order, back = graph.execution_order()
     xs, batched, steps = time_first_inputs(inputs, {n: graph.nodes[n].shape for n in graph.inputs})
     batch = next(iter(xs.values())).shape[1]
-    kernels = {name: make_kernel(name, graph.nodes[name], shapes[name][0], dt_s) for name in order}
+    kernels = {name: make_kernel(name, graph.nodes[name], shapes[name][0], dt_s, horizon=steps) for name in order}
     states = {name: kernels[name].init(batch) for name in order}
     preds = {name: [(src, (src, name) in back) for src in graph.predecessors(name)] for name in order}
     previous = {name: np.zeros((batch, *shapes[name][1])) for name in order}
