@@ -78,8 +78,21 @@ def _exercise(graph: Graph) -> None:
         assert again.same_as(graph), "save_nir -> load_nir changed the graph"
 
 
-def check_nir_file(path: str | Path) -> Graph | None:
-    """The loaded graph, or None if spikec rejected the file with a clear SpikecError."""
+def check_nir_file(path: str | Path, *, probe: bool = False) -> Graph | None:
+    """The loaded graph, or None if spikec rejected the file with a clear SpikecError.
+
+    ``probe``: first read the HDF5 in a forked child, as the CLI does, and stop
+    if libhdf5 crashes on it (a segfault would kill this process; the CLI turns
+    it into one error line, see test_cli_survives_a_file_that_crashes_libhdf5).
+    """
+    if probe:
+        from spikec.cli.common import probe_hdf5
+
+        try:
+            probe_hdf5(str(path))
+        except SpikecError as exc:
+            assert_clear(exc)
+            return None
     try:
         read_nir(path)
     except SpikecError as exc:
