@@ -52,10 +52,11 @@ class PackedColumns:
         kernels = compiled_kernels()
         self.start = np.zeros(self.n_in + 1, np.int64)
         if kernels is not None and w.dtype.kind == "i":  # two passes at memory speed
-            nnz = int(np.count_nonzero(w))
-            self.target = np.empty(nnz, np.int32 if self.n_out < 2**31 else np.int64)
-            self.weight = np.empty(nnz, np.int64 if wide else np.int32)
-            kernels.pack_columns(np.ascontiguousarray(w), self.start, self.target, self.weight)
+            w = np.ascontiguousarray(w)
+            kernels.count_columns(w, self.start)
+            self.target = np.empty(int(self.start[-1]), np.int32 if self.n_out < 2**31 else np.int64)
+            self.weight = np.empty(int(self.start[-1]), np.int64 if wide else np.int32)
+            kernels.fill_columns(w, self.start, self.target, self.weight)
         else:
             tgt, src = np.nonzero(w)  # one pass over the (row-major) matrix, then group by source
             order = np.argsort(src, kind="stable")

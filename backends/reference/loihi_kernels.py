@@ -39,8 +39,8 @@ def gather_sums(spikes, start, target, weight, out):  # pragma: no cover - compi
 
 
 @_jit
-def pack_columns(w, start, target, weight):  # pragma: no cover - compiled
-    """CSR of w.T in two row-major passes: start[j] counts, then each source's (target, weight), targets ascending."""
+def count_columns(w, start):  # pragma: no cover - compiled
+    """First pass of packing w.T: start[j + 1] = nonzeros of column j, then the running sum."""
     n_out, n_in = w.shape
     for i in range(n_out):
         for j in range(n_in):
@@ -48,6 +48,12 @@ def pack_columns(w, start, target, weight):  # pragma: no cover - compiled
                 start[j + 1] += 1
     for j in range(n_in):
         start[j + 1] += start[j]
+
+
+@_jit
+def fill_columns(w, start, target, weight):  # pragma: no cover - compiled
+    """Second pass: each source's (target, weight), targets ascending (row-major order of w)."""
+    n_out, n_in = w.shape
     fill = start[:-1].copy()
     for i in range(n_out):
         for j in range(n_in):
