@@ -64,9 +64,16 @@ class PackedColumns:
             self.target = tgt.astype(np.int32 if self.n_out < 2**31 else np.int64)  # int32: half the bytes per event
             self.weight = w[tgt, src].astype(np.int64 if wide else np.int32)
             np.cumsum(np.bincount(src, minlength=self.n_in), out=self.start[1:])
-        self.weight_f = self.weight.astype(np.float64)
-        worst = int(np.abs(self.weight).max(initial=0)) * int(np.diff(self.start).max(initial=0))
-        self.float_exact = worst < _FLOAT64_EXACT
+        # a target's partial sum has at most n_in terms
+        self.float_exact = int(np.abs(self.weight).max(initial=0)) * self.n_in < _FLOAT64_EXACT
+        self._weight_f: np.ndarray | None = None
+
+    @property
+    def weight_f(self) -> np.ndarray:
+        """The weights in float64, for ``bincount`` (numpy path only; made on first use)."""
+        if self._weight_f is None:
+            self._weight_f = self.weight.astype(np.float64)
+        return self._weight_f
 
     @property
     def synapses(self) -> int:
