@@ -65,7 +65,9 @@ class PackedColumns:
             self.weight = w[tgt, src].astype(np.int64 if wide else np.int32)
             np.cumsum(np.bincount(src, minlength=self.n_in), out=self.start[1:])
         # a target's partial sum has at most n_in terms
-        self.float_exact = int(np.abs(self.weight).max(initial=0)) * self.n_in < _FLOAT64_EXACT
+        worst = int(np.abs(self.weight).max(initial=0)) * self.n_in
+        self.float_exact = worst < _FLOAT64_EXACT
+        self.acc_dtype = np.int32 if worst < 2**31 else np.int64
         self._weight_f: np.ndarray | None = None
 
     @property
@@ -103,7 +105,8 @@ class PackedColumns:
         kernels = compiled_kernels() if compiled is None or compiled else None
         if kernels is not None and dest.flags.c_contiguous:
             kernels.gather_shift_add(spikes.view(np.uint8) if spikes.dtype == bool else spikes.astype(np.uint8),
-                                     self.start, self.target, self.weight, shift, dest)
+                                     self.start, self.target, self.weight, shift, dest,
+                                     np.zeros(self.n_out, self.acc_dtype))
             return
         acc = self.sums(spikes, compiled=compiled)
         dest += acc << shift if shift >= 0 else acc >> -shift

@@ -64,12 +64,13 @@ def fill_columns(w, start, target, weight):  # pragma: no cover - compiled
 
 
 @_jit
-def gather_shift_add(spikes, start, target, weight, shift, dest):  # pragma: no cover - compiled
+def gather_shift_add(spikes, start, target, weight, shift, dest, acc):  # pragma: no cover - compiled
     """dest[r] += (sum of the weights of row r's spiking sources) << shift (>> -shift, floor).
 
-    One thread: on the shared 2-core machines ``parallel=True`` (prange over rows) gained nothing.
+    ``acc`` (n_out) is the per-row accumulator: int32 when no sum can leave
+    int32 (the caller checks), which halves its cache footprint. One thread:
+    on the shared 2-core machines ``parallel=True`` (prange over rows) gained nothing.
     """
-    acc = np.zeros(dest.shape[1], np.int64)
     for r in range(spikes.shape[0]):
         acc[:] = 0
         for j in range(spikes.shape[1]):
@@ -79,10 +80,10 @@ def gather_shift_add(spikes, start, target, weight, shift, dest):  # pragma: no 
         row = dest[r]
         if shift >= 0:
             for i in range(acc.size):
-                row[i] += acc[i] << shift
+                row[i] += np.int64(acc[i]) << shift
         else:
             for i in range(acc.size):
-                row[i] += acc[i] >> -shift
+                row[i] += np.int64(acc[i]) >> -shift
 
 
 @_jit
