@@ -8,6 +8,12 @@ latency (plus its synaptic delay, for Lava's DelayDense). Integer widths follow 
 int32 (with int32 wrap-around where Lava's numpy would wrap), products in
 int64, truncation toward zero in the decays, u wrapped and v clipped to 24
 bits. Arrays are ``[B, n]``; the time loop is the only Python loop.
+
+``run_loihi_stepwise`` is that loop, step by step in Lava's order: the
+definition. ``run_loihi`` computes the same integers faster
+(``loihi_schedule``: event-driven sums over chunks of time steps, numba
+kernels when installed); ``tests/test_loihi_fast_path.py`` checks the two
+agree on random programs.
 """
 from __future__ import annotations
 
