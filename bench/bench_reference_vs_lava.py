@@ -15,7 +15,8 @@ equal, and prints wall times of the whole call:
   its CPU time (``process_time``) shows how much of the wall time the
   shared machine's load added (Lava runs 2 + 2 x populations OS processes,
   which under contention get more of the CPU than one process does);
-- Lava: ``spikec.backends.lava.run`` (emit, start Python 3.10 and Lava,
+- Lava: ``spikec.backends.lava.run``, wall time and CPU time of its
+  finished child processes (``RUSAGE_CHILDREN``) (emit, start Python 3.10 and Lava,
   build, run, read back), and Lava's own ``run()`` time.
 Needs the Lava environment (``python -m spikec.backends.lava.env``).
 """
@@ -26,6 +27,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see bench/README.md: BLAS threads on a loaded 2-core machine
 
 import argparse
+import resource
 import sys
 import time
 from pathlib import Path
@@ -45,6 +47,12 @@ from spikec.compiler.target import load_target  # noqa: E402
 #: Lava's model processes (one OS process per Lava process) take a moment to exit after a run;
 #: without this pause the next reference call is timed against their teardown (measured 2-3x slower)
 LAVA_SETTLE_S = 2.0
+
+
+def children_cpu() -> float:
+    """User + system seconds of every finished child process (Lava's runner and the model processes it joins)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def warm_up(fmt) -> float:
@@ -67,14 +75,14 @@ def main() -> None:
     print(f"# machine: {machine()}")
     print(f"# numba kernels: {'yes' if compiled_kernels() else 'no (numpy path)'}; fresh-process warm-up {warm_up(fmt):.2f} s")
     print("| neurons | populations | synapses | output spikes | reference s | reference CPU s | Lava s (whole call) | "
-          "Lava run() s | Lava / reference |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+          "Lava run() s | Lava CPU s | Lava / reference, wall | Lava / reference, CPU |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         width = min(n // 2, 5000)
         program = loihi_chain(n, args.fan_in, width)
         x = input_spikes(args.steps, width)
-        t_ref, t_cpu, t_lava, t_run = [], [], [], []
+        t_ref, t_cpu, t_lava, t_run, t_lava_cpu = [], [], [], [], []
         want = None
         for _ in range(args.repeats):
             loihi_schedule._PACKED.clear()
@@ -83,15 +91,18 @@ def main() -> None:
             t_ref.append(t)
             t_cpu.append(time.process_time() - cpu)
             if n <= args.lava_max:
+                cpu = children_cpu()
                 t, (got, timing) = timed(lambda: lava.run_with_timing(program, x))
                 np.testing.assert_array_equal(got["out"], want["out"])
                 t_lava.append(t)
+                t_lava_cpu.append(children_cpu() - cpu)
                 t_run.append(float(timing[1]))
                 time.sleep(LAVA_SETTLE_S)
         ref, lav = median(t_ref), median(t_lava)
         rows.append((n, ref, lav))
         print(f"| {n:,} | {n // width} | {synapse_count(program):,} | {int(want['out'].sum()):,} | {ref:.3f} | {median(t_cpu):.3f} | "
-              f"{lav:.2f} | {median(t_run):.2f} | {lav / ref:.0f} |", flush=True)
+              f"{lav:.2f} | {median(t_run):.2f} | {median(t_lava_cpu):.2f} | {lav / ref:.0f} | "
+              f"{median(t_lava_cpu) / median(t_cpu):.0f} |", flush=True)
     print(f"# load average after the run: {machine().rsplit('load average ', 1)[1]}")
     if args.plot:
         plot(rows, args.plot)
