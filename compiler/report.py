@@ -256,6 +256,56 @@ def raster_grid(runs: Sequence[tuple[str, Any, dict[str, np.ndarray]]], sample: 
     return f'<table class="grid">{"".join(rows)}</table>'
 
 
+def svg_matrix(names: Sequence[str], values: np.ndarray, *, title: str, cell: int = 46) -> str:
+    """A heat map of a symmetric [n, n] matrix in [0, 1], each cell labelled with its value."""
+    n = len(names)
+    left, top = 190, 40
+    low = float(min(values.min(), 0.999))  # shade relative to the lowest value, so near-1 matrices still show contrast
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + n * cell + 10}" height="{top + n * cell + 10}">',
+             f'<text x="4" y="16" font-size="13" font-weight="bold">{html.escape(title)}</text>']
+    for j in range(n):
+        parts.append(f'<text x="{left + j * cell + cell / 2}" y="{top - 6}" font-size="11" text-anchor="middle">{j}</text>')
+    for i, name in enumerate(names):
+        y = top + i * cell
+        parts.append(f'<text x="{left - 6}" y="{y + cell / 2 + 4}" font-size="11" text-anchor="end">[{i}] {html.escape(name)}</text>')
+        for j in range(n):
+            v = float(np.clip((values[i, j] - low) / (1.0 - low), 0.0, 1.0))
+            shade = int(235 - 175 * v)
+            ink = "white" if v > 0.6 else "black"
+            parts.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell - 1}" height="{cell - 1}" fill="rgb({shade},{shade},255)"/>'
+                         f'<text x="{left + j * cell + cell / 2}" y="{y + cell / 2 + 4}" font-size="10" fill="{ink}" '
+                         f'text-anchor="middle">{values[i, j]:.3f}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def fidelity_matrix_section(runs: Sequence[tuple[str, Any, dict[str, np.ndarray]]], sample: np.ndarray) -> str:
+    """The NIR-paper-style cross-platform matrix over the programs that share the first program's float graph."""
+    from .fidelity_matrix import activity_cosine, train_agreement
+
+    if not runs:
+        return ""
+    key = source_fingerprint(runs[0][1].source)
+    same = [(label, program, outputs) for label, program, outputs in runs if source_fingerprint(program.source) == key]
+    name = output_names(same[0][1])[0]
+    series = [("float", float_outputs(same[0][1], sample)[name])] + [(label, outputs[name]) for label, _, outputs in same]
+    if not all(is_spike_train(x) for _, x in series):
+        return ""
+    names = [label for label, _ in series]
+    n = len(series)
+    agreement, cosine = np.ones((n, n)), np.ones((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            a, b = series[i][1] > 0, series[j][1] > 0
+            agreement[i, j] = agreement[j, i] = train_agreement(a, b)
+            cosine[i, j] = cosine[j, i] = activity_cosine(a.astype(float), b.astype(float))
+    return ("<h2>Fidelity matrix</h2><p class='note'>Every program against every other and the float model on this "
+            f"sample, output '{html.escape(name)}': spike-train agreement and cosine similarity of per-neuron activity "
+            "(as the NIR paper's cross-platform figure; <code>spikec verify --matrix</code> adds each native backend).</p>"
+            + svg_matrix(names, agreement, title="spike-train agreement")
+            + svg_matrix(names, cosine, title="cosine similarity of activity"))
+
+
 def program_section(label: str, program: Any, sample: np.ndarray, ours: dict[str, np.ndarray]) -> str:
     """One program: utilisation, per-layer error against the float model on the sample, weight quantisation."""
     floats = float_outputs(program, sample)
@@ -303,6 +353,7 @@ def build_report(programs: Sequence[tuple[str, Any]], sample: np.ndarray, *, tab
                  f"{int(sample.sum())} input spikes; each program on the reference executor of its numeric format, "
                  f"aligned to the float model's time (Loihi's Dense latency removed); read-outs drawn as value traces.</p>")
     parts.append(raster_grid(runs, sample))
+    parts.append(fidelity_matrix_section(runs, sample))
     parts.append("<h2>Per program: utilisation and quantisation error</h2>")
     parts.extend(program_section(label, program, sample, ours) for label, program, ours in runs)
     parts.append("</body></html>")

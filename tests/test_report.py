@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +108,16 @@ def test_layer_error_for_spikes_and_values() -> None:
 def test_build_report_without_table_still_renders(programs) -> None:
     page = build_report([("only", spikec.load_program(programs[0]))], spikes()[:, 0])
     assert page.count('class="raster"') == 4 and "Accuracy and cost" not in page
+
+
+def test_report_draws_the_fidelity_matrix_over_programs_of_one_model(tmp_path):
+    import spikec
+    from spikec.compiler.report import build_report
+
+    graph = spikec.load_nir(Path(spikec.__file__).parent / "examples" / "braille_subtract.nir")
+    programs = [(t, spikec.compile(graph, t, fidelity_steps=0)) for t in ("loihi2", "spinnaker1")]
+    sample = (np.random.default_rng(0).random((80, 1, 12)) < 0.3).astype(float)
+    page = build_report(programs, sample)
+    assert "<h2>Fidelity matrix</h2>" in page
+    assert page.count("spike-train agreement</text>") == 1 and page.count("cosine similarity of activity</text>") == 1
+    assert "[0] float" in page and "[2] spinnaker1" in page
