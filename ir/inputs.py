@@ -49,7 +49,7 @@ def time_first_inputs(
             )
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise InputError("input contains NaN or infinite values", node=name)
-        if binary and not np.isin(arr, (0, 1)).all():
+        if binary and arr.dtype != bool and not ((arr == 0) | (arr == 1)).all():
             raise InputError("input must be binary spikes (0 or 1) for this integer target", node=name)
         out[name] = arr.astype(dtype, copy=False)
     if len(layouts) > 1 or len({a.shape[:2] for a in out.values()}) > 1:

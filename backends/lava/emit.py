@@ -25,8 +25,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ...ir.errors import CompileError, InputError
+from ...ir.errors import CompileError
 from ...ir.graph import Graph
+from ...ir.inputs import time_first_inputs
 
 FORMAT = "spikec-lava/1"
 #: Dense connections with at most this fraction of nonzero weights go to Lava's Sparse.
@@ -170,32 +171,7 @@ def spike_inputs(program: Any, inputs: Any) -> tuple[dict[str, np.ndarray], bool
     a bare array for a single input) as binary ``[B, n, T]`` int32, and whether
     they were batched."""
     graph = program_graph(program)
-    names = tuple(n for n, node in graph.items() if node.kind == "LoihiInput")
-    if not isinstance(inputs, Mapping):
-        if len(names) != 1:
-            raise InputError(f"program has {len(names)} inputs {list(names)}: pass a dict of arrays")
-        inputs = {names[0]: inputs}
-    if set(inputs) != set(names):
-        raise InputError(f"inputs {sorted(inputs)} do not match the program's inputs {list(names)}")
-    out: dict[str, np.ndarray] = {}
-    flags, batch_steps = set(), set()
-    for name in names:
-        arr = np.asarray(inputs[name])
-        shape = tuple(graph.nodes[name].shape)
-        if arr.shape[1:] == shape:
-            arr, batched = arr[:, None], False
-        elif arr.ndim == len(shape) + 2 and arr.shape[2:] == shape:
-            batched = True
-        else:
-            raise InputError(f"input of shape {arr.shape} fits neither [T, *{shape}] nor [T, B, *{shape}]",
-                             node=name, value=arr.shape, limit=shape)
-        if not np.isin(arr, (0, 1)).all():
-            raise InputError("Loihi inputs are binary spikes; found values other than 0 and 1", node=name)
-        flags.add(batched)
-        batch_steps.add(arr.shape[:2])
-        steps, b = arr.shape[:2]
-        n = int(np.prod(shape))
-        out[name] = np.ascontiguousarray(arr.reshape(steps, b, n).transpose(1, 2, 0)).astype(np.int32)
-    if len(flags) > 1 or len(batch_steps) > 1:
-        raise InputError("all inputs must share T and B (and all be batched or none)")
-    return out, flags.pop()
+    shapes = {n: tuple(node.shape) for n, node in graph.items() if node.kind == "LoihiInput"}
+    xs, batched, _ = time_first_inputs(inputs, shapes, binary=True, dtype=np.int32)
+    out = {n: np.ascontiguousarray(x.reshape(*x.shape[:2], int(np.prod(shapes[n]))).transpose(1, 2, 0)) for n, x in xs.items()}
+    return out, batched

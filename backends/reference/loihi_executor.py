@@ -17,14 +17,15 @@ agree on random programs.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ...compiler.loihi_nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
 from ...compiler.target import LoihiNumeric
-from ...ir.errors import InputError, SpikecError
+from ...ir.errors import SpikecError
 from ...ir.graph import Graph
+from ...ir.inputs import time_first_inputs
 
 
 def wrap_int32(x: np.ndarray) -> np.ndarray:
@@ -135,32 +136,10 @@ class DenseBuffer:
 
 
 def prepare_spikes(graph: Graph, inputs: Any) -> tuple[dict[str, np.ndarray], bool, int]:
-    """Inputs as ``{input: bool [T, B, n]}``; they must be binary spikes."""
-    names = [n for n, node in graph.items() if isinstance(node, LoihiInput)]
-    if not isinstance(inputs, Mapping):
-        if len(names) != 1:
-            raise InputError(f"program has {len(names)} inputs {names}: pass a dict of arrays")
-        inputs = {names[0]: inputs}
-    if set(inputs) != set(names):
-        raise InputError(f"inputs {sorted(inputs)} do not match the program's inputs {names}")
-    out, batched, steps = {}, set(), set()
-    for name, arr in inputs.items():
-        arr = np.asarray(arr)
-        shape = graph.nodes[name].shape
-        if arr.shape[1:] == shape:
-            arr, is_batched = arr[:, None], False
-        elif arr.ndim == len(shape) + 2 and arr.shape[2:] == shape:
-            is_batched = True
-        else:
-            raise InputError(f"input of shape {arr.shape} fits neither [T, *{shape}] nor [T, B, *{shape}]", node=name, value=arr.shape, limit=shape)
-        if arr.dtype != bool and not ((arr == 0) | (arr == 1)).all():
-            raise InputError("Loihi programs take binary spikes (0 or 1) as input", node=name)
-        out[name] = arr.reshape(arr.shape[0], arr.shape[1], -1).astype(bool)
-        batched.add(is_batched)
-        steps.add(arr.shape[0])
-    if len(batched) != 1 or len(steps) != 1 or len({a.shape[1] for a in out.values()}) != 1:
-        raise InputError("all inputs must share T and B")
-    return out, batched.pop(), steps.pop()
+    """Inputs as ``{input: bool [T, B, n]}``; Loihi programs take binary spikes only."""
+    shapes = {n: tuple(node.shape) for n, node in graph.items() if isinstance(node, LoihiInput)}
+    xs, batched, steps = time_first_inputs(inputs, shapes, binary=True, dtype=bool)
+    return {n: x.reshape(*x.shape[:2], int(np.prod(shapes[n]))) for n, x in xs.items()}, batched, steps
 
 
 def run_loihi(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

@@ -15,49 +15,19 @@ ADC noise are fresh at every read. Everything random follows from ``seed``.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ...compiler.rram_config import RramConfig
 from ...compiler.rram_lower import RramMapping
-from ...ir.errors import InputError, SpikecError
-from ...ir.graph import Graph
+from ...ir.errors import SpikecError
 from ...ir.shapes import infer_shapes
 from .analog import ProgrammedTile, read_tile
 from .devices import program_tiles
 from .layers import layer_on_tiles
 from .neurons import make_kernel
-
-
-def prepare_inputs(graph: Graph, inputs: Any) -> tuple[dict[str, np.ndarray], bool, int]:
-    """``{input: [T, B, *shape]}``, whether the caller passed a batch axis, and T."""
-    names = graph.inputs
-    if not isinstance(inputs, Mapping):
-        if len(names) != 1:
-            raise InputError(f"graph has {len(names)} inputs {list(names)}: pass a dict of arrays")
-        inputs = {names[0]: inputs}
-    if set(inputs) != set(names):
-        raise InputError(f"inputs {sorted(inputs)} do not match the graph's Input nodes {list(names)}")
-    out, batched, steps = {}, set(), set()
-    for name, arr in inputs.items():
-        arr = np.asarray(arr, dtype=np.float64)
-        shape = tuple(graph.nodes[name].shape)
-        if arr.shape[1:] == shape:
-            batched.add(False)
-            arr = arr[:, None]
-        elif arr.ndim == len(shape) + 2 and arr.shape[2:] == shape:
-            batched.add(True)
-        else:
-            raise InputError(f"input of shape {arr.shape} fits neither [T, *{shape}] nor [T, B, *{shape}]",
-                             node=name, value=arr.shape, limit=shape)
-        if not np.isfinite(arr).all():
-            raise InputError("input contains NaN or infinite values", node=name)
-        out[name] = arr
-        steps.add(arr.shape[0])
-    if len(batched) > 1 or len(steps) > 1 or len({a.shape[1] for a in out.values()}) > 1:
-        raise InputError("all inputs must share T and B")
-    return out, batched.pop(), steps.pop()
+from ...ir.inputs import time_first_inputs
 
 
 def simulate_rram(
@@ -81,7 +51,7 @@ def simulate_rram(
     dt_s = dt_s if dt_s is not None else graph.metadata.get("dt_s")
     shapes = infer_shapes(graph)
     order, back = graph.execution_order()
-    xs, batched, steps = prepare_inputs(graph, inputs)
+    xs, batched, steps = time_first_inputs(inputs, {n: tuple(graph.nodes[n].shape) for n in graph.inputs})
     batch = next(iter(xs.values())).shape[1]
     programmed = program_tiles(mapping.crossbars, config, seed=seed, t_s=t_s, compensate_drift=compensate_drift)
     read_rng = np.random.default_rng((seed, 1))

@@ -15,6 +15,7 @@ import numpy as np
 
 from ...compiler.spinnaker_compile import SpiNNakerArtefacts
 from ...ir.errors import InputError
+from ...ir.inputs import time_first_inputs
 from .machine import EventMachine, MachineError, MachineStats
 
 name = "spinnaker"
@@ -37,29 +38,11 @@ def artefacts_of(program: Any) -> SpiNNakerArtefacts:
 
 
 def _inputs(art: SpiNNakerArtefacts, inputs: Any) -> tuple[dict[str, np.ndarray], bool, int, int]:
-    names = list(art.inputs)
-    if not isinstance(inputs, dict):
-        if len(names) != 1:
-            raise InputError(f"program has {len(names)} inputs {names}: pass a dict")
-        inputs = {names[0]: inputs}
-    if set(inputs) != set(names):
-        raise InputError(f"inputs {sorted(inputs)} do not match the program's inputs {sorted(names)}")
-    out, flags, steps, batch = {}, set(), set(), set()
-    for name_, (shape, _) in art.inputs.items():
-        x = np.asarray(inputs[name_])
-        if x.ndim not in (len(shape) + 1, len(shape) + 2) or tuple(x.shape[x.ndim - len(shape):]) != tuple(shape):
-            raise InputError(f"input of shape {x.shape} does not fit [T, (B,) *{tuple(shape)}]", node=name_)
-        batched = x.ndim == len(shape) + 2
-        x = x if batched else x[:, None]
-        if not np.isin(x, (0, 1)).all():
-            raise InputError("SpiNNaker inputs are spikes: values must be 0 or 1", node=name_)
-        out[name_] = x.reshape(x.shape[0], x.shape[1], -1).astype(np.int64)
-        flags.add(batched)
-        steps.add(x.shape[0])
-        batch.add(x.shape[1])
-    if len(flags) != 1 or len(steps) != 1 or len(batch) != 1:
-        raise InputError("all inputs must share T and B (and all be batched or not)")
-    return out, flags.pop(), steps.pop(), batch.pop()
+    """``({input: int64 [T, B, n]}, batched, T, B)``; SpiNNaker inputs are spikes (0 or 1)."""
+    shapes = {name: tuple(shape) for name, (shape, _) in art.inputs.items()}
+    xs, batched, steps = time_first_inputs(inputs, shapes, binary=True, dtype=np.int64)
+    out = {n: x.reshape(*x.shape[:2], int(np.prod(shapes[n]))) for n, x in xs.items()}
+    return out, batched, steps, next(iter(out.values())).shape[1]
 
 
 def run_with_stats(program: Any, inputs: Any, record: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], MachineStats]:
