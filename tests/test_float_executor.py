@@ -148,6 +148,9 @@ def test_affine_and_threshold():
 def test_missing_dt_is_a_clear_error():
     with pytest.raises(spikec.SpikecError, match="node 'l': LIF needs a time step"):
         spikec.simulate(chain(("l", lif())), impulse(2), None)
+    for bad in (0.0, -1e-3, float("nan")):
+        with pytest.raises(spikec.SpikecError, match="node 'l': the time step must be a positive number of seconds"):
+            spikec.simulate(chain(("l", lif())), impulse(2), bad)
 
 
 def test_wrong_input_shape_names_the_input_and_both_layouts():

@@ -186,6 +186,9 @@ def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | 
     needs_dt = isinstance(node, (LIF, CubaLIF, LI, Delay, DelayLinear))
     if needs_dt and dt_s is None:
         raise SpikecError(f"{node.kind} needs a time step: pass dt", node=name, parameter="dt")
+    if needs_dt and not (np.isfinite(dt_s) and dt_s > 0):
+        raise SpikecError(f"the time step must be a positive number of seconds, got {dt_s!r}", node=name,
+                          parameter="dt", value=dt_s, limit="> 0")
     if isinstance(node, (Input, Output)):
         return _stateless(lambda x: x)
     if isinstance(node, Affine):
