@@ -105,24 +105,24 @@ def synaptic_operations(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> Synap
     return SynapticOperations(dense, macs, acs)
 
 
-def activation_sparsity(activations: Iterable[np.ndarray]) -> float:
-    """Zero entries over all entries of every layer's activations ``[T, B, ...]`` (1 when there are none)."""
+def zero_fraction(arrays: Iterable[np.ndarray], *, empty: float) -> float:
+    """Zero entries over all entries of ``arrays`` together (``empty`` when there are none)."""
     zeros = total = 0
-    for a in activations:
+    for a in arrays:
         a = np.asarray(a)
         zeros += int((a == 0).sum())
         total += a.size
-    return zeros / total if total else 1.0
+    return zeros / total if total else empty
+
+
+def activation_sparsity(activations: Iterable[np.ndarray]) -> float:
+    """Zero entries over all entries of every layer's activations ``[T, B, ...]`` (1 when there are none)."""
+    return zero_fraction(activations, empty=1.0)
 
 
 def connection_sparsity(weights: Iterable[np.ndarray]) -> float:
-    """Zero weights over all weights."""
-    zeros = total = 0
-    for w in weights:
-        w = np.asarray(w)
-        zeros += int((w == 0).sum())
-        total += w.size
-    return zeros / total if total else 0.0
+    """Zero weights over all weights (0 when there are none)."""
+    return zero_fraction(weights, empty=0.0)
 
 
 def footprint_bytes(items: Iterable[tuple[int, float]]) -> int:
