@@ -11,9 +11,9 @@ from xml.sax.saxutils import quoteattr
 
 import click
 
-from ..compiler.verify import VerifyReport, format_report, verify
+from ..compiler.verify import VerifyReport, error_line, format_report, verify
 from ..ir.errors import InputError
-from .common import EXIT_MISMATCH, RESET_CHOICE, load_model, reports_errors
+from .common import EXIT_BAD_INPUT, EXIT_MISMATCH, RESET_CHOICE, load_model, reports_errors
 from .execution_options import execution_options, executor_from
 from .io import load_array
 
@@ -68,7 +68,9 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
 
     With --random N instead of MODEL, sweep N random graphs (a csmith for SNNs):
     failures are printed with their seed and a one-line reproducer, and shrunk.
-    Exit status 0 when every target agrees, 1 on a mismatch, 2 on bad input.
+    Exit status 0 when every target agrees, 1 on a mismatch, 2 on bad input
+    or when a target cannot compile the model (one line per such target on
+    stderr; a mismatch on another target still gives 1).
 
     Targets (and random graphs) run in parallel on every core, or on a Dask
     cluster with --scheduler tcp://host:8786 (or $SPIKEC_SCHEDULER); the table
@@ -104,8 +106,16 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
         click.echo(format_matrix(fidelity_matrix(graph, target_list, inputs=inputs, steps=steps, batch=trials, seed=seed, dt_s=dt_s)))
     if junit_path:
         write_text_atomic(junit_path, junit_xml(report))
-    if not report.ok:
-        sys.exit(EXIT_MISMATCH)
+    sys.exit(exit_status(report))
+
+
+def exit_status(report: VerifyReport) -> int:
+    """0 all agree; 1 a backend differs from its reference; 2 a target cannot take the model (one line each on stderr)."""
+    for result in report.errors:
+        click.echo(f"spikec: error: {error_line(result)}", err=True)
+    if report.mismatched:
+        return EXIT_MISMATCH
+    return EXIT_BAD_INPUT if report.errors else 0
 
 
 def progress_printer():

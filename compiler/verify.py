@@ -72,10 +72,17 @@ class TargetResult:
     fidelity: Mapping[str, Any]
     seconds: float
     error: str | None = None
+    #: where ``error`` happened: "compile" (the target cannot take the model) or "run"
+    error_stage: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.mismatches == 0
+
+    @property
+    def mismatched(self) -> bool:
+        """The backend ran and differs from the reference: the only finding that is a mismatch."""
+        return self.error is None and self.mismatches > 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +92,7 @@ class TargetResult:
             "first_mismatch": None if self.first_mismatch is None else vars(self.first_mismatch) | {"neuron": list(self.first_mismatch.neuron)},
             "diverging_node": None if self.diverging_node is None else vars(self.diverging_node) | {"neuron": list(self.diverging_node.neuron)},
             "fidelity": dict(self.fidelity), "seconds": round(self.seconds, 3), "error": self.error,
+            "error_stage": self.error_stage,
         }
 
 
@@ -99,6 +107,16 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return all(r.ok for r in self.results)
+
+    @property
+    def mismatched(self) -> bool:
+        """Some backend ran and differs from its reference (exit status 1)."""
+        return any(r.mismatched for r in self.results)
+
+    @property
+    def errors(self) -> tuple[TargetResult, ...]:
+        """Targets that could not compile or run the model (exit status 2 when nothing mismatched)."""
+        return tuple(r for r in self.results if r.error is not None)
 
 
 def first_difference(reference: Mapping[str, np.ndarray], backend: Mapping[str, np.ndarray], names: Sequence[str],
@@ -160,6 +178,16 @@ def _backend_runner(backend: str) -> Callable[..., dict[str, np.ndarray]]:
     return importlib.import_module(f"spikec.backends.{backend}").run
 
 
+def _target_name(target: str) -> str:
+    """The target's own name (a config file's [target] name), or what the user typed if it cannot be read."""
+    from .target import load_target
+
+    try:
+        return load_target(target).name
+    except SpikecError:
+        return target
+
+
 def verify_one_target(shared: tuple[bytes, Any, float | None, int, int], target: str) -> TargetResult:
     """One work item of ``verify``: compile the graph (as bytes in ``shared``) for ``target``, run both, compare."""
     from .program import graph_from_bytes
@@ -167,9 +195,12 @@ def verify_one_target(shared: tuple[bytes, Any, float | None, int, int], target:
     graph_bytes, inputs, dt_s, fidelity_steps, seed = shared
     try:
         program = compile_graph(graph_from_bytes(graph_bytes), target, dt_s=dt_s, fidelity_steps=fidelity_steps, seed=seed)
+    except SpikecError as exc:
+        return TargetResult(_target_name(target), "?", "?", 0, 0, 0, 0, None, None, {}, 0.0, error=str(exc), error_stage="compile")
+    try:
         return verify_target(program, inputs)
     except SpikecError as exc:
-        return TargetResult(target, "?", "?", 0, 0, 0, 0, None, None, {}, 0.0, error=str(exc))
+        return TargetResult(target, program.family, "?", 0, 0, 0, 0, None, None, {}, 0.0, error=str(exc), error_stage="run")
 
 
 def verify(
@@ -206,10 +237,28 @@ def verify(
     for index, result in executor.stream(verify_one_target, targets, (graph_to_bytes(graph), inputs, dt_s, fidelity_steps, seed)):
         found[index] = result
         if progress:
-            progress(f"{result.target}: {'error' if result.error else 'agrees' if result.ok else 'MISMATCH'} ({len(found)}/{len(targets)})")
+            verdict = f"cannot {result.error_stage}" if result.error else "agrees" if result.ok else "MISMATCH"
+            progress(f"{result.target}: {verdict} ({len(found)}/{len(targets)})")
     results = [found[i] for i in range(len(targets))]
     arr = next(iter(inputs.values())) if isinstance(inputs, Mapping) else np.asarray(inputs)
     return VerifyReport(tuple(results), steps=int(arr.shape[0]), batch=int(arr.shape[1]) if arr.ndim > 2 else 1, seed=seed)
+
+
+def error_line(result: TargetResult) -> str:
+    """One line for a target that could not compile or run the model."""
+    first = (result.error or "").strip().splitlines()[0] if result.error else ""
+    return f"{result.target}: cannot {result.error_stage or 'compile'}: {first}"
+
+
+def verdict(report: VerifyReport) -> str:
+    """The last line of the table: a mismatch outranks an error, an error outranks agreement."""
+    head = f"{report.steps} steps x {report.batch} samples, seed {report.seed}"
+    if report.mismatched:
+        return f"MISMATCH: {head}"
+    if report.errors:
+        names = ", ".join(r.target for r in report.errors)
+        return f"ERROR: {len(report.errors)} of {len(report.results)} targets could not take the model ({names}); {head}"
+    return f"ALL AGREE: {head}"
 
 
 def format_report(report: VerifyReport) -> str:
@@ -217,7 +266,7 @@ def format_report(report: VerifyReport) -> str:
     for r in report.results:
         fid = r.fidelity.get("layers") if r.fidelity else None
         agreement = "-" if not fid else ", ".join(f"{k} {v.get('train_agreement', float('nan')):.3f}" for k, v in fid.items())
-        first = r.error or ("-" if r.first_mismatch is None else str(r.first_mismatch))
+        first = f"cannot {r.error_stage} (below)" if r.error else ("-" if r.first_mismatch is None else str(r.first_mismatch))
         rows.append((r.target, r.backend, str(r.neurons), str(r.entries_compared), str(r.spikes_compared),
                      "error" if r.error else str(r.mismatches), first, agreement))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -225,5 +274,6 @@ def format_report(report: VerifyReport) -> str:
     for r in report.results:
         if r.diverging_node is not None:
             lines.append(f"{r.target}: first divergence at {r.diverging_node}")
-    lines.append(f"{'ALL AGREE' if report.ok else 'MISMATCH'}: {report.steps} steps x {report.batch} samples, seed {report.seed}")
+    lines.extend(error_line(r) for r in report.errors)
+    lines.append(verdict(report))
     return "\n".join(lines)

@@ -83,3 +83,51 @@ def test_rram_with_every_non_ideality_off_equals_the_reference_on_snntorch_reset
     for result in report.results:
         assert result.error is None and result.mismatches == 0, (result.target, result.first_mismatch)
         assert result.spikes_compared > 50
+
+
+def _tiny_loihi(tmp_path: Path) -> Path:
+    """loihi2 with a single 4-neuron core: the example (45 neurons) cannot be placed."""
+    text = (Path(spikec.__file__).parent / "hw_configs" / "loihi2.toml").read_text()
+    lines = []
+    for line in text.splitlines():
+        key = line.split("=")[0].strip()
+        if key == "name":
+            line = 'name = "loihi-tiny"'
+        elif key in ("chips", "cores_per_chip"):
+            line = f"{key} = 1"
+        elif key == "neurons_per_core":
+            line = "neurons_per_core = 4"
+        lines.append(line)
+    path = tmp_path / "loihi-tiny.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_target_that_cannot_compile_is_an_error_with_exit_2_not_a_mismatch(tmp_path):
+    tiny = _tiny_loihi(tmp_path)
+    report = verify_mod.verify(spikec.load_nir(EXAMPLE), ["spinnaker1", str(tiny)], steps=20, batch=1, fidelity_steps=0)
+    ok, failed = report.results
+    assert ok.ok and failed.error_stage == "compile" and "cores" in failed.error
+    assert not report.mismatched and report.errors == (failed,)
+    table = verify_mod.format_report(report)
+    assert "MISMATCH" not in table and table.splitlines()[-1].startswith("ERROR: 1 of 2 targets")
+    assert all(len(line) < 200 for line in table.splitlines()[:3])  # the long message is not a table cell
+
+    result = CliRunner().invoke(cli, ["verify", str(EXAMPLE), "--targets", f"spinnaker1,{tiny}", "--steps", "20", "--workers", "1"])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("spikec: error:")]
+    assert len(errors) == 1 and "loihi-tiny: cannot compile:" in errors[0] and "MISMATCH" not in result.stdout
+
+
+def test_a_mismatch_outranks_a_compile_error(tmp_path, monkeypatch):
+    from spikec.compiler.api import run as api_run
+
+    def flipped(program, x, record=(), **_):
+        out = api_run(program, x, backend="reference", record=record)
+        out["output"] = 1 - out["output"]
+        return out
+
+    monkeypatch.setattr(verify_mod, "_backend_runner", lambda name: flipped)
+    result = CliRunner().invoke(cli, ["verify", str(EXAMPLE), "--targets", f"spinnaker1,{_tiny_loihi(tmp_path)}",
+                                      "--steps", "20", "--workers", "1"])
+    assert result.exit_code == 1 and result.stdout.splitlines()[-1].startswith("MISMATCH")
