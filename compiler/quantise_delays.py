@@ -72,11 +72,9 @@ def delay_limits(target: Any) -> DelayLimits:
         span = row_max + 1
         return DelayLimits(row_max, span, row_max + LOIHI_MAX_RELAY_STAGES * span, 0, "relay population")
     if family == "spinnaker":
-        from .spinnaker_place import SpiNNakerMachine
         from .spinnaker_rows import SynapticWordFormat
 
-        machine = SpiNNakerMachine.from_target(target)
-        row_max = SynapticWordFormat.for_core(machine.neurons_per_core, getattr(target.numeric, "ring_buffer_bits", 14)).max_delay
+        row_max = SynapticWordFormat.for_core(target.limits.neurons_per_core, getattr(target.numeric, "ring_buffer_bits", 14)).max_delay
         total = target.limits.max_delay_steps
         return DelayLimits(row_max, row_max, max(row_max, total if total is not None else row_max), 1, "delay extension")
     buffer = target.limits.max_delay_steps if target.limits.max_delay_steps is not None else RRAM_DELAY_BUFFER_STEPS

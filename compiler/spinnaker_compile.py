@@ -103,10 +103,15 @@ def compile_spinnaker(graph: Graph, target: Any = None, dt_s: float | None = Non
     target = load_target(target if target is not None else "spinnaker1")
     compiled = compile_event_tables(graph, target, dt_s, machine=machine)
     net, art = compiled.network, compiled.artefacts
+    if _auto(target):  # the program's target names the machine chosen
+        from .target import with_chips
+
+        target = with_chips(target, art.machine.n_chips)
     source = normalise(graph).with_metadata(dt_s=net.dt_s)
     report = {"spinnaker": {
         "cores": len(art.cores), "chips": len({c.location[:2] for c in art.cores}),
-        "machine": [art.machine.width, art.machine.height],
+        "machine": [art.machine.width, art.machine.height], "machine_chips": art.machine.n_chips,
+        "machine_label": art.machine.describe(),
         "routing_entries": {f"{r.chip[0]},{r.chip[1]}": [r.entries, r.without_defaults, r.loaded, r.method]
                             for r in art.table_reports},
         "synaptic_bytes": {str(c.location): c.synapses.n_bytes for c in art.cores if c.synapses is not None},
@@ -125,13 +130,43 @@ def _delay_report(graph: Graph, dt_s: float, target: Any, art: SpiNNakerArtefact
     return with_stages(delay_report(graph, dt_s), delay_limits(target), stages, cost)
 
 
+def _auto(target: Any) -> bool:
+    return getattr(getattr(target, "limits", None), "chips", None) == "auto"
+
+
+def machine_candidates(target: Any, needed_cores: int) -> list[SpiNNakerMachine]:
+    """Real machines of the target's board, smallest first, from the first with ``needed_cores`` cores
+    (``--chips auto``), up to ``[limits] max_chips``."""
+    from .spinnaker_boards import candidates
+
+    board = getattr(target.numeric, "board", "grid")
+    out = []
+    per_chip = target.limits.cores_per_chip
+    for shape in candidates(board, target.limits.max_chips, -(-needed_cores // per_chip)):
+        if shape.n_chips * target.limits.cores_per_chip >= needed_cores:
+            out.append(SpiNNakerMachine.from_target(target, chips=shape.n_chips))
+            if len(out) == AUTO_TRIES:
+                break
+    return out
+
+
+#: ``--chips auto``: machines tried after the first that has the cores (a router may still overflow)
+AUTO_TRIES = 3
+
+
 def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = None, *,
                          machine: SpiNNakerMachine | None = None) -> SpiNNakerProgram:
-    """Compile ``graph`` for a SpiNNaker target (or an explicit ``machine``) into the event tables."""
+    """Compile ``graph`` for a SpiNNaker target (or an explicit ``machine``) into the event tables.
+
+    With ``[limits] chips = "auto"`` (``--chips auto``) the machine is the
+    smallest real one of the target's board layout whose cores hold the
+    partitioned network and whose routers hold its tables.
+    """
+    if machine is None and target is None:
+        raise CompileError("compile_spinnaker needs a target or a machine")
+    auto = machine is None and _auto(target)
     if machine is None:
-        if target is None:
-            raise CompileError("compile_spinnaker needs a target or a machine")
-        machine = SpiNNakerMachine.from_target(target)
+        machine = SpiNNakerMachine.from_target(target, chips=1 if auto else None)
     numeric = getattr(target, "numeric", None)
     if dt_s is None and graph.metadata.get("dt_s") is None:  # as Discretise: caller, graph, then target
         dt_s = getattr(target, "default_dt_s", None)
@@ -155,17 +190,33 @@ def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = 
     lap("quantise")
     vertices = partition(net, machine.neurons_per_core, machine.synaptic_bytes_per_core)
     lap("partition")
-    placements = place(vertices, machine)
-    lap("place")
-    keys = allocate_keys(vertices)
-    lap("keys")
-    targets = vertex_targets(net, vertices)
-    for src, exts in extension_targets(vertices, extensions).items():
-        targets[src] = tuple(sorted(set(targets.get(src, ())) | set(exts)))
-    tables = build_routing_tables(machine, vertices, placements, keys, targets)
-    lap("route")
-    loaded, reports = fit_tables(tables, machine.routing_table_entries)
-    lap("compress")
+    if auto:
+        machines = machine_candidates(target, len(vertices))
+        if not machines:
+            raise CompileError(f"the network needs {len(vertices)} cores; no {target.numeric.board} machine of at most "
+                               f"[limits] max_chips = {target.limits.max_chips} chips has them",
+                               parameter="cores", value=len(vertices), limit=target.limits.max_chips)
+    else:
+        if target is not None and len(vertices) > machine.n_cores:
+            _too_few_cores(target, machine, len(vertices))
+        machines = [machine]
+    for attempt, machine in enumerate(machines):
+        try:
+            placements = place(vertices, machine)
+            lap("place")
+            keys = allocate_keys(vertices)
+            lap("keys")
+            targets = vertex_targets(net, vertices)
+            for src, exts in extension_targets(vertices, extensions).items():
+                targets[src] = tuple(sorted(set(targets.get(src, ())) | set(exts)))
+            tables = build_routing_tables(machine, vertices, placements, keys, targets)
+            lap("route")
+            loaded, reports = fit_tables(tables, machine.routing_table_entries)
+            lap("compress")
+            break
+        except CompileError as exc:  # --chips auto: a router overflowed; a larger machine spreads the routes
+            if attempt + 1 == len(machines) or exc.parameter != "routing_table_entries":
+                raise
     rows = build_rows(net, vertices, keys, fmt)
     lap("rows")
     _check_memory(rows, vertices, machine)
@@ -176,6 +227,17 @@ def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = 
     lap("assemble")
     artefacts.stage_seconds.update(seconds)
     return SpiNNakerProgram(original, artefacts, getattr(target, "name", ""))
+
+
+def _too_few_cores(target: Any, machine: SpiNNakerMachine, needed: int) -> None:
+    fits = machine_candidates(target, needed)
+    hint = (f"--chips auto would pick {fits[0].describe()}" if fits else
+            f"no {getattr(target.numeric, 'board', 'grid')} machine up to [limits] max_chips = {target.limits.max_chips} has them")
+    raise CompileError(
+        f"the network needs {needed} cores ({needed} machine vertices); the machine has {machine.n_cores} "
+        f"({machine.describe()}): compile with --chips auto ({hint}) or more chips (--chips N, [limits] chips "
+        f"in {getattr(target, 'source_path', '') or 'the target file'})",
+        parameter="cores", value=needed, limit=machine.n_cores)
 
 
 def _check_memory(rows: dict[int, CoreSynapses], vertices: tuple[MachineVertex, ...], machine: SpiNNakerMachine) -> None:

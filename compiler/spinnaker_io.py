@@ -183,7 +183,7 @@ def describe(program: SpiNNakerProgram) -> str:
     """What ``spikec inspect`` shows: chips and cores, table entries, synaptic memory, fan-in/out."""
     art = program.artefacts
     chips = sorted({c.location[:2] for c in art.cores})
-    lines = [f"SpiNNaker program ({art.format_version}), machine {art.machine.width}x{art.machine.height} chips",
+    lines = [f"SpiNNaker program ({art.format_version}), machine {art.machine.describe()}",
              f"cores used: {len(art.cores)} on {len(chips)} chips"]
     lines.append("routing entries per chip (all / without defaultable / loaded, method):")
     for r in sorted(art.table_reports, key=lambda r: r.chip):
