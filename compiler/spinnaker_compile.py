@@ -16,7 +16,7 @@ from ..ir.errors import CompileError
 from ..ir.graph import Graph
 from .quantise_spinnaker import SpiNNakerNetwork, quantise_spinnaker
 from .routing_table import RoutingTable
-from .quantise_delays import DelayLimits, delay_limits
+from .quantise_delays import DelayLimits, check_graph_delays, delay_limits
 from .spinnaker_delays import ExtensionCore, add_delay_extensions, extension_cores, extension_targets, stage_report
 from .spinnaker_format import NeuronParams
 from .spinnaker_keys import KeyAllocation, allocate_keys
@@ -183,6 +183,9 @@ def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = 
 
     if getattr(target, "family", None) == "spinnaker":
         limits = delay_limits(target)
+        graph_dt = dt_s if dt_s is not None else graph.metadata.get("dt_s")
+        if graph_dt:  # each Delay/DelayLinear node's own delay, naming the node and the figure of the chain
+            check_graph_delays(graph, graph_dt, limits)
     else:
         limits = DelayLimits(fmt.max_delay, fmt.max_delay, fmt.max_delay, 1, "delay extension")
     original = quantise_spinnaker(graph, dt_s, spike_compare=spike_compare, max_delay=limits.max_total)

@@ -92,7 +92,7 @@ class SpiNNakerMachine:
 
     def describe(self) -> str:
         name = self.label or f"{self.width}x{self.height} chips"
-        return f"{name}, {self.n_chips} chips x {self.cores_per_chip} cores = {self.n_cores} cores"
+        return f"{name}, {self.n_chips} chip{'s' if self.n_chips != 1 else ''} x {self.cores_per_chip} cores = {self.n_cores} cores"
 
     def neighbour(self, chip: Chip, link: int) -> Chip | None:
         """The chip across ``link``: None at the edge of a machine without wrap-around, or where no chip exists."""
