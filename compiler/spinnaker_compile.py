@@ -58,6 +58,8 @@ class SpiNNakerArtefacts:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     format_version: str = FORMAT_VERSION
     delay_stages: tuple[dict[str, Any], ...] = ()  # per delay extension: source, stages, cost
+    readouts: dict[str, Any] = field(default_factory=dict)  # output -> spinnaker_readout.Readout (host-side)
+    readout_sources: dict[str, tuple[str, tuple[int, ...], int]] = field(default_factory=dict)  # "pop.kind" -> (kind, vertices, start tick)
 
     @property
     def max_start_tick(self) -> int:
@@ -270,4 +272,7 @@ def _assemble(net, vertices, placements: Placements, keys: KeyAllocation, loaded
     inputs = {p.name: (p.shape, by_pop[p.name]) for p in net.populations if p.is_source and p.name not in extension_pops}
     outputs = {name: (kind, net.population(pop).shape, by_pop[pop]) for name, (pop, kind) in net.outputs.items()}
     starts = {name: net.population(pop).start_tick for name, (pop, _) in net.outputs.items()}
-    return SpiNNakerArtefacts(machine, fmt, keys.mask, loaded, reports, tuple(cores), inputs, outputs, starts)
+    sources = {f"{pop}.{kind}": (kind, by_pop[pop], net.population(pop).start_tick)
+               for r in net.readouts.values() for pop, kind in r.sources}
+    return SpiNNakerArtefacts(machine, fmt, keys.mask, loaded, reports, tuple(cores), inputs, outputs, starts,
+                              readouts=dict(net.readouts), readout_sources=sources)
