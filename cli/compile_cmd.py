@@ -42,7 +42,7 @@ def format_quantisation(report: dict) -> str:
 @click.option("--config", "config", type=click.Path(), default=None, help="A target TOML file instead of a named target.")
 @click.option("-o", "--output", "output", type=click.Path(), default=None, help="Program folder (or .zip archive) to write.")
 @click.option("--dt", "dt_s", type=float, default=None, help="Time step in seconds (default: the graph's, else the target's).")
-@click.option("--chips", "chips", default=None, help="Chips of the machine (overrides [limits] chips): a number, or 'auto' for the smallest machine that holds the network.")
+@click.option("--chips", "chips", default=None, metavar="N|auto", help="Chips of the machine (overrides [limits] chips): a number, or 'auto' for the smallest machine that holds the network.")
 @click.option("--reset", type=RESET_CHOICE, default="zero", show_default=True, help="Reset mode for spiking nodes whose file does not record one.")
 @click.option("--explain", is_flag=True, help="Print the pass pipeline for the target and exit.")
 @click.option("--dump-after", "dump_after", default=None, help="Stop after this pass and print the graph as it stands.")
@@ -117,12 +117,14 @@ def targets_command() -> None:
     Example:
       spikec targets
     """
-    rows = [("name", "family", "numbers", "cores/chip", "neurons/core", "fan-in", "max delay", "routing", "description")]
+    from ..compiler.quantise_delays import delay_limits
+
+    rows = [("name", "family", "numbers", "chips", "cores/chip", "neurons/core", "fan-in", "max delay", "routing", "description")]
     for t in list_targets():
         lim = t.limits
         show = lambda v: "-" if v is None else str(v)
-        rows.append((t.name, t.family, numeric_summary(t.numeric), str(lim.cores_per_chip), str(lim.neurons_per_core),
-                     show(lim.max_fan_in), show(lim.max_delay_steps), show(lim.routing_table_entries), t.description))
+        rows.append((t.name, t.family, numeric_summary(t.numeric), str(lim.chips), str(lim.cores_per_chip), str(lim.neurons_per_core),
+                     show(lim.max_fan_in), str(delay_limits(t).max_total), show(lim.routing_table_entries), t.description))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
