@@ -198,3 +198,19 @@ def test_cli_chips_option(tmp_path):
     ok = CliRunner().invoke(compile_command, [str(path), "--target", "spinnaker1", "--chips", "auto", "-o", str(tmp_path / "b")])
     assert ok.exit_code == 0, ok.output
     assert "one SpiNN-3 board (4 chips)" in ok.output
+
+
+def test_auto_grows_to_a_triad_of_boards_and_routes_between_boards():
+    text = load_target("spinnaker1").source_text
+    text = text.replace("cores_per_chip = 16 ", "cores_per_chip = 1 ").replace("neurons_per_core = 256 ", "neurons_per_core = 8 ")
+    target = with_chips(parse_target(text, "tiny-cores.toml"), "auto")
+    graph = random_network(3, (100, 200, 100, 20))  # 13 + 25 + 13 + 3 = 54 vertices: more than one board's 48 cores
+    program = spikec_compile(graph, target)
+    compiled = program.artefacts["spinnaker"]
+    art = compiled.artefacts
+    assert art.machine.n_chips == 144 and program.target.limits.chips == 144
+    used = {c.location[:2] for c in art.cores}
+    assert any(c not in SPINN5_CHIPS for c in used)  # some vertices sit on another board of the triad
+    assert_routes_on_existing_links(art)
+    ref, stats = assert_machine_matches_reference(compiled, input_spikes(4, 30, 100, batch=1))
+    assert ref["out"].sum() > 0 and stats.packets > 0
