@@ -42,6 +42,7 @@ def format_quantisation(report: dict) -> str:
 @click.option("--config", "config", type=click.Path(), default=None, help="A target TOML file instead of a named target.")
 @click.option("-o", "--output", "output", type=click.Path(), default=None, help="Program folder (or .zip archive) to write.")
 @click.option("--dt", "dt_s", type=float, default=None, help="Time step in seconds (default: the graph's, else the target's).")
+@click.option("--chips", "chips", default=None, metavar="N|auto", help="Chips of the machine (overrides [limits] chips): a number, or 'auto' for the smallest machine that holds the network.")
 @click.option("--reset", type=RESET_CHOICE, default="zero", show_default=True, help="Reset mode for spiking nodes whose file does not record one.")
 @click.option("--explain", is_flag=True, help="Print the pass pipeline for the target and exit.")
 @click.option("--dump-after", "dump_after", default=None, help="Stop after this pass and print the graph as it stands.")
@@ -49,7 +50,7 @@ def format_quantisation(report: dict) -> str:
 @click.option("--fidelity-steps", type=int, default=100, show_default=True, help="Steps of random input for the fidelity report (0: skip).")
 @click.option("--emit-lava", "emit_lava", type=click.Path(), default=None, help="Loihi targets: also write a standalone Lava script folder that rebuilds and runs the network.")
 @reports_errors
-def compile_command(model, target, config, output, dt_s, reset, explain, dump_after, report, fidelity_steps, emit_lava) -> None:
+def compile_command(model, target, config, output, dt_s, chips, reset, explain, dump_after, report, fidelity_steps, emit_lava) -> None:
     """Compile MODEL (a .nir file) for a hardware target into a program.
 
     The program is written atomically: a failed compile leaves nothing behind.
@@ -58,6 +59,7 @@ def compile_command(model, target, config, output, dt_s, reset, explain, dump_af
     Examples:
       spikec compile braille.nir --target loihi2 -o braille.loihi2 --dt 1e-4 --report
       spikec compile model.nir --config my_chip.toml -o out.zip
+      spikec compile nmnist.nir --target spinnaker1 --chips auto -o nmnist.spinnaker1
       spikec compile --target loihi2 --explain
       spikec compile braille.nir --target loihi2 -o braille.loihi2 --emit-lava braille_lava/
       spikec compile model.nir --target loihi2 --dump-after quantise-loihi
@@ -73,7 +75,8 @@ def compile_command(model, target, config, output, dt_s, reset, explain, dump_af
     if output is None and dump_after is None:
         raise InputError("missing -o/--output (where to write the program)")
     graph = load_model(model, reset=reset)
-    program = api.compile(graph, chosen, dt_s=dt_s, dump_after=dump_after, fidelity_steps=fidelity_steps if report or dump_after is None else 0)
+    program = api.compile(graph, chosen, dt_s=dt_s, dump_after=dump_after, fidelity_steps=fidelity_steps if report or dump_after is None else 0,
+                          chips=chips)
     if dump_after is not None:
         click.echo(f"after pass '{dump_after}':\n{describe_graph(program.graph)}")
     if report:
@@ -88,7 +91,9 @@ def compile_command(model, target, config, output, dt_s, reset, explain, dump_af
         click.echo(f"wrote Lava script folder {write_lava_script(program, emit_lava)}")
     if output is not None:
         path = program.save(output)
-        click.echo(f"wrote {path} ({program.family} program for {program.target.name}, dt {program.dt_s} s)")
+        machine = program.report.get("spinnaker", {}).get("machine_label")
+        click.echo(f"wrote {path} ({program.family} program for {program.target.name}, dt {program.dt_s} s"
+                   + (f", {machine}" if machine else f", {program.target.limits.chips} chip(s)" if chips else "") + ")")
 
 
 def numeric_summary(numeric) -> str:
@@ -112,12 +117,14 @@ def targets_command() -> None:
     Example:
       spikec targets
     """
-    rows = [("name", "family", "numbers", "cores/chip", "neurons/core", "fan-in", "max delay", "routing", "description")]
+    from ..compiler.quantise_delays import delay_limits
+
+    rows = [("name", "family", "numbers", "chips", "cores/chip", "neurons/core", "fan-in", "max delay", "routing", "description")]
     for t in list_targets():
         lim = t.limits
         show = lambda v: "-" if v is None else str(v)
-        rows.append((t.name, t.family, numeric_summary(t.numeric), str(lim.cores_per_chip), str(lim.neurons_per_core),
-                     show(lim.max_fan_in), show(lim.max_delay_steps), show(lim.routing_table_entries), t.description))
+        rows.append((t.name, t.family, numeric_summary(t.numeric), str(lim.chips), str(lim.cores_per_chip), str(lim.neurons_per_core),
+                     show(lim.max_fan_in), str(delay_limits(t).max_total), show(lim.routing_table_entries), t.description))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])

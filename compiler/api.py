@@ -30,13 +30,15 @@ from .place_loihi import PlaceLoihi
 from .quantise_delays import QuantiseDelays
 from .program import Program, load_program
 from .quantise_loihi import QuantiseLoihi
-from .target import Target, load_target
+from .target import Target, load_target, with_chips
 from .validate import Normalise
 
 #: family -> the passes of its pipeline (other families add theirs here)
 PIPELINES: dict[str, Callable[[], tuple[Any, ...]]] = {
     "loihi": lambda: (Normalise(), Discretise(), Feasibility(), QuantiseDelays(), QuantiseLoihi(), SplitLoihiDelays(), PlaceLoihi()),
 }
+#: ``chips = "auto"`` on a target without ``[limits] max_chips``: the machine placement may use (Loihi 1's 16,384)
+AUTO_MAX_CHIPS = 16384
 #: families whose reference executor the fidelity report can compare population by population
 FIDELITY_FAMILIES = ("loihi",)
 #: families compiled outside this pipeline for now: "module:function(graph, target, dt_s)"
@@ -81,6 +83,7 @@ def compile(
     dump_after: str | None = None,
     fidelity_steps: int = 100,
     seed: int = 0,
+    chips: int | str | None = None,
 ) -> Program:
     """Compile ``graph`` (a Graph or a ``.nir`` path) for ``target`` (a name, a TOML path or a Target).
 
@@ -88,19 +91,29 @@ def compile(
     graph as it stood (``program.graph``; the float graph until lowering).
     ``fidelity_steps`` (0 to skip) sets the length of the random-input
     comparison with the float reference stored in ``program.report["fidelity"]``.
+    ``chips`` (``--chips``) overrides ``[limits] chips``: a count, or ``"auto"``
+    for the smallest machine that holds the network (the program's target then
+    names the count chosen).
     """
     from .. import __version__
 
-    t = load_target(target)
+    t = with_chips(load_target(target), chips)
     source = _as_graph(graph)
     if t.family in EXTERNAL_COMPILERS and t.family not in PIPELINES:
         module, _, fn = EXTERNAL_COMPILERS[t.family].partition(":")
         return getattr(importlib.import_module(module), fn)(source, t, dt_s)
     pipeline = pipeline_for(t)
+    auto = t.limits.chips == "auto"
+    if auto:  # place on the largest machine allowed, then keep the chips the placement used
+        t = with_chips(t, t.limits.max_chips or AUTO_MAX_CHIPS)
     state = CompileState(source=source, graph=source, target=t, dt_s=dt_s)
     state, log = pipeline.run(state, stop_after=dump_after)
     lowered = state.lowered if state.lowered is not None else state.graph
     report = {k: v for k, v in state.notes.items()}
+    if auto and "place-loihi" in report:
+        used = max(1, -(-report["place-loihi"]["cores"] // t.limits.cores_per_chip))
+        t = with_chips(t, used)
+        report["place-loihi"] = {**report["place-loihi"], "cores_available": used * t.limits.cores_per_chip}
     program = Program(
         family=state.family, target=t, dt_s=state.dt_s, graph=lowered, source=state.graph,
         pass_log=log, report=report, artefacts=dict(state.artefacts), spikec_version=__version__,

@@ -49,6 +49,7 @@ class DelayLimits:
     max_total: int
     row_min: int = 0
     stage_kind: str = "none"
+    source: str = ""  # where the figure that bounds the chain comes from ("[limits] max_delay_stages = 32 in ...")
 
     @property
     def max_stages(self) -> int:
@@ -59,28 +60,41 @@ def delay_limits(target: Any) -> DelayLimits:
     """What ``target`` holds per synapse and in chained stages (``docs/semantics.md`` section 6).
 
     Loihi: DelayDense's 0..``max_delay_steps`` plus up to ``LOIHI_MAX_RELAY_STAGES``
-    relay populations of ``row_max + 1`` steps each. SpiNNaker: a row's delay
-    field, 1..``row_max`` ticks, plus delay-extension stages of ``row_max`` ticks,
-    up to the config's ``max_delay_steps`` (sPyNNaker's figure). RRAM: no synaptic
-    delay field; the digital side's delay buffer holds ``RRAM_DELAY_BUFFER_STEPS``.
+    (or ``[limits] max_delay_stages``) relay populations of ``row_max + 1`` steps
+    each. SpiNNaker: a row's delay field, 1..``row_max`` ticks, plus up to
+    ``[limits] max_delay_stages`` delay-extension stages of ``row_max`` ticks
+    (or, without that key, up to ``max_delay_steps`` in all). RRAM: no synaptic
+    delay field; a digital delay buffer holds ``max_delay_steps`` (default
+    ``RRAM_DELAY_BUFFER_STEPS``) and ``[limits] max_delay_stages`` more buffers
+    may be chained behind it. ``source`` names the figure that bounds the chain.
     """
     family = target.family
+    where = f" in {target.source_path}" if getattr(target, "source_path", "") else ""
+    stages = target.limits.max_delay_stages
     if family == "loihi":
         row_max = target.limits.max_delay_steps
         if row_max is None:
             row_max = (1 << target.numeric.delay_bits) - 1
         span = row_max + 1
-        return DelayLimits(row_max, span, row_max + LOIHI_MAX_RELAY_STAGES * span, 0, "relay population")
+        n = LOIHI_MAX_RELAY_STAGES if stages is None else stages
+        figure = f"[limits] max_delay_stages = {n}{where}" if stages is not None else f"LOIHI_MAX_RELAY_STAGES = {n} (compiler/quantise_delays.py)"
+        return DelayLimits(row_max, span, row_max + n * span, 0, "relay population", figure)
     if family == "spinnaker":
-        from .spinnaker_place import SpiNNakerMachine
         from .spinnaker_rows import SynapticWordFormat
 
-        machine = SpiNNakerMachine.from_target(target)
-        row_max = SynapticWordFormat.for_core(machine.neurons_per_core, getattr(target.numeric, "ring_buffer_bits", 14)).max_delay
+        row_max = SynapticWordFormat.for_core(target.limits.neurons_per_core, getattr(target.numeric, "ring_buffer_bits", 14)).max_delay
+        if stages is not None:
+            return DelayLimits(row_max, row_max, row_max * (1 + stages), 1, "delay extension",
+                               f"[limits] max_delay_stages = {stages}{where}")
         total = target.limits.max_delay_steps
-        return DelayLimits(row_max, row_max, max(row_max, total if total is not None else row_max), 1, "delay extension")
+        return DelayLimits(row_max, row_max, max(row_max, total if total is not None else row_max), 1, "delay extension",
+                           f"[limits] max_delay_steps = {total}{where}" if total is not None else "the synaptic row's delay field")
     buffer = target.limits.max_delay_steps if target.limits.max_delay_steps is not None else RRAM_DELAY_BUFFER_STEPS
-    return DelayLimits(buffer, 0, buffer, 0, "none (digital delay buffer)")
+    depth = f"[limits] max_delay_steps = {buffer}{where}" if target.limits.max_delay_steps is not None else f"RRAM_DELAY_BUFFER_STEPS = {buffer}"
+    if stages:
+        return DelayLimits(buffer, buffer, buffer * (1 + stages), 0, "chained delay buffer",
+                           f"{depth} per buffer, [limits] max_delay_stages = {stages}{where}")
+    return DelayLimits(buffer, 0, buffer, 0, "none (digital delay buffer)", depth)
 
 
 def stages_needed(total: int, limits: DelayLimits) -> int:
@@ -122,7 +136,8 @@ def check_representable(node: str, totals: np.ndarray, limits: DelayLimits, what
     if worst > limits.max_total:
         chain = f"{limits.row_max} in a synapse" + (f" plus {limits.max_stages} {limits.stage_kind} stages of {limits.stage_span}"
                                                    if limits.stage_span > 0 else "")
-        raise CompileError(f"{what} of {worst} steps exceeds the target's longest delay, {limits.max_total} steps ({chain})",
+        figure = f"; bound by {limits.source}" if limits.source else ""
+        raise CompileError(f"{what} of {worst} steps exceeds the target's longest delay, {limits.max_total} steps ({chain}{figure})",
                            node=node, parameter="delay", value=worst, limit=limits.max_total)
     if int(np.min(totals, initial=0)) < 0:
         raise CompileError("a negative delay cannot be represented", node=node, parameter="delay",
@@ -181,7 +196,7 @@ def check_graph_delays(graph: Graph, dt_s: float, limits: DelayLimits) -> None:
 def with_stages(report: dict[str, Any], limits: DelayLimits, stages: list[dict[str, Any]], cost: dict[str, int]) -> dict[str, Any]:
     """The report with the target's limits, its stages (one record per chain) and their total cost."""
     return {**report, "limits": {"row_max": limits.row_max, "stage_span": limits.stage_span, "max_total": limits.max_total,
-                                 "stage_kind": limits.stage_kind},
+                                 "stage_kind": limits.stage_kind, "source": limits.source},
             "stages": stages, "cost": cost}
 
 

@@ -34,6 +34,7 @@ from ..ir.graph import Graph
 from ..ir.nodes import IF, LI, LIF, CubaLIF, Delay, DelayLinear, Input, Integrator, Node, Output, NEURON_TYPES
 from ..ir.shapes import infer_shapes
 from .linear_maps import node_matrix
+from .spinnaker_readout import Readout, ReadoutTerm
 from .spinnaker_format import (
     EXCITATORY, INHIBITORY, INT32_MAX, RING_BUFFER_MAX, NeuronParams, UINT32_MAX, WEIGHT_MAX,
 )
@@ -88,6 +89,7 @@ class SpiNNakerNetwork:
     projections: tuple[SynapseList, ...]
     outputs: dict[str, tuple[str, str]]  # output node -> (population, "spikes" | "v")
     notes: tuple[str, ...] = ()
+    readouts: dict[str, Readout] = field(default_factory=dict)  # outputs after a stateless chain (spinnaker_readout)
 
     def population(self, name: str) -> Population:
         for p in self.populations:
@@ -166,11 +168,28 @@ def collect_paths(graph: Graph) -> tuple[dict, dict]:
     paths: dict[str, dict] = {}
     constants: dict[str, dict] = {}
     for name, node in graph.items():
-        if isinstance(node, NEURON_TYPES):
-            acc, constants[name] = incoming(name)
+        if isinstance(node, NEURON_TYPES) or (isinstance(node, Output) and not _records_directly(graph, name)):
+            acc, constants[name] = incoming(name)  # an Output here: its read-out (spinnaker_readout)
             n_in = int(np.prod(shapes[name][0]))
             paths[name] = {key: _dense(m, n_in) for key, m in acc.items()}
     return paths, constants
+
+
+def _records_directly(graph: Graph, output: str) -> bool:
+    """An Output fed by exactly one population records that population; any other is a read-out."""
+    preds = graph.predecessors(output)
+    return len(preds) == 1 and _is_population(graph.nodes[preds[0]])
+
+
+def _readout(graph: Graph, name: str, shape: tuple[int, ...], forms: dict, consts: dict) -> Readout:
+    """The Output's stateless chain as terms over its source populations' recordings."""
+    terms = []
+    for (src, b, d), m in sorted(forms.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+        node = graph.nodes[src]
+        kind = "v" if isinstance(node, (LI, Integrator)) else "spikes"
+        terms.append(ReadoutTerm(src, kind, int(b + d), np.asarray(m, dtype=np.float64)))
+    constants = tuple((int(b + d), np.asarray(c, dtype=np.float64).reshape(-1)) for (b, d), c in sorted(consts.items()))
+    return Readout(tuple(shape), tuple(terms), constants)
 
 
 def _dense(m: np.ndarray | None, n: int) -> np.ndarray:
@@ -350,17 +369,18 @@ def quantise_spinnaker(graph: Graph, dt_s: float | None, *, spike_compare: str =
                                    node=name, parameter="delay", value=delay, limit=max_delay)
             projections.append(_synapses(pre, name, m * scale, shift, delay))
     outputs = {}
+    readouts = {}
     for name, node in graph.items():
         if isinstance(node, Output):
             preds = graph.predecessors(name)
-            if len(preds) != 1 or not _is_population(graph.nodes[preds[0]]):
-                raise CompileError("SpiNNaker records populations: an Output must follow one neuron or Input node",
-                                   node=name)
+            if not _records_directly(graph, name):  # computed on the host from the sources' recordings
+                readouts[name] = _readout(graph, name, shapes[name][1], paths[name], constants[name])
+                continue
             src = graph.nodes[preds[0]]
             kind = "v" if isinstance(src, (LI, Integrator)) else "spikes"
             outputs[name] = (preds[0], kind)
     merged = _merge_projections(projections)
-    return SpiNNakerNetwork(float(dt_s) if dt_s is not None else 0.0, tuple(populations), merged, outputs, tuple(notes))
+    return SpiNNakerNetwork(float(dt_s) if dt_s is not None else 0.0, tuple(populations), merged, outputs, tuple(notes), readouts)
 
 
 def _merge_projections(projections: list[SynapseList]) -> tuple[SynapseList, ...]:

@@ -43,11 +43,14 @@ def _delay_report(source: Graph, lowered: Graph, dt_s: float | None, limits: Any
     per_node: dict[str, dict[str, int]] = {}
     for name, node in lowered.items():
         if isinstance(node, Delay):
-            owner = name.rsplit(".delay", 1)[0] if name not in source.nodes else name
-            entry = per_node.setdefault(owner, {"taps": 0, "entries": 0})
-            entry["taps"] += 1
+            owner = name.rsplit(".delay", 1)[0].rsplit(".buffer", 1)[0] if name not in source.nodes else name
+            entry = per_node.setdefault(owner, {"taps": 0, "entries": 0, "buffers": 0})
+            if ".buffer" in name:
+                entry["buffers"] += 1  # a chained buffer of a long delay: a stage, not a tap
+            else:
+                entry["taps"] += 1
             entry["entries"] += int((delay_steps(node.delay, dt_s).max(initial=0) + 1) * node.delay.size)
-    buffers = [{"source": k, "stages": 0, "cost": {"taps": v["taps"], "buffer_entries": v["entries"]}} for k, v in per_node.items()]
+    buffers = [{"source": k, "stages": v["buffers"], "cost": {"taps": v["taps"], "buffer_entries": v["entries"]}} for k, v in per_node.items()]
     cost = {"buffer_entries": sum(b["cost"]["buffer_entries"] for b in buffers)} if buffers else {}
     return with_stages(delay_report(source, dt_s), limits, buffers, cost)
 
@@ -61,7 +64,7 @@ def compile_rram_program(graph: Graph, target: Target, dt_s: float | None = None
     dt = dt_s if dt_s is not None else source.metadata.get("dt_s", target.default_dt_s)
     limits = delay_limits(target)
     check_graph_delays(source, dt, limits)  # the digital delay buffer's depth
-    mapping = lower_to_crossbars(source, RramConfig.from_target(target), dt)
+    mapping = lower_to_crossbars(source, RramConfig.from_target(target), dt, limits.row_max if limits.stage_span else None)
     seconds = time.perf_counter() - start
     log = (PassRecord("map-to-crossbars", seconds,
                       f"{len(mapping.crossbars.layers)} layers on {mapping.crossbars.n_arrays} arrays "

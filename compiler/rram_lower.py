@@ -66,11 +66,46 @@ def expand_delay_linear(graph: Graph, dt_s: float | None) -> Graph:
     return Graph(nodes, tuple(edges), graph.metadata)
 
 
-def lower_to_crossbars(graph: Graph, config: RramConfig, dt_s: float | None = None) -> RramMapping:
+def chain_long_delays(graph: Graph, dt_s: float | None, buffer_steps: int | None) -> Graph:
+    """Every ``Delay`` longer than one digital delay buffer (``buffer_steps``) as a chain of buffers.
+
+    Buffer j of the chain delays element e by ``clip(D_e - j * buffer_steps, 0,
+    buffer_steps)`` whole steps, so the chain's total is ``D_e`` exactly (the
+    IR's rounding first) and no buffer holds more than its depth. Node
+    ``name`` keeps its name as the chain's last buffer; the others are
+    ``name.buffer<j>``.
+    """
+    if buffer_steps is None or buffer_steps < 1 or dt_s is None:
+        return graph
+    long = {n for n, node in graph.items() if isinstance(node, Delay) and delay_steps(node.delay, dt_s).max(initial=0) > buffer_steps}
+    if not long:
+        return graph
+    nodes: dict = {}
+    edges = [e for e in graph.edges if e[1] not in long]
+    for name, node in graph.items():
+        if name not in long:
+            nodes[name] = node
+            continue
+        steps = delay_steps(node.delay, dt_s)
+        n = -(-int(steps.max()) // buffer_steps)
+        previous = None
+        for j in range(n):
+            part = np.clip(steps - j * buffer_steps, 0, buffer_steps)
+            stage = name if j == n - 1 else f"{name}.buffer{j}"
+            nodes[stage] = Delay(delay=part * dt_s)
+            edges += [(p, stage) for p in graph.predecessors(name)] if previous is None else [(previous, stage)]
+            previous = stage
+    return Graph(nodes, tuple(edges), graph.metadata)
+
+
+def lower_to_crossbars(graph: Graph, config: RramConfig, dt_s: float | None = None,
+                       delay_buffer_steps: int | None = None) -> RramMapping:
     """Map, quantise and place every weight matrix of ``graph`` on ``config``'s arrays
-    (``DelayLinear`` first becomes delay-buffer branches, ``expand_delay_linear``)."""
+    (``DelayLinear`` first becomes delay-buffer branches, ``expand_delay_linear``; a delay
+    longer than ``delay_buffer_steps`` a chain of buffers, ``chain_long_delays``)."""
     graph = normalise(graph)
-    graph = expand_delay_linear(graph, dt_s if dt_s is not None else graph.metadata.get("dt_s"))
+    dt = dt_s if dt_s is not None else graph.metadata.get("dt_s")
+    graph = chain_long_delays(expand_delay_linear(graph, dt), dt, delay_buffer_steps)
     layers = map_graph(graph, config.geometry)
     crossbars = place_tiles(layers, config.geometry, pack=config.pack)
     errors = {name: quantisation_error(graph.nodes[name], m) for name, m in layers.items()}

@@ -16,7 +16,7 @@ from ..ir.errors import CompileError
 from ..ir.graph import Graph
 from .quantise_spinnaker import SpiNNakerNetwork, quantise_spinnaker
 from .routing_table import RoutingTable
-from .quantise_delays import DelayLimits, delay_limits
+from .quantise_delays import DelayLimits, check_graph_delays, delay_limits
 from .spinnaker_delays import ExtensionCore, add_delay_extensions, extension_cores, extension_targets, stage_report
 from .spinnaker_format import NeuronParams
 from .spinnaker_keys import KeyAllocation, allocate_keys
@@ -58,6 +58,8 @@ class SpiNNakerArtefacts:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     format_version: str = FORMAT_VERSION
     delay_stages: tuple[dict[str, Any], ...] = ()  # per delay extension: source, stages, cost
+    readouts: dict[str, Any] = field(default_factory=dict)  # output -> spinnaker_readout.Readout (host-side)
+    readout_sources: dict[str, tuple[str, tuple[int, ...], int]] = field(default_factory=dict)  # "pop.kind" -> (kind, vertices, start tick)
 
     @property
     def max_start_tick(self) -> int:
@@ -103,10 +105,15 @@ def compile_spinnaker(graph: Graph, target: Any = None, dt_s: float | None = Non
     target = load_target(target if target is not None else "spinnaker1")
     compiled = compile_event_tables(graph, target, dt_s, machine=machine)
     net, art = compiled.network, compiled.artefacts
+    if _auto(target):  # the program's target names the machine chosen
+        from .target import with_chips
+
+        target = with_chips(target, art.machine.n_chips)
     source = normalise(graph).with_metadata(dt_s=net.dt_s)
     report = {"spinnaker": {
         "cores": len(art.cores), "chips": len({c.location[:2] for c in art.cores}),
-        "machine": [art.machine.width, art.machine.height],
+        "machine": [art.machine.width, art.machine.height], "machine_chips": art.machine.n_chips,
+        "machine_label": art.machine.describe(),
         "routing_entries": {f"{r.chip[0]},{r.chip[1]}": [r.entries, r.without_defaults, r.loaded, r.method]
                             for r in art.table_reports},
         "synaptic_bytes": {str(c.location): c.synapses.n_bytes for c in art.cores if c.synapses is not None},
@@ -125,13 +132,43 @@ def _delay_report(graph: Graph, dt_s: float, target: Any, art: SpiNNakerArtefact
     return with_stages(delay_report(graph, dt_s), delay_limits(target), stages, cost)
 
 
+def _auto(target: Any) -> bool:
+    return getattr(getattr(target, "limits", None), "chips", None) == "auto"
+
+
+def machine_candidates(target: Any, needed_cores: int) -> list[SpiNNakerMachine]:
+    """Real machines of the target's board, smallest first, from the first with ``needed_cores`` cores
+    (``--chips auto``), up to ``[limits] max_chips``."""
+    from .spinnaker_boards import candidates
+
+    board = getattr(target.numeric, "board", "grid")
+    out = []
+    per_chip = target.limits.cores_per_chip
+    for shape in candidates(board, target.limits.max_chips, -(-needed_cores // per_chip)):
+        if shape.n_chips * target.limits.cores_per_chip >= needed_cores:
+            out.append(SpiNNakerMachine.from_target(target, chips=shape.n_chips))
+            if len(out) == AUTO_TRIES:
+                break
+    return out
+
+
+#: ``--chips auto``: machines tried after the first that has the cores (a router may still overflow)
+AUTO_TRIES = 3
+
+
 def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = None, *,
                          machine: SpiNNakerMachine | None = None) -> SpiNNakerProgram:
-    """Compile ``graph`` for a SpiNNaker target (or an explicit ``machine``) into the event tables."""
+    """Compile ``graph`` for a SpiNNaker target (or an explicit ``machine``) into the event tables.
+
+    With ``[limits] chips = "auto"`` (``--chips auto``) the machine is the
+    smallest real one of the target's board layout whose cores hold the
+    partitioned network and whose routers hold its tables.
+    """
+    if machine is None and target is None:
+        raise CompileError("compile_spinnaker needs a target or a machine")
+    auto = machine is None and _auto(target)
     if machine is None:
-        if target is None:
-            raise CompileError("compile_spinnaker needs a target or a machine")
-        machine = SpiNNakerMachine.from_target(target)
+        machine = SpiNNakerMachine.from_target(target, chips=1 if auto else None)
     numeric = getattr(target, "numeric", None)
     if dt_s is None and graph.metadata.get("dt_s") is None:  # as Discretise: caller, graph, then target
         dt_s = getattr(target, "default_dt_s", None)
@@ -148,6 +185,9 @@ def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = 
 
     if getattr(target, "family", None) == "spinnaker":
         limits = delay_limits(target)
+        graph_dt = dt_s if dt_s is not None else graph.metadata.get("dt_s")
+        if graph_dt:  # each Delay/DelayLinear node's own delay, naming the node and the figure of the chain
+            check_graph_delays(graph, graph_dt, limits)
     else:
         limits = DelayLimits(fmt.max_delay, fmt.max_delay, fmt.max_delay, 1, "delay extension")
     original = quantise_spinnaker(graph, dt_s, spike_compare=spike_compare, max_delay=limits.max_total)
@@ -155,17 +195,33 @@ def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = 
     lap("quantise")
     vertices = partition(net, machine.neurons_per_core, machine.synaptic_bytes_per_core)
     lap("partition")
-    placements = place(vertices, machine)
-    lap("place")
-    keys = allocate_keys(vertices)
-    lap("keys")
-    targets = vertex_targets(net, vertices)
-    for src, exts in extension_targets(vertices, extensions).items():
-        targets[src] = tuple(sorted(set(targets.get(src, ())) | set(exts)))
-    tables = build_routing_tables(machine, vertices, placements, keys, targets)
-    lap("route")
-    loaded, reports = fit_tables(tables, machine.routing_table_entries)
-    lap("compress")
+    if auto:
+        machines = machine_candidates(target, len(vertices))
+        if not machines:
+            raise CompileError(f"the network needs {len(vertices)} cores; no {target.numeric.board} machine of at most "
+                               f"[limits] max_chips = {target.limits.max_chips} chips has them",
+                               parameter="cores", value=len(vertices), limit=target.limits.max_chips)
+    else:
+        if target is not None and len(vertices) > machine.n_cores:
+            _too_few_cores(target, machine, len(vertices))
+        machines = [machine]
+    for attempt, machine in enumerate(machines):
+        try:
+            placements = place(vertices, machine)
+            lap("place")
+            keys = allocate_keys(vertices)
+            lap("keys")
+            targets = vertex_targets(net, vertices)
+            for src, exts in extension_targets(vertices, extensions).items():
+                targets[src] = tuple(sorted(set(targets.get(src, ())) | set(exts)))
+            tables = build_routing_tables(machine, vertices, placements, keys, targets)
+            lap("route")
+            loaded, reports = fit_tables(tables, machine.routing_table_entries)
+            lap("compress")
+            break
+        except CompileError as exc:  # --chips auto: a router overflowed; a larger machine spreads the routes
+            if attempt + 1 == len(machines) or exc.parameter != "routing_table_entries":
+                raise
     rows = build_rows(net, vertices, keys, fmt)
     lap("rows")
     _check_memory(rows, vertices, machine)
@@ -176,6 +232,17 @@ def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = 
     lap("assemble")
     artefacts.stage_seconds.update(seconds)
     return SpiNNakerProgram(original, artefacts, getattr(target, "name", ""))
+
+
+def _too_few_cores(target: Any, machine: SpiNNakerMachine, needed: int) -> None:
+    fits = machine_candidates(target, needed)
+    hint = (f"--chips auto would pick {fits[0].describe()}" if fits else
+            f"no {getattr(target.numeric, 'board', 'grid')} machine up to [limits] max_chips = {target.limits.max_chips} has them")
+    raise CompileError(
+        f"the network needs {needed} cores ({needed} machine vertices); the machine has {machine.n_cores} "
+        f"({machine.describe()}): compile with --chips auto ({hint}) or more chips (--chips N, [limits] chips "
+        f"in {getattr(target, 'source_path', '') or 'the target file'})",
+        parameter="cores", value=needed, limit=machine.n_cores)
 
 
 def _check_memory(rows: dict[int, CoreSynapses], vertices: tuple[MachineVertex, ...], machine: SpiNNakerMachine) -> None:
@@ -205,4 +272,7 @@ def _assemble(net, vertices, placements: Placements, keys: KeyAllocation, loaded
     inputs = {p.name: (p.shape, by_pop[p.name]) for p in net.populations if p.is_source and p.name not in extension_pops}
     outputs = {name: (kind, net.population(pop).shape, by_pop[pop]) for name, (pop, kind) in net.outputs.items()}
     starts = {name: net.population(pop).start_tick for name, (pop, _) in net.outputs.items()}
-    return SpiNNakerArtefacts(machine, fmt, keys.mask, loaded, reports, tuple(cores), inputs, outputs, starts)
+    sources = {f"{pop}.{kind}": (kind, by_pop[pop], net.population(pop).start_tick)
+               for r in net.readouts.values() for pop, kind in r.sources}
+    return SpiNNakerArtefacts(machine, fmt, keys.mask, loaded, reports, tuple(cores), inputs, outputs, starts,
+                              readouts=dict(net.readouts), readout_sources=sources)

@@ -33,6 +33,7 @@ from .spinnaker_delays import ExtensionCore
 from .spinnaker_format import NeuronParams
 from .spinnaker_partition import MachineVertex
 from .spinnaker_place import SpiNNakerMachine
+from .spinnaker_readout import readouts_from_data, readouts_to_data
 from .spinnaker_route import TableReport
 from .spinnaker_rows import CoreSynapses, MasterPopEntry, SynapticWordFormat
 
@@ -87,6 +88,12 @@ def save_spinnaker(program: SpiNNakerProgram, folder: str | Path) -> Path:
         "cores": cores,
         "delay_stages": list(art.delay_stages),
     }
+    if art.readouts:  # outputs after a stateless chain (spinnaker_readout): host-side terms and their sources
+        meta, readout_arrays = readouts_to_data(art.readouts)
+        manifest["readouts"] = meta
+        manifest["readout_sources"] = {k: {"kind": kind, "vertices": list(v), "start_tick": start}
+                                       for k, (kind, v, start) in art.readout_sources.items()}
+        arrays.update(readout_arrays)
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     lines = ["x,y,index,key,mask,route,defaultable"]
     for (x, y), table in sorted(art.routing_tables.items()):
@@ -119,6 +126,9 @@ def _save_network(net: SpiNNakerNetwork, folder: Path) -> None:
         projs.append({"pre": s.pre, "post": s.post, "delay": s.delay})
     meta = {"dt_s": net.dt_s, "populations": pops, "projections": projs,
             "outputs": {k: list(v) for k, v in net.outputs.items()}, "notes": list(net.notes)}
+    if net.readouts:
+        meta["readouts"], readout_arrays = readouts_to_data(net.readouts)
+        arrays.update(readout_arrays)
     (folder / "network.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     _save_npz(folder / "network.npz", arrays)
 
@@ -156,6 +166,8 @@ def load_spinnaker(folder: str | Path) -> SpiNNakerProgram:
         outputs={k: (v["kind"], tuple(v["shape"]), tuple(v["vertices"])) for k, v in manifest["outputs"].items()},
         ticks_before_output={k: v["start_tick"] for k, v in manifest["outputs"].items()},
         delay_stages=tuple(manifest.get("delay_stages", ())),
+        readouts=readouts_from_data(manifest.get("readouts", {}), arrays),
+        readout_sources={k: (v["kind"], tuple(v["vertices"]), v["start_tick"]) for k, v in manifest.get("readout_sources", {}).items()},
     )
     return SpiNNakerProgram(_load_network(folder), art, manifest.get("target", ""))
 
@@ -176,14 +188,14 @@ def _load_network(folder: Path) -> SpiNNakerNetwork:
                                                       ("pre_index", "post_index", "weight", "synapse_type")), s["delay"])
                   for i, s in enumerate(meta["projections"]))
     return SpiNNakerNetwork(meta["dt_s"], pops, projs, {k: tuple(v) for k, v in meta["outputs"].items()},
-                            tuple(meta["notes"]))
+                            tuple(meta["notes"]), readouts_from_data(meta.get("readouts", {}), arrays))
 
 
 def describe(program: SpiNNakerProgram) -> str:
     """What ``spikec inspect`` shows: chips and cores, table entries, synaptic memory, fan-in/out."""
     art = program.artefacts
     chips = sorted({c.location[:2] for c in art.cores})
-    lines = [f"SpiNNaker program ({art.format_version}), machine {art.machine.width}x{art.machine.height} chips",
+    lines = [f"SpiNNaker program ({art.format_version}), machine {art.machine.describe()}",
              f"cores used: {len(art.cores)} on {len(chips)} chips"]
     lines.append("routing entries per chip (all / without defaultable / loaded, method):")
     for r in sorted(art.table_reports, key=lambda r: r.chip):

@@ -18,7 +18,7 @@ import math
 import tomllib
 import types
 import typing
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -66,7 +66,8 @@ class SpiNNakerNumeric:
     spike_compare: str = field(default=">=", metadata={"choices": (">=", ">")})
     machine_width: int | None = field(default=None, metadata=_range(1, 256))  # chips; None: near-square grid of `chips`
     machine_height: int | None = field(default=None, metadata=_range(1, 256))
-    wrap_around: bool = False  # torus links (multi-board machines); a single board has none
+    wrap_around: bool = False  # torus links on a "grid" machine; real boards set their own (spinnaker_boards)
+    board: str = field(default="grid", metadata={"choices": ("grid", "spinn5", "spin2")})  # chip layout: compiler/spinnaker_boards.py
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ DEVICE_SCHEMAS: dict[str, type] = {"rram": CrossbarDevice}
 class Limits:
     """Resource limits of one target. ``None`` means the figure is unknown or does not apply."""
 
-    chips: int = field(metadata=_range(1, None))
+    chips: int | str = field(metadata=_range(1, None) | {"words": ("auto",)})  # "auto": the smallest machine that fits
     cores_per_chip: int = field(metadata=_range(1, None))
     neurons_per_core: int = field(metadata=_range(1, None))
     synapses_per_core: int | None = field(default=None, metadata=_range(1, None))
@@ -127,6 +128,8 @@ class Limits:
     neurons_per_chip: int | None = field(default=None, metadata=_range(1, None))
     synapses_per_chip: int | None = field(default=None, metadata=_range(1, None))
     decay_configs_per_core: int | None = field(default=None, metadata=_range(1, None))
+    max_chips: int | None = field(default=None, metadata=_range(1, None))  # the largest machine chips = "auto" may pick
+    max_delay_stages: int | None = field(default=None, metadata=_range(0, None))  # chained delay stages per synapse
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,12 @@ def _build(cls: type, table: Any, file: str, section: str) -> Any:
                               limit=(-(2**63), 2**63 - 1))
         if isinstance(value, float) and hints[name] is float:
             value = float(value)
+        words = f.metadata.get("words")
+        if isinstance(value, str) and words is not None:
+            if value not in words:
+                raise ConfigError(f"{where}: {value!r} is not a number or one of {words}", parameter=name, value=value, limit=words)
+            values[name] = value
+            continue
         lo, hi = f.metadata.get("min"), f.metadata.get("max")
         if value is not None and ((lo is not None and value < lo) or (hi is not None and value > hi)):
             raise ConfigError(f"{where}: {value!r} outside [{lo}, {hi}]", parameter=name, value=value, limit=(lo, hi))
@@ -274,6 +283,37 @@ def load_target(name_or_path: str | Path | Target) -> Target:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     return parse_target(text, str(path))
+
+
+def with_chips(target: Target, chips: int | str | None) -> Target:
+    """``target`` with ``[limits] chips`` set to ``chips`` (a count, or ``"auto"``: size the machine to
+    the network); ``None`` keeps the file's value. What ``--chips`` does."""
+    if chips is None:
+        return target
+    if isinstance(chips, str):
+        text = chips.strip().lower()
+        if text != "auto" and not text.isdigit():
+            raise ConfigError(f"chips must be a positive number or 'auto', got {chips!r}", parameter="chips", value=chips)
+        chips = "auto" if text == "auto" else int(text)
+    if isinstance(chips, bool) or (isinstance(chips, int) and chips < 1):
+        raise ConfigError(f"chips must be a positive number or 'auto', got {chips!r}", parameter="chips", value=chips, limit=1)
+    text = _set_limits_key(target.source_text, "chips", f'"{chips}"' if isinstance(chips, str) else str(chips)) if target.source_text else ""
+    return replace(target, limits=replace(target.limits, chips=chips), source_text=text)
+
+
+def _set_limits_key(text: str, key: str, value: str) -> str:
+    """The TOML text with ``[limits] key = value`` (replaced, or added), so a saved program's target says it."""
+    import re
+
+    head = re.search(r"^\[limits\][^\n]*\n", text, flags=re.M)
+    if head is None:
+        return text + f"\n[limits]\n{key} = {value}  # set by --{key}\n"
+    end = re.search(r"^\[", text[head.end():], flags=re.M)
+    stop = head.end() + (end.start() if end else len(text) - head.end())
+    body, n = re.subn(rf"^{key}\s*=[^\n]*", f"{key} = {value}  # set by --{key}", text[head.end():stop], count=1, flags=re.M)
+    if n == 0:
+        body = f"{key} = {value}  # set by --{key}\n" + body
+    return text[:head.end()] + body + text[stop:]
 
 
 def list_targets() -> list[Target]:

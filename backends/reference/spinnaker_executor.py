@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...compiler.quantise_spinnaker import SpiNNakerNetwork
+from ...compiler.spinnaker_readout import apply_readout
 from ...compiler.spinnaker_format import (
     EXCITATORY, INHIBITORY, RING_BUFFER_MAX, neuron_tick, new_state, synaptic_input,
 )
@@ -61,6 +62,12 @@ def decode_recordings(net: SpiNNakerNetwork, raw: dict[str, np.ndarray], batched
         if kind == "v":
             data = data / pop.params.scale
         result[out_name] = data.reshape(data.shape[0], data.shape[1], *pop.shape)
+    for out_name, readout in net.readouts.items():  # outputs after a stateless chain, from their sources
+        sources = {}
+        for pop_name, kind in readout.sources:
+            data = raw[f"{pop_name}.{kind}"].astype(np.float64)
+            sources[f"{pop_name}.{kind}"] = data / net.population(pop_name).params.scale if kind == "v" else data
+        result[out_name] = apply_readout(readout, sources)
     if "v" in record:
         for key, data in raw.items():
             pop_name, kind = key.rsplit(".", 1)
@@ -74,6 +81,7 @@ def decode_recordings(net: SpiNNakerNetwork, raw: dict[str, np.ndarray], batched
 
 def recorded_keys(net: SpiNNakerNetwork, record: tuple[str, ...]) -> list[str]:
     keys = {f"{pop}.{kind}" for pop, kind in net.outputs.values()}
+    keys |= {f"{pop}.{kind}" for r in net.readouts.values() for pop, kind in r.sources}
     if "v" in record:
         keys |= {f"{p.name}.v" for p in net.populations if not p.is_source}
     return sorted(keys)

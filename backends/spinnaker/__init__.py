@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...compiler.spinnaker_compile import SpiNNakerArtefacts
+from ...compiler.spinnaker_readout import apply_readout
 from ...ir.errors import InputError
 from ...ir.inputs import time_first_inputs
 from .machine import EventMachine, MachineError, MachineStats
@@ -50,7 +51,8 @@ def run_with_stats(program: Any, inputs: Any, record: tuple[str, ...] = ()) -> t
     xs, batched, steps, batch = _inputs(art, inputs)
     machine = EventMachine(art)
     # a read-out (LI) output is a membrane trace: record v for it even when the caller did not ask
-    record_v = "v" in record or any(kind == "v" for kind, _, _ in art.outputs.values())
+    record_v = ("v" in record or any(kind == "v" for kind, _, _ in art.outputs.values())
+                or any(kind == "v" for kind, _, _ in art.readout_sources.values()))
     per_item = [machine.run({k: v[:, b] for k, v in xs.items()}, steps, record_v=record_v) for b in range(batch)]
     result: dict[str, np.ndarray] = {}
     for out_name, (kind, shape, vertex_ids) in art.outputs.items():
@@ -63,6 +65,17 @@ def run_with_stats(program: Any, inputs: Any, record: tuple[str, ...] = ()) -> t
                 data = data / art.cores[vertex_ids[0]].params.scale
             items.append(data)
         result[out_name] = np.stack(items, axis=1).reshape(steps, batch, *shape)
+    if art.readouts:  # outputs after a stateless chain: the host applies it to the sources' recordings
+        sources = {}
+        for key, (kind, vertex_ids, start) in art.readout_sources.items():
+            items = []
+            for rec in per_item:
+                parts = [rec[v]["spikes" if kind == "spikes" else "v"][start:start + steps] for v in vertex_ids]
+                data = np.concatenate(parts, axis=1).astype(np.float64)
+                items.append(data / art.cores[vertex_ids[0]].params.scale if kind == "v" else data)
+            sources[key] = np.stack(items, axis=1)
+        for out_name, readout in art.readouts.items():
+            result[out_name] = apply_readout(readout, sources)
     if "v" in record:
         pops: dict[str, list[int]] = {}
         for i, core in enumerate(art.cores):
