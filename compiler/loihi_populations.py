@@ -36,14 +36,21 @@ def decay_profiles(du: np.ndarray, dv: np.ndarray) -> int:
     return int(np.unique(np.stack([np.broadcast_to(du, np.shape(dv)), dv], axis=1), axis=0).shape[0]) if np.size(dv) else 0
 
 
+#: distinct values up to which one varying decay is clustered optimally (dynamic programming, O(limit m^2))
+EXACT_1D_MAX = 2048
+
+
 def cluster_decays(du: np.ndarray, dv: np.ndarray, limit: int, fmt: LoihiNumeric, iterations: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """Per-neuron (du, dv) moved to at most ``limit`` distinct pairs, deterministically.
 
-    Weighted k-means (Lloyd) over the distinct pairs on ``log(1 + d + offset)``,
-    so each decay moves by a similar *relative* amount (a slow neuron's
-    ``dv = 4`` and ``dv = 8`` differ by 2x in time constant, ``2000`` and ``2004``
-    hardly at all). Start: the pairs sorted by (dv, du), cut into ``limit`` runs
-    of equal size; centroids back to the nearest integers.
+    Weighted k-means over the distinct pairs (weight: neurons) on
+    ``log(1 + d + offset)``, so each decay moves by a similar *relative* amount
+    (a slow neuron's ``dv = 4`` and ``dv = 8`` differ by 2x in time constant,
+    ``2000`` and ``2004`` hardly at all). Where only one decay varies (LIF:
+    ``du = 4095`` throughout) and it takes at most ``EXACT_1D_MAX`` values, the
+    clusters are the optimal contiguous runs (dynamic programming); otherwise
+    Lloyd's iterations from the pairs sorted by (dv, du) cut into ``limit``
+    equal runs. Centres go back to the nearest integers.
     """
     pairs, inverse, counts = np.unique(np.stack([du, dv], axis=1), axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
@@ -51,22 +58,57 @@ def cluster_decays(du: np.ndarray, dv: np.ndarray, limit: int, fmt: LoihiNumeric
         return du, dv
     offsets = np.array([fmt.decay_offset_u, fmt.decay_offset_v], np.float64)
     x = np.log1p(pairs + offsets)
-    order = np.lexsort((pairs[:, 0], pairs[:, 1]))
+    w = counts.astype(np.float64)
+    varying = [d for d in (0, 1) if np.ptp(pairs[:, d]) > 0]
+    if len(varying) == 1 and pairs.shape[0] <= EXACT_1D_MAX:
+        labels = _optimal_runs(x[:, varying[0]], w, limit)  # np.unique sorted the pairs: x is ascending
+    else:
+        labels = _lloyd(x, w, pairs, limit, iterations)
+    top = (1 << fmt.decay_bits) - 1
+    rep = {}
+    for j in np.unique(labels):
+        centre = (x[labels == j] * w[labels == j, None]).sum(axis=0) / w[labels == j].sum()
+        rep[int(j)] = np.clip(np.rint(np.expm1(centre) - offsets), 0, top).astype(np.int64)
+    chosen = np.stack([rep[int(j)] for j in labels])
+    return chosen[inverse, 0], chosen[inverse, 1]
+
+
+def _optimal_runs(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Labels of the ``k`` contiguous runs of ascending ``x`` with the least weighted squared error."""
+    m = x.size
+    c0, c1, c2 = (np.concatenate([[0.0], np.cumsum(w * x**p)]) for p in (0, 1, 2))
+    i, j = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")  # run i..j (i <= j)
+    weight = c0[j + 1] - c0[i]
+    cost = np.where(i <= j, c2[j + 1] - c2[i] - (c1[j + 1] - c1[i]) ** 2 / np.where(i <= j, weight, 1.0), np.inf)
+    best = cost[0].copy()  # best[j]: runs 0..j in one run
+    starts = []
+    for _ in range(1, k):
+        total = np.concatenate([[np.inf], best[:-1]])[:, None] + cost  # last run i..j after the best of 0..i-1
+        start = np.argmin(total, axis=0)  # ties: the earliest start
+        best = total[start, np.arange(m)]
+        starts.append(start)
+    labels = np.empty(m, np.int64)
+    end = m - 1
+    for run in range(k - 1, -1, -1):
+        first = 0 if run == 0 else int(starts[run - 1][end])
+        labels[first:end + 1] = run
+        end = first - 1
+    return labels
+
+
+def _lloyd(x: np.ndarray, w: np.ndarray, pairs: np.ndarray, k: int, iterations: int) -> np.ndarray:
+    """Weighted Lloyd iterations from the pairs sorted by (dv, du), cut into ``k`` equal runs."""
     labels = np.empty(pairs.shape[0], np.int64)
-    for j, run in enumerate(np.array_split(order, limit)):
+    for j, run in enumerate(np.array_split(np.lexsort((pairs[:, 0], pairs[:, 1])), k)):
         labels[run] = j
-    w = counts.astype(np.float64)[:, None]
     for _ in range(iterations):
         used = np.unique(labels)
-        centres = np.stack([(x[labels == j] * w[labels == j]).sum(axis=0) / w[labels == j].sum() for j in used])
+        centres = np.stack([(x[labels == j] * w[labels == j, None]).sum(axis=0) / w[labels == j].sum() for j in used])
         new = used[np.argmin(((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2), axis=1)]  # ties: the first
         if np.array_equal(new, labels):
             break
         labels = new
-    top = (1 << fmt.decay_bits) - 1
-    rep = {int(j): np.clip(np.rint(np.expm1(c) - offsets), 0, top).astype(np.int64) for j, c in zip(used, centres)}
-    chosen = np.stack([rep[int(j)] for j in labels])
-    return chosen[inverse, 0], chosen[inverse, 1]
+    return labels
 
 
 def error_budget(before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.ndarray], fmt: LoihiNumeric) -> dict[str, Any]:

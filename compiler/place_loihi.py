@@ -63,7 +63,7 @@ def pack_blocks(blocks: list[CoreBlock], limits: Any) -> list[CoreBlock]:
     """Consecutive blocks of one split layer's populations, packed into shared cores (module docstring)."""
     memory = getattr(limits, "synaptic_memory_bytes_per_core", None)
     fan_in_limit = getattr(limits, "max_fan_in", None)
-    configs = getattr(limits, "decay_configs_per_core", None) or 1
+    configs = getattr(limits, "decay_configs_per_core", None) or math.inf  # None: no known limit
     cores: list[list[CoreBlock]] = []
     for b in blocks:
         group = cores[-1] if cores else []
