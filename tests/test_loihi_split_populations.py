@@ -306,3 +306,30 @@ def test_a_split_li_read_out_returns_its_voltage_in_layer_order_and_float_units(
     floats = spikec.simulate(graph, x, 1e-4)["out"]
     rel = np.sqrt(np.mean((volts - floats) ** 2)) / np.sqrt(np.mean(floats ** 2))
     assert rel < 0.05 and program.fidelity["layers"]["ro"]["v_rel_rms_error"] < 0.05  # measured 0.014, 0.015
+
+
+def test_each_neuron_of_a_split_layer_decays_at_its_own_rate_derived_by_hand():
+    """One input spike at step 0 reaches u at step 1 (one Dense of latency): ``u = w << 6``, then 0
+    (du = 4095 keeps nothing); v takes u at step 1 and then loses ``dv / 4096`` of itself each step,
+    truncated toward zero. Weights differ per neuron, so a neuron in the wrong place shows."""
+    weights = np.array([[10], [20], [30], [40], [50]])
+    dv = np.array([100, 2000, 100, 700, 4000])
+    nodes = {"in": LoihiInput(shape=(1,)),
+             "in->h": Dense(weights=weights, weight_exp=0, num_weight_bits=8, sign_mode=SIGN_MODES["excitatory"], weight_scale=np.ones(5)),
+             "h": LoihiNeurons(shape=(5,), du=4095, dv=dv, vth=100000, bias_mant=0, bias_exp=0), "out": LoihiOutput(shape=(5,))}
+    split, report = split_populations(Graph(nodes, [("in", "in->h"), ("in->h", "h"), ("h", "out")]))
+    assert report["layers"]["h"]["populations"] == 4 and [p["neurons"] for p in report["layers"]["h"]["parts"]] == [2, 1, 1, 1]
+    x = np.zeros((8, 1), np.int8)
+    x[0] = 1
+    got = run_loihi(split, FMT, x, record=("v", "u"))
+    want_v = np.zeros((8, 5), np.int64)
+    for i in range(5):
+        v = 0
+        for t in range(1, 8):
+            u = int(weights[i, 0]) << 6 if t == 1 else 0
+            v = int(np.sign(v) * ((abs(v) * (4096 - int(dv[i]))) >> 12)) + u
+            want_v[t, i] = v
+    np.testing.assert_array_equal(got["h.v"], want_v)
+    np.testing.assert_array_equal(got["h.u"][1], weights[:, 0] << 6)
+    # step 2 by hand: 640*3996>>12 = 624, 1280*2096>>12 = 655, 1920*3996>>12 = 1873, 2560*3396>>12 = 2122, 3200*96>>12 = 75
+    assert want_v[2].tolist() == [624, 655, 1873, 2122, 75]
