@@ -7,7 +7,10 @@ largest value for which, on the declared input range (every input spiking every
 step), u and v stay inside 24 bits, Dense's output inside 16 bits, every bias
 inside ``bias_mant << bias_exp``, and the weights need no exponent above
 ``weight_exp_max``. Per Dense, ``weight_exp`` is the smallest exponent whose
-8-bit mantissas hold the largest weight. Decays round to nearest. Paths that
+8-bit mantissas hold the largest weight. Decays round to nearest, per neuron
+(at most ``decay_configs_per_core`` distinct pairs per layer, clustered past
+it: ``loihi_populations``); the split-populations pass then makes one Lava
+process per distinct pair. Paths that
 reach a layer early (skip connections) get synaptic delays that restore the
 float timing; ``LI -> LI`` chains fuse into one read-out. Everything that
 rounding, clamping or saturating changes is reported per layer.
