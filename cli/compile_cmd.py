@@ -20,6 +20,11 @@ def format_quantisation(report: dict) -> str:
         lines.append(f"  {name} ({r['kind']}, {r['neurons']} neurons): du={r['du']} dv={r['dv']} vth={r['vth']} "
                      f"scale bound by {r['scale_binding']}; bias max |error| {r['bias_max_abs_error']:.3g}; "
                      f"worst case uses {use} of the bit widths" + (" (SATURATION RISK)" if r["saturation_risk"] else ""))
+        split = report.get("split-populations", {}).get("layers", {}).get(name, {})
+        if split.get("populations", 1) > 1:
+            lines.append(f"    split into {split['populations']} Lava populations, one per (du, dv) profile "
+                         f"({r.get('decay_profiles', split['populations'])} after quantisation"
+                         + (f", clustered from {r['decay_clustering']['profiles_requested']}" if r.get("decay_clustering") else "") + ")")
         for d in r["dense"]:
             lines.append(f"    from {d['source']}: weight_exp={d['weight_exp']} {d['sign_mode']}, {d['bits_used']} bits, "
                          f"relative RMS weight error {d['weight_rel_rms_error']:.4f}, {d['zeroed_synapses']} zeroed, {d['clipped_synapses']} clipped")

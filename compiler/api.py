@@ -26,6 +26,7 @@ from .feasibility import Feasibility
 from .fidelity import fidelity_report
 from .pipeline import CompileState, Pipeline
 from .loihi_delay_relays import SplitLoihiDelays
+from .loihi_populations import SplitPopulations
 from .place_loihi import PlaceLoihi
 from .quantise_delays import QuantiseDelays
 from .program import Program, load_program
@@ -35,7 +36,7 @@ from .validate import Normalise
 
 #: family -> the passes of its pipeline (other families add theirs here)
 PIPELINES: dict[str, Callable[[], tuple[Any, ...]]] = {
-    "loihi": lambda: (Normalise(), Discretise(), Feasibility(), QuantiseDelays(), QuantiseLoihi(), SplitLoihiDelays(), PlaceLoihi()),
+    "loihi": lambda: (Normalise(), Discretise(), Feasibility(), QuantiseDelays(), QuantiseLoihi(), SplitPopulations(), SplitLoihiDelays(), PlaceLoihi()),
 }
 #: ``chips = "auto"`` on a target without ``[limits] max_chips``: the machine placement may use (Loihi 1's 16,384)
 AUTO_MAX_CHIPS = 16384

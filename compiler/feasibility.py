@@ -16,7 +16,8 @@ import numpy as np
 from ..ir.errors import CompileError
 from ..ir.nodes import Threshold, NEURON_TYPES
 from .linear_maps import LayerInputs, layer_inputs
-from .loihi_scaling import neuron_coefficients, quantise_decays
+from .loihi_populations import decay_profiles
+from .loihi_scaling import neuron_coefficients, one_or_many, quantise_decays
 from .quantise_loihi import choose_scale
 from .pipeline import CompileState
 from .target import LoihiNumeric, Target
@@ -82,11 +83,8 @@ def loihi_findings(state: CompileState, inputs: LayerInputs) -> list[Finding]:
         if not isinstance(node, NEURON_TYPES):
             continue
         c = neuron_coefficients(name, node, state.dt_s)
-        try:
-            _, _, warnings = quantise_decays(name, c, fmt)
-        except CompileError as exc:
-            out.append(Finding(name, f"distinct {exc.parameter} values in one layer", exc.value, exc.limit, "split the layer into groups of equal time constants"))
-            warnings = []
+        du, dv, warnings = quantise_decays(name, c, fmt)
+        out += _profile_findings(name, du, dv, state.target)
         for w in warnings:
             out.append(Finding(name, "decay", w.split(": ", 1)[1], f"0..{(1 << fmt.decay_bits) - 1}", "raise or lower dt", "warning"))
         if c.spiking and (c.v_threshold <= 0).any():
@@ -102,11 +100,26 @@ def loihi_findings(state: CompileState, inputs: LayerInputs) -> list[Finding]:
     return out
 
 
+def _profile_findings(name: str, du: np.ndarray, dv: np.ndarray, target: Target) -> list[Finding]:
+    """Distinct (du, dv) per layer: Lava holds one per process, so each is a population, up to
+    ``decay_configs_per_core``; over it they are clustered (warning) or, with clustering off, refused."""
+    lim = target.limits
+    need = decay_profiles(du, dv)
+    if lim.decay_configs_per_core is None or need <= lim.decay_configs_per_core:
+        return []
+    if lim.decay_clustering:
+        return [Finding(name, "distinct (du, dv) decay profiles after quantisation", need, lim.decay_configs_per_core,
+                        "clustered into the limit (error budget in the quantise-loihi report); use fewer distinct time constants to avoid it", "warning")]
+    return [Finding(name, "distinct (du, dv) decay profiles after quantisation", need, lim.decay_configs_per_core,
+                    "set decay_clustering = true in [limits] to cluster them, or use fewer distinct time constants")]
+
+
 def _scale_findings(name: str, c, inputs: LayerInputs, fmt: LoihiNumeric) -> list[Finding]:
     """Whether any integer threshold fits the state, activation and weight-exponent bounds at once."""
     projections = [p for p in inputs.projections.get(name, []) if np.any(p.matrix)]
     try:
         du, dv, _ = quantise_decays(name, c, fmt)
+        du, dv = one_or_many(du), one_or_many(dv)
         bias_v = c.leak_bias + c.gain * inputs.constants[name] / np.where(c.has_current, c.a_u, 1.0)
         choose_scale(c, projections, bias_v, du, dv, fmt)
     except CompileError as exc:

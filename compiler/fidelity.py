@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.graph import Graph
+from .loihi_nodes import gather_parts, layer_parts, layer_shape
 from ..ir.nodes import Output
 
 PROBE = "__probe__."
@@ -55,8 +56,15 @@ def compare_layer(f: np.ndarray, q: np.ndarray) -> dict[str, Any]:
 def fidelity_report(program: Any, *, steps: int = 100, batch: int = 2, rate: float = 0.2, seed: int = 0) -> dict[str, Any]:
     """Float reference vs the program's integer arithmetic, per layer (see module docstring)."""
     reference = importlib.import_module("spikec.backends.reference")
-    pops = {n: node for n, node in program.graph.items()
-            if type(node).__name__ == "LoihiNeurons" and n in program.source.nodes}  # not relays (no float twin)
+    scales: dict[str, np.ndarray] = {}
+    split = layer_parts(program.graph)
+    pops = {}
+    for n, node in program.graph.items():
+        layer = node.metadata.get("layer", n)  # a split layer's parts stand for the layer
+        if type(node).__name__ == "LoihiNeurons" and layer in program.source.nodes and layer not in pops:  # not relays
+            pops[layer] = node
+            if layer in split:
+                scales[layer] = gather_parts(program.graph, split[layer], lambda p: program.graph.nodes[p].v_scale)
     inputs = {n: random_spikes(program.graph.nodes[n].shape, steps, batch, rate, seed) for n in program.source.inputs}
     floats = reference.simulate(with_probes(program.source, list(pops)), inputs, program.dt_s)
     fixed = reference.run(program, inputs, record=("s", "v"))
@@ -67,7 +75,8 @@ def fidelity_report(program: Any, *, steps: int = 100, batch: int = 2, rate: flo
         if pop.spiking:
             layers[name] = compare_layer(f, fixed[f"{name}.s"][d:]) | {"latency_steps": d}
         else:
-            v = fixed[f"{name}.v"][d:] / pop.v_scale.reshape(pop.shape)
+            shape = layer_shape(program.graph, name)
+            v = fixed[f"{name}.v"][d:] / scales.get(name, pop.v_scale).reshape(shape)
             rms = float(np.sqrt(np.mean(f**2))) or 1.0
             layers[name] = {"latency_steps": d, "v_rel_rms_error": float(np.sqrt(np.mean((v - f) ** 2))) / rms}
     return {"steps": steps, "batch": batch, "input_rate": rate, "seed": seed, "layers": layers}

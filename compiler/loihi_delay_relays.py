@@ -33,9 +33,12 @@ from .quantise_delays import DelayLimits, check_representable, delay_limits, del
 RELAY = "~delay"
 
 
-def relay_population(n: int) -> LoihiNeurons:
-    """A stock Lava LIF that fires exactly when its one input spike arrives (see module docstring)."""
-    return LoihiNeurons(shape=(n,), du=4095, dv=4095, vth=0, bias_mant=0, bias_exp=0, latency_steps=0, origin="relay")
+def relay_population(n: int, core_group: str | None = None) -> LoihiNeurons:
+    """A stock Lava LIF that fires exactly when its one input spike arrives (see module docstring).
+
+    ``core_group``: relays of one split layer's populations (stage k of each) share cores (place-loihi)."""
+    return LoihiNeurons(shape=(n,), du=4095, dv=4095, vth=0, bias_mant=0, bias_exp=0, latency_steps=0, origin="relay",
+                        metadata={} if core_group is None else {"core_group": core_group})
 
 
 def _relay_input(n_source: int, row_max: int) -> Dense:
@@ -63,7 +66,9 @@ def split_long_delays(graph: Graph, limits: DelayLimits) -> tuple[Graph, list[di
         n_source = node.weights.shape[1]
         for k in range(chains.get(source, 0) + 1, int(stages.max()) + 1):
             prev, relay = (source if k == 1 else f"{source}{RELAY}{k - 1}"), f"{source}{RELAY}{k}"
-            nodes[relay + ".in"], nodes[relay] = _relay_input(n_source, limits.row_max), relay_population(n_source)
+            layer = graph.nodes[source].metadata.get("layer")
+            group = None if layer is None else f"{layer}{RELAY}{k}"
+            nodes[relay + ".in"], nodes[relay] = _relay_input(n_source, limits.row_max), relay_population(n_source, group)
             edges += [(prev, relay + ".in"), (relay + ".in", relay)]
             chains[source] = k
         for k in np.unique(stages[node.weights != 0]):
@@ -79,11 +84,13 @@ def split_long_delays(graph: Graph, limits: DelayLimits) -> tuple[Graph, list[di
     return Graph(nodes, tuple(edges), graph.metadata), stage_records, cost
 
 
-def with_relay_cores(report: dict[str, Any], core_populations: list[str]) -> dict[str, Any]:
-    """The delay report with each relay chain's placed cores added to its cost (one entry per core)."""
-    stages = [{**r, "cost": {**r["cost"], "cores": sum(p.startswith(r["source"] + RELAY) for p in core_populations)}}
+def with_relay_cores(report: dict[str, Any], core_populations: list[list[str]]) -> dict[str, Any]:
+    """The delay report with each relay chain's placed cores added to its cost (the populations of each core;
+    a core shared by the relays of several populations of one split layer counts once in the total)."""
+    stages = [{**r, "cost": {**r["cost"], "cores": sum(any(p.startswith(r["source"] + RELAY) for p in core) for core in core_populations)}}
               for r in report["stages"]]
-    return {**report, "stages": stages, "cost": {**report["cost"], "cores": sum(r["cost"]["cores"] for r in stages)}}
+    relay_cores = sum(any(RELAY in p for p in core) for core in core_populations)
+    return {**report, "stages": stages, "cost": {**report["cost"], "cores": relay_cores}}
 
 
 @dataclass(frozen=True)

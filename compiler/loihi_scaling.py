@@ -18,6 +18,7 @@ Lava's v bias (exact for ``a_u = 1``, the steady state for CubaLIF).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -70,20 +71,10 @@ def neuron_coefficients(name: str, node: Node, dt_s: float | None) -> NeuronCoef
     )
 
 
-def uniform(name: str, parameter: str, values: np.ndarray) -> int:
-    """The one value a Lava process holds, or a CompileError if neurons differ."""
-    unique = np.unique(values)
-    if unique.size != 1:
-        raise CompileError(
-            f"{parameter} differs between neurons ({unique.size} values, {unique.min()}..{unique.max()}); "
-            f"Lava holds one {parameter} per process: split the layer into groups of equal time constants",
-            node=name, parameter=parameter, value=unique.size, limit=1,
-        )
-    return int(unique[0])
-
-
-def quantise_decays(name: str, c: NeuronCoefficients, fmt: LoihiNumeric) -> tuple[int, int, list[str]]:
-    """Lava's (du, dv): ``1 - a_u = (4096 - du - 1)/4096``, ``1 - a_v = (4096 - dv)/4096``; round to nearest."""
+def quantise_decays(name: str, c: NeuronCoefficients, fmt: LoihiNumeric) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per neuron, Lava's (du, dv): ``1 - a_u = (4096 - du - 1)/4096``, ``1 - a_v = (4096 - dv)/4096``;
+    round to nearest, clamp to the decay bits. Lava holds one pair per process: neurons that
+    differ become several populations (``loihi_populations``)."""
     unity = 1 << fmt.decay_bits
     top = unity - 1
     warnings: list[str] = []
@@ -95,13 +86,19 @@ def quantise_decays(name: str, c: NeuronCoefficients, fmt: LoihiNumeric) -> tupl
                 f"node '{name}': decay {label} for dt/tau in [{a.min():.3g}, {a.max():.3g}] is outside 0..{top}; "
                 f"clamped (raise dt or shorten tau for a faster decay, lower dt for a slower one)"
             )
-    du = uniform(name, "du", np.clip(du_all, 0, top))
-    dv = uniform(name, "dv", np.clip(dv_all, 0, top))
+    du = np.clip(du_all, 0, top).astype(np.int64)
+    dv = np.clip(dv_all, 0, top).astype(np.int64)
     return du, dv, warnings
 
 
-def effective_decays(du: int, dv: int, fmt: LoihiNumeric) -> tuple[float, float]:
-    """The fractions (a_u, a_v) the integer decays remove per step."""
+def one_or_many(values: np.ndarray) -> int | np.ndarray:
+    """The one value when every neuron has it (what a single Lava process holds), else the array."""
+    values = np.asarray(values, dtype=np.int64)
+    return int(values[0]) if values.size and bool((values == values[0]).all()) else values
+
+
+def effective_decays(du: int | np.ndarray, dv: int | np.ndarray, fmt: LoihiNumeric) -> tuple[Any, Any]:
+    """The fractions (a_u, a_v) the integer decays remove per step (per neuron for arrays)."""
     unity = float(1 << fmt.decay_bits)
     return (du + fmt.decay_offset_u) / unity, (dv + fmt.decay_offset_v) / unity
 

@@ -79,7 +79,7 @@ class Pipeline:
         lines = [f"pipeline for the {self.family} family ({len(self.passes)} passes):"]
         for i, p in enumerate(self.passes, 1):
             doc = (type(p).__doc__ or "").strip().splitlines()
-            lines.append(f"  {i}. {p.name:<16} {doc[0] if doc else ''}")
+            lines.append(f"  {i}. {p.name:<18} {doc[0] if doc else ''}")
         return "\n".join(lines)
 
     def run(self, state: CompileState, *, stop_after: str | None = None) -> tuple[CompileState, tuple[PassRecord, ...]]:

@@ -13,6 +13,13 @@ per core, with as few cores as the per-core limits allow:
 
 A block of one neuron that still breaks a limit fails the compile naming the
 population, the figure and the limit; so does a total beyond the chip count.
+
+The populations of one split layer (``split-populations``: one per decay
+profile, often a handful of neurons each), and the relays of one delay stage
+of them (``split-delays``), share cores: consecutive blocks
+are packed into one core while the sums of neurons, synaptic bytes and fan-in
+(an upper bound on the distinct sources) fit and the core holds at most
+``decay_configs_per_core`` profiles (Loihi's compartment configs).
 The result is a report (``state.notes["place-loihi"]``): cores used, per-core
 neurons, synapses, bytes and fan-in, and their utilisation.
 """
@@ -38,9 +45,40 @@ class CoreBlock:
     synapses: int
     synaptic_bytes: int
     fan_in: int
+    members: tuple[tuple[str, int, int], ...] = ()  # packed core: (population, first neuron, neurons) each
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        out = {k: v for k, v in vars(self).items() if k != "members"}
+        if self.members:
+            out["populations"] = [{"population": p, "first_neuron": f, "neurons": n} for p, f, n in self.members]
+        return out
+
+
+def core_group(name: str, node: LoihiNeurons) -> str:
+    """Populations that may share cores: a split layer's parts, and its relays of one delay stage."""
+    return str(node.metadata.get("layer", node.metadata.get("core_group", name)))
+
+
+def pack_blocks(blocks: list[CoreBlock], limits: Any) -> list[CoreBlock]:
+    """Consecutive blocks of one split layer's populations, packed into shared cores (module docstring)."""
+    memory = getattr(limits, "synaptic_memory_bytes_per_core", None)
+    fan_in_limit = getattr(limits, "max_fan_in", None)
+    configs = getattr(limits, "decay_configs_per_core", None) or math.inf  # None: no known limit
+    cores: list[list[CoreBlock]] = []
+    for b in blocks:
+        group = cores[-1] if cores else []
+        fits = bool(group) and len(group) < configs \
+            and sum(g.neurons for g in group) + b.neurons <= limits.neurons_per_core \
+            and (memory is None or sum(g.synaptic_bytes for g in group) + b.synaptic_bytes <= memory) \
+            and (fan_in_limit is None or sum(g.fan_in for g in group) + b.fan_in <= fan_in_limit)
+        if fits:
+            group.append(b)
+        else:
+            cores.append([b])
+    return [g[0] if len(g) == 1 else CoreBlock(
+        g[0].population, g[0].first_neuron, sum(b.neurons for b in g), sum(b.synapses for b in g),
+        sum(b.synaptic_bytes for b in g), sum(b.fan_in for b in g), tuple((b.population, b.first_neuron, b.neurons) for b in g))
+        for g in cores]
 
 
 def incoming(graph: Graph, population: str) -> list[tuple[str, Dense]]:
@@ -118,10 +156,12 @@ class PlaceLoihi:
             raise CompileError("place-loihi needs the lowered graph: run quantise-loihi first")
         limits = state.target.limits
         delay_bits = int(getattr(state.target.numeric, "delay_bits", 0) or 0)
-        blocks: list[CoreBlock] = []
+        groups: dict[str, list[CoreBlock]] = {}  # in graph order; a split layer's populations are packed together
         for name, node in graph.items():
             if isinstance(node, LoihiNeurons):
-                blocks += split_population(name, node, incoming(graph, name), limits, delay_bits)
+                groups.setdefault(core_group(name, node), []).extend(split_population(name, node, incoming(graph, name), limits, delay_bits))
+        split = {core_group(n, node) for n, node in graph.items() if isinstance(node, LoihiNeurons) and core_group(n, node) != n}
+        blocks = [b for layer, placed in groups.items() for b in (pack_blocks(placed, limits) if layer in split else placed)]
         available = limits.chips * limits.cores_per_chip
         if len(blocks) > available:
             raise CompileError(
@@ -133,7 +173,7 @@ class PlaceLoihi:
         if state.notes.get("delays", {}).get("stages"):  # the cores relay populations take (a stage's cost)
             from .loihi_delay_relays import with_relay_cores
 
-            notes["delays"] = with_relay_cores(state.notes["delays"], [b.to_dict()["population"] for b in blocks])
+            notes["delays"] = with_relay_cores(state.notes["delays"], [[m[0] for m in b.members] or [b.population] for b in blocks])
         return state.evolve(notes=notes)
 
 
@@ -164,6 +204,9 @@ def format_placement(report: dict[str, Any]) -> str:
     for c in report["per_core"]:
         mem = "-" if c["memory_utilisation"] is None else f"{c['memory_utilisation']:.3f}"
         span = f"{c['first_neuron']}..{c['first_neuron'] + c['neurons'] - 1}"
-        lines.append(f"  {c['core']:>4} {c['population']:<20} {span:>14} {c['synapses']:>9} {c['synaptic_bytes']:>8} "
+        population = c["population"]
+        if c.get("populations"):  # a packed core: several populations of one split layer
+            population, span = f"{c['populations'][0]['population']}..{c['populations'][-1]['population']}", f"{c['neurons']} in {len(c['populations'])}"
+        lines.append(f"  {c['core']:>4} {population:<20} {span:>14} {c['synapses']:>9} {c['synaptic_bytes']:>8} "
                      f"{c['fan_in']:>6} {c['neuron_utilisation']:>6.3f} {mem:>8}")
     return "\n".join(lines)

@@ -7,7 +7,10 @@ largest value for which, on the declared input range (every input spiking every
 step), u and v stay inside 24 bits, Dense's output inside 16 bits, every bias
 inside ``bias_mant << bias_exp``, and the weights need no exponent above
 ``weight_exp_max``. Per Dense, ``weight_exp`` is the smallest exponent whose
-8-bit mantissas hold the largest weight. Decays round to nearest. Paths that
+8-bit mantissas hold the largest weight. Decays round to nearest, per neuron
+(at most ``decay_configs_per_core`` distinct pairs per layer, clustered past
+it: ``loihi_populations``); the split-populations pass then makes one Lava
+process per distinct pair. Paths that
 reach a layer early (skip connections) get synaptic delays that restore the
 float timing; ``LI -> LI`` chains fuse into one read-out. Everything that
 rounding, clamping or saturating changes is reported per layer.
@@ -25,11 +28,12 @@ from ..ir.graph import Graph
 from ..ir.nodes import Input, Output, Threshold, NEURON_TYPES
 from .linear_maps import LayerInputs, Projection, layer_inputs
 from .loihi_fusion import fuse_li_chains
+from .loihi_populations import clustering_warning, decay_profiles, limit_profiles
 from .loihi_nodes import SIGN_MODES, Dense, LoihiInput, LoihiNeurons, LoihiOutput
 from .quantise_delays import check_representable, delay_limits
 from .loihi_scaling import (
     NeuronCoefficients, effective_decays, encode_bias, lava_clip_and_truncate, neuron_coefficients,
-    quantise_decays, quantise_weights, sign_mode_of, weight_limits,
+    one_or_many, quantise_decays, quantise_weights, sign_mode_of, weight_limits,
 )
 from .target import LoihiNumeric, Target
 
@@ -50,15 +54,19 @@ def _drive(projections: list[Projection], gain: np.ndarray) -> tuple[np.ndarray,
     return np.maximum(pos, neg) * np.abs(gain), wmax
 
 
-def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: np.ndarray, du: int, dv: int, fmt: LoihiNumeric, k_cap: float = math.inf) -> tuple[LayerScale, np.ndarray]:
-    """The largest k (and per-neuron S = k s) that keeps every bound (see module docstring)."""
+def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: np.ndarray, du: Any, dv: Any, fmt: LoihiNumeric, k_cap: float = math.inf) -> tuple[LayerScale, np.ndarray]:
+    """The largest k (and per-neuron S = k s) that keeps every bound (see module docstring).
+
+    ``du``, ``dv``: one integer for the layer, or one per neuron (a layer that
+    becomes several populations keeps one scale, hence one ``vth``)."""
     if c.spiking and (c.v_threshold <= 0).any():
         raise CompileError("v_threshold must be positive for a Loihi neuron", parameter="v_threshold", value=float(c.v_threshold.min()), limit="> 0")
     s = 1.0 / c.v_threshold if c.spiking else np.ones_like(c.gain)
     drive, wmax = _drive(projections, c.gain)
     a_u, a_v = effective_decays(du, dv, fmt)
     u_bound = drive / a_u
-    horizon = 1.0 / a_v if a_v > 0 else float(1 << fmt.decay_bits)
+    leaky = bool(np.all(np.asarray(a_v) > 0))
+    horizon = 1.0 / a_v if leaky else float(1 << fmt.decay_bits)
     if c.spiking:
         v_bound = c.v_threshold + u_bound + np.abs(bias_v)
     else:
@@ -70,7 +78,7 @@ def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: n
         "16-bit Dense output": act_max / max(float((s * drive).max()), 1e-300),
         "weight exponent range": w_top * 2.0 ** (fmt.weight_exp_max + fmt.activation_shift) / max(wmax * float(s.max()), 1e-300),
     }
-    if c.spiking or a_v > 0:
+    if c.spiking or leaky:
         candidates["24-bit state on the declared input range"] = state_max / max(float((s * np.maximum(u_bound, v_bound)).max()), 1e-300)
     else:  # an integrator's v has no bound: keep Dense's full resolution (weight_exp 0), report steps to saturation
         candidates["24-bit u"] = state_max / max(float((s * u_bound).max()), 1e-300)
@@ -133,7 +141,7 @@ def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: L
     return node, report
 
 
-def worst_case_use(denses: list, c: NeuronCoefficients, s_int: np.ndarray, scale: LayerScale, bias_v: np.ndarray, du: int, dv: int, fmt: LoihiNumeric) -> dict[str, float]:
+def worst_case_use(denses: list, c: NeuronCoefficients, s_int: np.ndarray, scale: LayerScale, bias_v: np.ndarray, du: Any, dv: Any, fmt: LoihiNumeric) -> dict[str, float]:
     """Integer worst case (every input spiking every step) as a fraction of each limit (<= 1: cannot saturate).
 
     ``activation``: Dense output vs 16 bits; ``u``: current vs 24 bits; ``v``
@@ -149,7 +157,7 @@ def worst_case_use(denses: list, c: NeuronCoefficients, s_int: np.ndarray, scale
         neg += np.clip(-w, 0, None).sum(axis=1)
     act = np.maximum(pos, neg).max(initial=0.0) + 1.0  # +1: floor of a negative shifted sum
     a_u, _ = effective_decays(du, dv, fmt)
-    u_bound = act * 2.0**fmt.activation_shift / a_u
+    u_bound = float(np.max(act * 2.0**fmt.activation_shift / a_u))  # the slowest current decay (per neuron)
     state_max = (1 << (fmt.state_bits - 1)) - 1
     v_bound = (scale.k if c.spiking else 0.0) + u_bound + float(np.abs(bias_v * s_int).max(initial=0.0))
     act_max = (1 << (fmt.activation_bits - 1)) - 1
@@ -159,11 +167,16 @@ def worst_case_use(denses: list, c: NeuronCoefficients, s_int: np.ndarray, scale
     return use
 
 
+def _summary(values: Any) -> int | list[int]:
+    """A layer's decay for the report: the one integer, or the distinct ones."""
+    return values if isinstance(values, int) else [int(v) for v in np.unique(values)]
+
+
 def _span(values: np.ndarray) -> tuple[float, float]:
     return float(np.min(values)), float(np.max(values))
 
 
-def _fit_scale(name: str, c: NeuronCoefficients, projections: list[Projection], bias_v: np.ndarray, du: int, dv: int, fmt: LoihiNumeric):
+def _fit_scale(name: str, c: NeuronCoefficients, projections: list[Projection], bias_v: np.ndarray, du: Any, dv: Any, fmt: LoihiNumeric):
     """The population's scale and Dense nodes; rounding can push integer sums past a bound the float
     scale met, so the integer worst case is re-checked and the scale shrunk until it fits."""
     k_cap = math.inf
@@ -180,10 +193,19 @@ def _fit_scale(name: str, c: NeuronCoefficients, projections: list[Projection], 
     return scale, s_int, denses, use
 
 
-def _population(name: str, node: Any, shape: tuple[int, ...], c: NeuronCoefficients, inputs: LayerInputs, fmt: LoihiNumeric) -> tuple[LoihiNeurons, list[tuple[str, Dense, dict]], dict[str, Any]]:
-    """One neuron node as a ``LoihiNeurons`` population, its incoming Dense nodes and its report."""
+def _population(name: str, node: Any, shape: tuple[int, ...], c: NeuronCoefficients, inputs: LayerInputs, target: Target) -> tuple[LoihiNeurons, list[tuple[str, Dense, dict]], dict[str, Any]]:
+    """One neuron node as a ``LoihiNeurons`` population, its incoming Dense nodes and its report.
+
+    Decays are per neuron; where neurons differ (within the target's profile
+    limit, clustered past it) the population holds them per neuron and the
+    split-populations pass makes one Lava process per profile."""
+    fmt: LoihiNumeric = target.numeric
     projections = [p for p in inputs.projections[name] if np.any(p.matrix)]
-    du, dv, warnings = quantise_decays(name, c, fmt)
+    du_all, dv_all, warnings = quantise_decays(name, c, fmt)
+    du_all, dv_all, clustering = limit_profiles(name, du_all, dv_all, target.limits, fmt)
+    if clustering is not None:
+        warnings.append(clustering_warning(name, clustering))
+    du, dv = one_or_many(du_all), one_or_many(dv_all)
     a_u, a_v = effective_decays(du, dv, fmt)
     constant = inputs.constants[name]
     bias_v = c.leak_bias + c.gain * constant / np.where(c.has_current, c.a_u, 1.0)
@@ -202,9 +224,10 @@ def _population(name: str, node: Any, shape: tuple[int, ...], c: NeuronCoefficie
     if c.has_current and np.any(constant):
         warnings.append(f"node '{name}': synaptic bias enters v's bias at its steady state (transient over tau_syn differs)")
     report = {
-        "kind": node.kind, "neurons": int(c.gain.size), "du": du, "dv": dv, "vth": vth,
-        "decay_u_requested": float(np.mean(c.a_u)), "decay_u_represented": a_u,
-        "decay_v_requested": float(np.mean(c.a_v)), "decay_v_represented": a_v,
+        "kind": node.kind, "neurons": int(c.gain.size), "du": _summary(du), "dv": _summary(dv), "vth": vth,
+        "decay_profiles": decay_profiles(du_all, dv_all),
+        "decay_u_requested": float(np.mean(c.a_u)), "decay_u_represented": float(np.mean(a_u)),
+        "decay_v_requested": float(np.mean(c.a_v)), "decay_v_represented": float(np.mean(a_v)),
         "scale_binding": scale.binding, "v_scale_min": float(s_int.min()), "v_scale_max": float(s_int.max()),
         "threshold_represented": None if not c.spiking else [float(x) for x in _span(vth * 2.0**fmt.threshold_shift / s_int)],
         "threshold_max_abs_error": None if not c.spiking else float(np.max(np.abs(vth * 2.0**fmt.threshold_shift / s_int - c.v_threshold))),
@@ -215,7 +238,9 @@ def _population(name: str, node: Any, shape: tuple[int, ...], c: NeuronCoefficie
         "worst_case_use": use, "saturation_risk": max(use.values()) > 1.0 or bias_saturated > 0,
         "warnings": warnings, "dense": [rep for _, _, rep in denses],
     }
-    if not c.spiking and a_v == 0:
+    if clustering is not None:
+        report["decay_clustering"] = clustering
+    if not c.spiking and not np.any(a_v):
         per_step = float(np.max(s_int * (_drive(projections, c.gain)[0] + np.abs(bias_v)))) or 1e-300
         report["steps_to_saturation_worst_case"] = int(state_max / per_step)
     return population, denses, report
@@ -295,7 +320,7 @@ def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Gr
         if not isinstance(node, NEURON_TYPES) or name in absorbed:
             continue
         c = fused.get(name) or neuron_coefficients(name, node, dt_s)
-        population, denses, rep = _population(name, node, inputs.shapes[name][0], c, inputs, fmt)
+        population, denses, rep = _population(name, node, inputs.shapes[name][0], c, inputs, target)
         nodes[name] = population.replace(latency_steps=latency.get(name, 1))
         report["layers"][name] = rep
         report["warnings"].extend(rep["warnings"])

@@ -56,6 +56,8 @@ def run_in_float_time(program: Any, spikes: np.ndarray, backend: str = "referenc
 
     steps = spikes.shape[0]
     if program.family == "loihi":
+        from .loihi_nodes import gather_parts
+
         graph = program.graph
         sources = {n: graph.predecessors(n)[0] for n in output_names(program)}
         lags = {n: int(getattr(graph.nodes[src], "latency_steps", 0) or 0) for n, src in sources.items()}
@@ -63,9 +65,11 @@ def run_in_float_time(program: Any, spikes: np.ndarray, backend: str = "referenc
         raw = api.run(program, np.concatenate([spikes, np.zeros((pad, *spikes.shape[1:]))]), backend=backend)
         out = {}
         for name, lag in lags.items():
-            pop = graph.nodes[sources[name]]
             value = np.asarray(raw[name][lag:lag + steps], dtype=np.float64)
-            out[name] = value if graph.nodes[name].reads == "s" else value / np.asarray(pop.v_scale).reshape(value.shape[2:])
+            if graph.nodes[name].reads != "s":  # a split layer's parts: their scales in layer order
+                v_scale = gather_parts(graph, graph.predecessors(name), lambda p: np.asarray(graph.nodes[p].v_scale))
+                value = value / v_scale.reshape(value.shape[2:])
+            out[name] = value
         return out
     if backend == "rram" and backend_options:
         from ..backends.rram import run as run_rram
@@ -221,9 +225,13 @@ def output_sources(program: Any) -> dict[str, str]:
     order, _ = graph.execution_order()
     rank = {n: i for i, n in enumerate(order)}
     found: dict[str, str] = {}
+    first: dict[str, int] = {}
     for name in output_names(program):
-        found.setdefault(graph.predecessors(name)[0], name)
-    return dict(sorted(found.items(), key=lambda kv: rank.get(kv[0], 0)))
+        source = graph.predecessors(name)[0]
+        layer = str(graph.nodes[source].metadata.get("layer", source))  # a split layer's parts: the layer
+        found.setdefault(layer, name)
+        first.setdefault(layer, rank.get(source, 0))
+    return dict(sorted(found.items(), key=lambda kv: first[kv[0]]))
 
 
 def source_fingerprint(graph: Any) -> str:

@@ -127,9 +127,14 @@ class Limits:
     routing_table_entries: int | None = field(default=None, metadata=_range(1, None))
     neurons_per_chip: int | None = field(default=None, metadata=_range(1, None))
     synapses_per_chip: int | None = field(default=None, metadata=_range(1, None))
+    #: Loihi: distinct (du, dv) profiles one layer may be split into (compartment configs of one core)
     decay_configs_per_core: int | None = field(default=None, metadata=_range(1, None))
     max_chips: int | None = field(default=None, metadata=_range(1, None))  # the largest machine chips = "auto" may pick
     max_delay_stages: int | None = field(default=None, metadata=_range(0, None))  # chained delay stages per synapse
+    #: Loihi: distinct vth one layer may use (threshold configs of one core)
+    threshold_configs_per_core: int | None = field(default=None, metadata=_range(1, None))
+    #: Loihi: over ``decay_configs_per_core``, cluster the decays (reporting the error) instead of failing
+    decay_clustering: bool = True
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,8 @@ def verify_target(program: Any, x: Any, *, backend: str | None = None) -> Target
     mismatches = int(sum(np.count_nonzero(count_mismatches(reference[n], measured[n], rtol)) for n in outputs))
     first = first_difference(reference, measured, outputs, rtol)
     order, _ = program.graph.execution_order()
-    traces = [f"{n}.s" for n in order]
+    layers = [str(getattr(program.graph.nodes[n], "metadata", {}).get("layer", n)) for n in order]  # split layers: their parts' layer
+    traces = [f"{n}.s" for n in dict.fromkeys(layers)]
     diverging = first_difference(reference, measured, traces, rtol) if mismatches else None
     return TargetResult(
         target=program.target.name, family=family, backend=backend, neurons=neurons,

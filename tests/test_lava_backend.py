@@ -255,3 +255,43 @@ def test_snntorch_immediate_subtraction_recheck_equals_the_reference():
     with_recheck = assert_lava_equals_reference(compile_loihi(graph), x)
     without = run_loihi(compile_loihi(graph.replace_nodes({"l": layer.replace(reset_recheck=False)})), TARGET.numeric, x)
     assert with_recheck["out"].sum() != without["out"].sum()  # the case really exercises the recheck
+
+
+# --- layers split into one population per decay profile (split-populations) ------------------------
+
+
+def test_lava_equals_reference_on_an_snntorch_learn_beta_layer_split_into_20_populations():
+    """snnTorch Leaky(beta=vector, learn_beta=True): 20 distinct dv, 20 Lava LIF processes for one
+    layer; outputs and v/u/s traces back in layer order, equal bit for bit."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(10, 20), snn.Leaky(beta=torch.rand(20) * 0.5 + 0.4, learn_beta=True, init_hidden=True),
+                              torch.nn.Linear(20, 5), snn.Leaky(beta=0.9, init_hidden=True))
+    program = spikec.compile(spikec.from_snntorch(net, torch.zeros(10)), "loihi2", fidelity_steps=0)
+    assert program.report["split-populations"]["layers"]["1"]["populations"] == 20
+    want = assert_lava_equals_reference(program.graph, spikes(np.random.default_rng(1), (60, 3, 10), 0.3), record=("v", "u", "s"))
+    assert want["1.s"].shape == (60, 3, 20) and want["1.s"].sum() > 50 and want["output"].sum() > 5
+
+
+def test_lava_equals_reference_on_norse_cubalif_with_clustered_per_neuron_taus():
+    """Norse LIFCell with per-neuron tau_mem_inv and tau_syn_inv (du and dv differ), clustered into
+    3 profiles per layer by a target allowing 3 (the error budget is reported); Lava equals the reference."""
+    torch = pytest.importorskip("torch")
+    norse = pytest.importorskip("norse.torch")
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    net = norse.SequentialState(
+        torch.nn.Linear(10, 12), norse.LIFCell(norse.LIFParameters(tau_mem_inv=torch.linspace(80.0, 200.0, 12),
+                                                                   tau_syn_inv=torch.linspace(150.0, 400.0, 12), v_th=torch.tensor(0.2))),
+        torch.nn.Linear(12, 4), norse.LIFBoxCell(norse.LIFBoxParameters(tau_mem_inv=torch.linspace(50.0, 250.0, 4), v_th=torch.tensor(0.2))),
+    )
+    target = replace(TARGET, limits=replace(TARGET.limits, decay_configs_per_core=3))
+    program = spikec.compile(spikec.from_norse(net, torch.zeros(10)), target, fidelity_steps=0)
+    layer = program.report["quantise-loihi"]["layers"]["1"]
+    assert layer["decay_clustering"]["profiles_requested"] == 12 and layer["decay_clustering"]["profiles_kept"] == 3
+    assert layer["decay_clustering"]["error"]["du"]["max_abs"] > 0 and layer["decay_clustering"]["error"]["dv"]["max_abs"] > 0
+    assert program.report["split-populations"]["populations"] == 6
+    want = assert_lava_equals_reference(program.graph, spikes(np.random.default_rng(2), (80, 2, 10), 0.3), record=("v", "u"))
+    assert want["1.v"].shape == (80, 2, 12) and want["output"].sum() > 0

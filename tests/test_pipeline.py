@@ -39,12 +39,22 @@ def test_failure_names_the_pass_and_the_passes_before_it():
         compile_graph(chain(tau=1e-5), "loihi2", dt_s=1e-4)
 
 
-def test_per_neuron_time_constants_that_differ_are_rejected_with_a_split_suggestion():
+def test_per_neuron_time_constants_become_one_population_per_decay():
     graph = chain()
-    lif = graph.nodes["lif"]
-    graph = graph.replace_nodes({"lif": lif.replace(tau=np.linspace(1e-3, 5e-3, 6))})
-    with pytest.raises(CompileError, match="distinct dv.*split the layer"):
-        compile_graph(graph, "loihi2", dt_s=1e-4)
+    graph = graph.replace_nodes({"lif": graph.nodes["lif"].replace(tau=np.linspace(1e-3, 5e-3, 6))})
+    program = compile_graph(graph, "loihi2", dt_s=1e-4)
+    assert program.report["split-populations"]["layers"]["lif"]["populations"] == 6
+    assert "split-populations" in explain("loihi2")
+
+
+def test_too_many_decays_with_clustering_off_name_the_layer_the_count_and_the_limit(tmp_path):
+    text = Path(load_target("loihi2").source_path).read_text()
+    text = text.replace("decay_configs_per_core = 32", "decay_configs_per_core = 4").replace("decay_clustering = true", "decay_clustering = false")
+    (tmp_path / "t.toml").write_text(text)
+    graph = chain()
+    graph = graph.replace_nodes({"lif": graph.nodes["lif"].replace(tau=np.linspace(1e-3, 5e-3, 6))})
+    with pytest.raises(CompileError, match=r"node 'lif': distinct \(du, dv\) decay profiles after quantisation = 6, limit 4; fix: set decay_clustering"):
+        compile_graph(graph, tmp_path / "t.toml", dt_s=1e-4)
 
 
 def test_per_neuron_thresholds_share_one_vth_through_per_neuron_scales():

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .emit import LavaNetwork, emit_network, spike_inputs
+from .emit import LavaNetwork, assemble_results, emit_network, spike_inputs
 from .env import ensure_lava_env
 from .launch import TIMING_KEY, LavaRunError, run_description
 
@@ -31,12 +31,9 @@ def run_with_timing(program: Any, inputs: Any, record: tuple[str, ...] = ()) -> 
         results[TIMING_KEY] = np.zeros(3)
     else:
         results = run_description(network.description, network.arrays)
-    outputs: dict[str, np.ndarray] = {}
-    for rec in network.recordings:
-        trace = results[rec.key]  # [T, B, n]
-        trace = trace.reshape(trace.shape[:2] + rec.shape)
-        outputs[rec.key] = trace if batched else trace[:, 0]
-    return outputs, results[TIMING_KEY]
+    flat = {rec.key: results[rec.key] for rec in network.recordings}  # [T, B, n]
+    outputs = assemble_results(program, flat, record)  # split layers back in layer order
+    return {k: v if batched else v[:, 0] for k, v in outputs.items()}, results[TIMING_KEY]
 
 
 def run(program: Any, inputs: Any, record: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ...compiler.loihi_nodes import gather_parts, layer_shape, merge_part_traces
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from ...ir.inputs import time_first_inputs
@@ -75,6 +76,9 @@ def program_graph(program: Any) -> Graph:
 
 def _population(name: str, node: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """One neuron population: Lava's LIF where it suffices, else SpikecLIF."""
+    if node.per_neuron_decays:
+        raise CompileError("du/dv differ between neurons: Lava holds one per process (compile through the "
+                           "split-populations pass, which makes one population per profile)", node=name, parameter="du, dv")
     params: dict[str, Any] = {"du": int(node.du), "dv": int(node.dv), "vth": int(node.vth)}
     arrays = {f"{name}.bias_mant": np.asarray(node.bias_mant, np.int32),
               f"{name}.bias_exp": np.asarray(node.bias_exp, np.int32)}
@@ -141,6 +145,12 @@ def emit_network(program: Any, spikes: Mapping[str, np.ndarray], record: tuple[s
     conns: list[dict[str, Any]] = []
     arrays: dict[str, np.ndarray] = {}
     recordings: list[Recording] = []
+    split_outputs: dict[str, list[Any]] = {}  # part -> outputs of its split layer (recorded per part, then gathered)
+    for name, node in graph.items():
+        sources = graph.predecessors(name)
+        if node.kind == "LoihiOutput" and sources and "layer" in graph.nodes[sources[0]].metadata:
+            for part in sources:
+                split_outputs.setdefault(part, []).append(node)
     for name, node in graph.items():
         if node.kind == "LoihiInput":
             arrays[f"{name}.data"] = spikes[name]
@@ -149,14 +159,16 @@ def emit_network(program: Any, spikes: Mapping[str, np.ndarray], record: tuple[s
             pop, pop_arrays = _population(name, node)
             pops.append(pop)
             arrays |= pop_arrays
-            recordings += [Recording(f"{name}.{var}", name, var, tuple(node.shape)) for var in STATE_VARS if var in record]
+            wanted = [var for var in STATE_VARS if var in record]
+            wanted += [o.reads for o in split_outputs.get(name, []) if o.reads not in wanted]  # a split layer's output
+            recordings += [Recording(f"{name}.{var}", name, var, tuple(node.shape)) for var in wanted]
         elif node.kind == "Dense":
             source = _only(graph, graph.predecessors(name), name, "a Dense's source")
             target = _only(graph, graph.successors(name), name, "a Dense's target")
             conn, conn_arrays = _connection(name, node, source, target)
             conns.append(conn)
             arrays |= conn_arrays
-        elif node.kind == "LoihiOutput":
+        elif node.kind == "LoihiOutput" and not split_outputs.get(graph.predecessors(name)[0]):
             source = _only(graph, graph.predecessors(name), name, "an output's source")
             recordings.append(Recording(name, source, node.reads, tuple(node.shape)))
     description = {
@@ -164,6 +176,20 @@ def emit_network(program: Any, spikes: Mapping[str, np.ndarray], record: tuple[s
         "record": [{"population": r.population, "var": r.var, "key": r.key} for r in recordings],
     }
     return LavaNetwork(description, arrays, tuple(recordings))
+
+
+def assemble_results(program: Any, flat: Mapping[str, np.ndarray], record: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The runner's ``[T, B, n]`` recordings as the reference executor returns them: outputs and
+    ``"<layer>.<var>"`` traces, split layers back in layer order, each in its layer's shape."""
+    graph = program_graph(program)
+    out: dict[str, np.ndarray] = {}
+    for name, node in graph.items():
+        if node.kind == "LoihiOutput":
+            out[name] = flat[name] if name in flat else gather_parts(graph, graph.predecessors(name), lambda p: flat[f"{p}.{node.reads}"])
+    traces = {k: v for k, v in flat.items() if k not in graph.nodes and k.rpartition(".")[2] in record}
+    out |= merge_part_traces(graph, traces)
+    return {k: v.reshape(v.shape[:2] + (graph.nodes[k].shape if k in graph.nodes else layer_shape(graph, k.rpartition(".")[0])))
+            for k, v in out.items()}
 
 
 def spike_inputs(program: Any, inputs: Any) -> tuple[dict[str, np.ndarray], bool]:

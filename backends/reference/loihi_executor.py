@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ...compiler.loihi_nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
+from ...compiler.loihi_nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput, gather_parts, layer_shape, merge_part_traces
 from ...compiler.target import LoihiNumeric
 from ...ir.errors import SpikecError
 from ...ir.graph import Graph
@@ -156,7 +156,7 @@ def run_loihi(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tuple[str, .
     raw = run_schedule(graph, fmt, spikes_in, steps, batch, tuple(record))
     result = {}
     for key, arr in raw.items():
-        shape = graph.nodes[key].shape if key in graph.nodes else graph.nodes[key.rsplit(".", 1)[0]].shape
+        shape = graph.nodes[key].shape if key in graph.nodes else layer_shape(graph, key.rsplit(".", 1)[0])
         arr = arr.reshape(steps, batch, *shape)
         result[key] = arr if batched else arr[:, 0]
     return result
@@ -169,7 +169,8 @@ def run_loihi_stepwise(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tup
     pops = {n: node for n, node in graph.items() if isinstance(node, LoihiNeurons)}
     denses = {n: node for n, node in graph.items() if isinstance(node, Dense)}
     outputs = {n: node for n, node in graph.items() if isinstance(node, LoihiOutput)}
-    source_of = {n: graph.predecessors(n)[0] for n in list(denses) + list(outputs)}
+    source_of = {n: graph.predecessors(n)[0] for n in denses}
+    sources = {n: graph.predecessors(n) for n in outputs}  # a split layer's output reads every part
     target_of = {n: graph.successors(n)[0] for n in denses}
     state = {n: {"u": np.zeros((batch, p.n), np.int32), "v": np.zeros((batch, p.n), np.int32),
                  "s": np.zeros((batch, p.n), bool), "owed": np.zeros((batch, p.n), bool)} for n, p in pops.items()}
@@ -190,13 +191,15 @@ def run_loihi_stepwise(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tup
             src = source_of[n]
             buffers[n].accumulate(spikes_in[src][t] if src in spikes_in else state[src]["s"])
         for n, o in outputs.items():
-            src = state[source_of[n]]
-            rec[n].append(src["s"].astype(np.int8) if o.reads == "s" else src["v"].copy())
+            frame = gather_parts(graph, sources[n], lambda p: state[p][o.reads])
+            rec[n].append(frame.astype(np.int8) if o.reads == "s" else frame.copy())
         for n, var in traces:
             rec[f"{n}.{var}"].append(state[n][var].astype(np.int8) if var == "s" else state[n][var].copy())
+    flat = {key: np.stack(frames) if frames else np.zeros((0, batch, outputs[key].n if key in outputs else pops[key.rsplit(".", 1)[0]].n), np.int32)
+            for key, frames in rec.items()}
     result = {}
-    for key, frames in rec.items():
-        shape = outputs[key].shape if key in outputs else pops[key.rsplit(".", 1)[0]].shape
-        arr = np.stack(frames).reshape(steps, batch, *shape) if frames else np.zeros((0, batch, *shape), np.int32)
+    for key, arr in merge_part_traces(graph, flat).items():
+        shape = outputs[key].shape if key in outputs else layer_shape(graph, key.rsplit(".", 1)[0])
+        arr = arr.reshape(steps, batch, *shape)
         result[key] = arr if batched else arr[:, 0]
     return result

@@ -29,7 +29,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from ...compiler.loihi_nodes import Dense, LoihiNeurons, LoihiOutput
+from ...compiler.loihi_nodes import Dense, LoihiNeurons, LoihiOutput, gather_parts, merge_part_traces
 from ...compiler.target import LoihiNumeric
 from ...ir.errors import SpikecError
 from ...ir.graph import Graph
@@ -145,7 +145,8 @@ def run_schedule(graph: Graph, fmt: LoihiNumeric, spikes_in: dict[str, np.ndarra
                 for n, node in graph.items() if isinstance(node, Dense)]
     want = {n: set() for n in pops}
     for n in outputs:
-        want[graph.predecessors(n)[0]].add(outputs[n].reads)
+        for source in graph.predecessors(n):  # a split layer's output reads every part
+            want[source].add(outputs[n].reads)
     for n in pops:
         want[n] |= {var for var in record if var in ("u", "v", "s")}
     state = {n: Population(n, p, np.zeros((batch, p.n), np.int32), np.zeros((batch, p.n), np.int32),
@@ -175,14 +176,15 @@ def run_schedule(graph: Graph, fmt: LoihiNumeric, spikes_in: dict[str, np.ndarra
             buf[depth:] = 0
     result = {}
     for n, o in outputs.items():
-        rec = state[graph.predecessors(n)[0]].record[o.reads]
+        rec = gather_parts(graph, graph.predecessors(n), lambda p: state[p].record[o.reads])
         result[n] = rec.astype(np.int8) if o.reads == "s" else rec
+    traces = {}
     for n in pops:
         for var in record:
             if var in ("u", "v", "s"):
                 rec = state[n].record[var]
-                result[f"{n}.{var}"] = rec.astype(np.int8) if var == "s" else rec
-    return result
+                traces[f"{n}.{var}"] = rec.astype(np.int8) if var == "s" else rec
+    return result | merge_part_traces(graph, traces)
 
 
 def _run_component(members: list[str], cyclic: bool, state: dict[str, Population], synapses: list[Synapses],
