@@ -396,7 +396,9 @@ def _program_from_files(manifest: Mapping[str, Any], files: Mapping[str, bytes],
             pass_log=tuple(PassRecord(r["name"], 0.0, r["summary"]) for r in manifest["pass_log"]), report=_from_json(manifest["report"]),
             artefacts=artefacts, spikec_version=manifest["spikec_version"], format_version=manifest["format_version"],
         )
-    except SpikecError:
-        raise
+    except SpikecError as exc:
+        if str(exc).startswith(label):
+            raise
+        raise type(exc)(f"{label}: {exc}", parameter=exc.parameter, value=exc.value, limit=exc.limit) from exc
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError, zipfile.BadZipFile) as exc:
         raise InputError(f"{label}: malformed manifest.json or artefact ({type(exc).__name__}: {exc})".replace("\n", " ")[:500]) from exc
