@@ -31,16 +31,16 @@ def load_array(path: str | os.PathLike, *, max_bytes: int | None = None, spikes:
     """
     path = Path(path)
     limit = default_max_bytes() if max_bytes is None else max_bytes
-    try:
-        fh = open(path, "rb")
+    try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise InputError(f"no such input file: {path}") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    with fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"{path}: not a regular file (a folder, device or pipe)")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError(f"{path}: not a regular file (a folder, device or pipe)")
+    with os.fdopen(fd, "rb") as fh:
         magic = fh.read(6)
         fh.seek(0)
         if magic == b"\x93NUMPY":

@@ -171,11 +171,15 @@ class ZipEntries:
             raise _refuse(self.label, name, f"damaged ({type(exc).__name__}: {exc})".replace("\n", " ")) from exc
 
 
-def read_capped(stream: IO[bytes], size: int, label: str, name: str) -> bytes:
-    """Exactly ``size`` bytes from ``stream``; more or fewer is refused (never more than size + 1 read)."""
+def read_capped(stream: IO[bytes], size: int, label: str, name: str | None, *, probe_end: bool = True) -> bytes:
+    """Exactly ``size`` bytes from ``stream``; fewer is refused, and (``probe_end``) so is more.
+
+    Never reads more than ``size + 1`` bytes, whatever the stream would inflate to.
+    """
     buf = bytearray()
-    while len(buf) <= size:
-        chunk = stream.read(min(_CHUNK, size + 1 - len(buf)))
+    want = size + 1 if probe_end else size
+    while len(buf) < want:
+        chunk = stream.read(min(_CHUNK, want - len(buf)))
         if not chunk:
             break
         buf += chunk
@@ -280,7 +284,7 @@ def read_npy(stream: IO[bytes], label: str, entry: str | None, budget: int, hint
     if dtype.itemsize == 0:
         raise _refuse(label, entry, f"has zero-sized elements (dtype {dtype}): refused")
     try:
-        data = read_capped(stream, nbytes, label, entry or "array")
+        data = read_capped(stream, nbytes, label, entry, probe_end=False)
     except (zlib.error, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise _refuse(label, entry, f"damaged ({type(exc).__name__}: {exc})".replace("\n", " ")) from exc
     if stream.read(1):
