@@ -174,3 +174,21 @@ def test_negative_currents_are_accepted_for_a_float_model(tmp_path):
     x = np.random.default_rng(0).normal(0, 1, (10, 4))
     np.save(tmp_path / "x.npy", x)
     np.testing.assert_array_equal(load_array(tmp_path / "x.npy"), x)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "folder"])
+def test_model_that_is_a_pipe_device_or_folder_is_refused_without_blocking(tmp_path, kind):
+    path = tmp_path / "m.nir"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev_zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    from spikec.ir.errors import GraphError
+    from spikec.ir.nir_io import read_nir
+
+    with pytest.raises(GraphError, match="not a regular file"):
+        read_nir(path)
+    result = invoke(["inspect", str(path)])
+    assert result.exit_code == 2 and "m.nir" in result.output and len(result.output.strip().splitlines()) == 1, result.output

@@ -219,6 +219,14 @@ def test_symlink_entry_in_a_zip_is_refused(saved, tmp_path):
     refused(path, "'target.toml'", "symbolic link")
 
 
+@pytest.mark.parametrize("entry, fragment", [(Entry("target.toml", b"x", method=12), "uses compression method 12"),
+                                             (Entry("target.toml", b"x", flags=1), "is encrypted")])
+def test_unusual_compression_and_encryption_are_refused(saved, tmp_path, entry, fragment):
+    _, _, _, files, _ = saved
+    path = write_zip(tmp_path / "c.zip", [Entry(k, v) for k, v in files.items() if k != "target.toml"] + [entry])
+    refused(path, "'target.toml'", fragment)
+
+
 @pytest.mark.parametrize("kind", ["outside_file", "dev_zero", "dir_link", "fifo", "extra_file"])
 def test_program_folder_with_links_or_strangers_is_refused(saved, tmp_path, kind):
     _, folder, _, _, _ = saved

@@ -35,6 +35,7 @@ class Entry:
     method: int = 8  # 8 deflate, 0 stored
     declared_size: int | None = None  # lie in both headers about the uncompressed size
     symlink: bool = False
+    flags: int = 0  # general-purpose bits (bit 0: encrypted)
 
 
 def _zero_block() -> bytes:
@@ -52,7 +53,7 @@ def _payload(entry: Entry) -> tuple[bytes, int, int]:
         for _ in range(entry.data.n // _BLOCK):
             crc = zlib.crc32(zero, crc)
         return _zero_block() * (entry.data.n // _BLOCK) + b"\x03\x00", crc, entry.data.n
-    if entry.method == 0:
+    if entry.method != 8:
         return entry.data, zlib.crc32(entry.data), len(entry.data)
     c = zlib.compressobj(6, zlib.DEFLATED, -15)
     return c.compress(entry.data) + c.flush(), zlib.crc32(entry.data), len(entry.data)
@@ -66,11 +67,11 @@ def write_zip(path: Path, entries: list[Entry]) -> Path:
             data, crc, size = _payload(e)
             size = size if e.declared_size is None else e.declared_size
             name = e.name.encode()
-            fh.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, e.method, 0, 0x21, crc, len(data), size, len(name), 0))
+            fh.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, e.flags, e.method, 0, 0x21, crc, len(data), size, len(name), 0))
             fh.write(name)
             fh.write(data)
             attr = (0o120777 << 16) if e.symlink else (0o100644 << 16)
-            central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 0x031E, 20, 0, e.method, 0, 0x21, crc, len(data), size,
+            central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 0x031E, 20, e.flags, e.method, 0, 0x21, crc, len(data), size,
                                        len(name), 0, 0, 0, 0, attr, offset) + name)
             offset = fh.tell()
         cd = b"".join(central)
