@@ -30,7 +30,7 @@ from spikec.ir.nodes import LIF, Input, Linear, Output
 
 from test_hostile_program import small_graph
 
-N = 1000  # a 1000 x 1000 layer: a ~9 MB program whose write takes long enough to be caught
+N = 700  # a 700 x 700 layer: a ~4 MB program whose write takes long enough to be caught
 
 
 def layer(n: int, seed: int) -> Graph:
@@ -121,22 +121,27 @@ def test_signal_during_run_output_keeps_the_previous_outputs(big, tmp_path, sig)
         assert temporaries(tmp_path, "y.npz") == []
 
 
-@pytest.mark.parametrize("out", ["same.zip", "same"])
-def test_two_compiles_to_the_same_output_at_once_leave_one_complete_program(big, tmp_path, out):
-    root, _ = big
-    save_nir(layer(N, 3), tmp_path / "other.nir")
+@pytest.fixture(scope="module")
+def two_models(big):
+    """Two models of the same size (so the two writes overlap) and the programs they compile to."""
     from spikec import load_nir
 
-    expected = {m: compile_graph(load_nir(p), "loihi2", dt_s=1e-4, fidelity_steps=0) for m, p in (("big", root / "big.nir"), ("other", tmp_path / "other.nir"))}
+    root, _ = big
+    save_nir(layer(N, 3), root / "other.nir")
+    return {p: compile_graph(load_nir(p), "loihi2", dt_s=1e-4, fidelity_steps=0) for p in (root / "big.nir", root / "other.nir")}
+
+
+@pytest.mark.parametrize("out", ["same.zip", "same"])
+def test_two_compiles_to_the_same_output_at_once_leave_one_complete_program(two_models, tmp_path, out):
     children = [subprocess.Popen([sys.executable, "-m", "spikec.cli.main", "compile", str(model), "--target", "loihi2",
                                   "-o", out, "--fidelity-steps", "0", "--dt", "1e-4"], cwd=tmp_path,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for model in (root / "big.nir", tmp_path / "other.nir")]
+                for model in two_models]
     results = [(c.wait(timeout=300), c.stderr.read()) for c in children]
     assert all(rc == 0 for rc, _ in results), results
-    loaded = load_program(tmp_path / out)
-    assert loaded.same_as(expected["big"]) or loaded.same_as(expected["other"])
-    assert temporaries(tmp_path, out) == [] and sorted(os.listdir(tmp_path)) == sorted([out, "other.nir"])
+    loaded = load_program(tmp_path / out)  # every hash checked: complete
+    assert any(loaded.same_as(expected) for expected in two_models.values())
+    assert os.listdir(tmp_path) == [out]  # no temporary, no moved-aside old copy
 
 
 # --- full disk, read-only folder ----------------------------------------------------------
