@@ -192,3 +192,16 @@ def test_model_that_is_a_pipe_device_or_folder_is_refused_without_blocking(tmp_p
         read_nir(path)
     result = invoke(["inspect", str(path)])
     assert result.exit_code == 2 and "m.nir" in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_a_memory_error_anyway_is_one_line_and_exit_2(tmp_path, program_zip, monkeypatch):
+    """A limit raised past the machine's memory: no traceback either (cli/common.py: reports_errors)."""
+    import spikec.cli.run_cmd as run_cmd
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(run_cmd, "load_array", exhausted)
+    result = invoke(["run", str(program_zip), "--input", "x.npy", "--output", str(tmp_path / "y.npz")])
+    assert result.exit_code == 2 and result.output.strip().splitlines() == [
+        "spikec: error: out of memory (MemoryError); lower --max-program-bytes / --max-input-bytes or free memory"]
