@@ -44,6 +44,7 @@ DEFAULT_MIN_BYTES, DEFAULT_MAX_BYTES = 1 * GiB, 8 * GiB
 _CHUNK = 1 * MiB
 _ZIP_MAGIC = b"PK\x03\x04"
 _EOCD = b"PK\x05\x06"
+_ZIP64_LOCATOR, _ZIP64_EOCD = b"PK\x06\x07", b"PK\x06\x06"
 
 
 def default_max_bytes() -> int:
@@ -114,6 +115,12 @@ def _check_end_record(fh: IO[bytes], label: str, file_size: int) -> None:
     if at < 0 or len(tail) - at < 22:
         raise _refuse(label, None, "not a zip archive, or truncated (no end-of-central-directory record)")
     _, _, _, _, entries, cd_size, _, _ = struct.unpack("<4s4H2LH", tail[at:at + 22])
+    locator = tail[at - 20:at] if at >= 20 else b""
+    if locator[:4] == _ZIP64_LOCATOR:  # zip64: zipfile takes the counts from the zip64 record instead
+        fh.seek(struct.unpack("<Q", locator[8:16])[0])
+        record = fh.read(56)
+        if len(record) == 56 and record[:4] == _ZIP64_EOCD:
+            _, _, _, _, _, _, _, entries, cd_size, _ = struct.unpack("<4sQ2H2L4Q", record)
     if entries > MAX_ENTRIES:
         raise _refuse(label, None, f"declares {entries} entries, over the limit of {MAX_ENTRIES}", value=entries, limit=MAX_ENTRIES)
     if cd_size > MAX_CENTRAL_DIRECTORY_BYTES:

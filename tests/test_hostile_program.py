@@ -176,6 +176,19 @@ def test_too_many_entries_are_refused_from_the_end_record(tmp_path, monkeypatch)
     refused(path, "65535 entries", "limit of 1000")
 
 
+def test_entry_count_of_a_zip64_end_record_is_checked_too(tmp_path, monkeypatch):
+    """zipfile takes the counts from the zip64 record when there is one: so does the check."""
+    from spikec.compiler import bounded_read
+
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 1)  # makes zipfile write a zip64 end record
+    with zipfile.ZipFile(tmp_path / "z64.zip", "w") as zf:
+        for i in range(5):
+            zf.writestr(f"e{i}", b"z")
+    assert b"PK\x06\x06" in (tmp_path / "z64.zip").read_bytes()
+    monkeypatch.setattr(bounded_read, "MAX_ENTRIES", 3)
+    refused(tmp_path / "z64.zip", "declares 5 entries, over the limit of 3")
+
+
 # --- names, duplicates, links ----------------------------------------------------------------------
 
 UNSAFE = ["../evil.txt", "/etc/passwd", "artefacts/../../x", "a//b", "./manifest.json", "C:\\windows\\x", "a\\..\\b", "x/./y"]
