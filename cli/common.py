@@ -18,7 +18,11 @@ RESET_CHOICE = click.Choice(["zero", "subtract"])
 
 
 def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a SpikecError into one line on stderr and exit status 2 (never a traceback)."""
+    """Turn a SpikecError into one line on stderr and exit status 2 (never a traceback).
+
+    A ``MemoryError`` (a limit raised past what the machine holds) becomes one
+    line too; outputs are written atomically, so nothing half-written remains.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -27,8 +31,34 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except SpikecError as exc:
             click.echo(f"spikec: error: {exc}", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        except MemoryError:
+            click.echo("spikec: error: out of memory (MemoryError); lower --max-program-bytes / --max-input-bytes "
+                       "or free memory", err=True)
+            sys.exit(EXIT_BAD_INPUT)
 
     return wrapper
+
+
+def _size_option(name: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+        from ..compiler.bounded_read import parse_size
+
+        if value is None:
+            return None
+        try:
+            return parse_size(value, name)
+        except SpikecError as exc:
+            raise click.BadParameter(str(exc)) from exc
+
+    return click.option(name, default=None, callback=parse, metavar="SIZE",
+                        help=f"Most bytes {what} may hold, e.g. 512M, 16G (default: a quarter of the available memory, "
+                             "1-8 GiB; docs/hostile-input.md).")
+
+
+#: ``--max-program-bytes``: the limit on a compiled program read (``compiler/program.py: load_program``).
+max_program_bytes_option = _size_option("--max-program-bytes", "a compiled PROGRAM (all its files, uncompressed)")
+#: ``--max-input-bytes``: the limit on an input .npy/.npz (``cli/io.py: load_array``).
+max_input_bytes_option = _size_option("--max-input-bytes", "an --input array file (its arrays, uncompressed)")
 
 
 def is_program(path: str) -> bool:

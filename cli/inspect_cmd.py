@@ -6,7 +6,7 @@ import json
 import click
 
 from ..ir.summary import summarise
-from .common import RESET_CHOICE, is_program, load_model, reports_errors
+from .common import RESET_CHOICE, is_program, load_model, max_program_bytes_option, reports_errors
 
 
 def _format_params(params: dict) -> str:
@@ -42,8 +42,9 @@ def format_summary(summary: dict) -> str:
 @click.option("--reset", type=RESET_CHOICE, default="zero", show_default=True,
               help="Reset mode for spiking nodes whose file does not record one (NIR has no field for it).")
 @click.option("--dt", "dt_s", type=float, default=None, help="Time step in seconds, for the lint (default: the graph's own).")
+@max_program_bytes_option
 @reports_errors
-def inspect_command(model: str, as_json: bool, reset: str, dt_s: float | None) -> None:
+def inspect_command(model: str, as_json: bool, reset: str, dt_s: float | None, max_program_bytes: int | None) -> None:
     """Show what is in MODEL (a .nir file) or PROGRAM (a compiled program).
 
     For a model: nodes, shapes, neuron and synapse counts, parameter ranges and
@@ -56,7 +57,7 @@ def inspect_command(model: str, as_json: bool, reset: str, dt_s: float | None) -
       spikec inspect braille.loihi2
     """
     if is_program(model):
-        click.echo(inspect_program(model, as_json))
+        click.echo(inspect_program(model, as_json, max_program_bytes))
         return
     graph = load_model(model, reset=reset)
     summary = summarise(graph)
@@ -72,12 +73,12 @@ def lint_messages(graph, dt_s: float | None) -> list[str]:
     return [str(w) for w in lint(graph, dt_s)]
 
 
-def inspect_program(path: str, as_json: bool) -> str:
+def inspect_program(path: str, as_json: bool, max_bytes: int | None = None) -> str:
     from ..compiler.dump import describe_graph
     from ..compiler.program import load_program
     from .compile_cmd import format_fidelity, format_quantisation
 
-    program = load_program(path)
+    program = load_program(path, max_bytes=max_bytes)
     if as_json:
         from ..compiler.program import _jsonable
 

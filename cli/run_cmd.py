@@ -6,7 +6,7 @@ import click
 from ..backends.reference.float_executor import simulate
 from ..compiler.api import run
 from ..ir.errors import InputError
-from .common import RESET_CHOICE, is_program, load_model, reports_errors
+from .common import RESET_CHOICE, is_program, load_model, max_input_bytes_option, max_program_bytes_option, reports_errors
 from .execution_options import execution_options, executor_from
 from .io import load_array, save_npz_atomic
 
@@ -27,11 +27,14 @@ BACKENDS = click.Choice(["reference", "lava", "spinnaker", "rram"])
 @click.option("--read-time", default=None, help="With --backend rram: time after programming, e.g. 1s, 1h, 1d, 1y (default 1 s).")
 @click.option("--labels", "labels_path", type=click.Path(), default=None, help="With --trials: class per sample (.npy [B]) to report accuracy.")
 @click.option("--compensate-drift", is_flag=True, help="With --backend rram: global drift compensation.")
+@max_program_bytes_option
+@max_input_bytes_option
 @execution_options
 @reports_errors
 def run_command(model: str, input_path: str, output_path: str | None, backend: str | None, dt_s: float | None,
                 steps: int | None, record: str, reset: str, trials: int | None, seed: int | None, read_time: str | None,
-                labels_path: str | None, compensate_drift: bool, workers: int | None, scheduler: str | None) -> None:
+                labels_path: str | None, compensate_drift: bool, max_program_bytes: int | None, max_input_bytes: int | None,
+                workers: int | None, scheduler: str | None) -> None:
     """Run MODEL (a .nir file, on the float reference) or PROGRAM (compiled, on a backend).
 
     With --backend rram --trials N, simulate N chips (device draws seeded from
@@ -54,25 +57,30 @@ def run_command(model: str, input_path: str, output_path: str | None, backend: s
         raise InputError("missing --output (where to write the outputs), or --trials N for a Monte Carlo table")
     if labels_path is not None and trials is None:
         raise InputError("--labels needs --trials (accuracy is reported over simulated chips)")
-    inputs = load_array(input_path)
+    program = None
+    if is_program(model):
+        from ..compiler.program import load_program
+
+        program = load_program(model, max_bytes=max_program_bytes)  # checked before the input is read
+    inputs = load_array(input_path, max_bytes=max_input_bytes,
+                        spikes=program is not None and program.family in ("loihi", "spinnaker"))
     if steps is not None:
         inputs = {k: v[:steps] for k, v in inputs.items()} if isinstance(inputs, dict) else inputs[:steps]
     variables = tuple(v.strip() for v in record.split(",") if v.strip())
     if trials is not None:
-        _monte_carlo(model, inputs, trials, seed or 0, read_time, labels_path, compensate_drift, output_path,
-                     executor_from(workers, scheduler, quiet=False))
+        _monte_carlo(program, inputs, trials, seed or 0, read_time, labels_path, compensate_drift, output_path,
+                     executor_from(workers, scheduler, quiet=False), max_input_bytes)
         return
-    if is_program(model):
+    if program is not None:
         if dt_s is not None:
             raise InputError("--dt applies to a .nir MODEL; a compiled program has its dt fixed at compile time")
         if given:  # one simulated chip
             from ..backends.rram import run as run_rram
-            from ..compiler.program import load_program
 
-            outputs = run_rram(load_program(model), inputs, record=variables, seed=seed or 0, t_s=read_time or 1.0,
+            outputs = run_rram(program, inputs, record=variables, seed=seed or 0, t_s=read_time or 1.0,
                                compensate_drift=compensate_drift)
         else:
-            outputs = run(model, inputs, backend=backend or "reference", record=variables)
+            outputs = run(program, inputs, backend=backend or "reference", record=variables)
     else:
         if backend not in (None, "reference"):
             raise InputError(f"--backend {backend} runs a compiled program: compile MODEL first (spikec compile --target ...)")
@@ -82,16 +90,15 @@ def run_command(model: str, input_path: str, output_path: str | None, backend: s
         click.echo(f"{name}: shape {tuple(array.shape)}, {int((array != 0).sum())} non-zero")
 
 
-def _monte_carlo(model: str, inputs, trials: int, seed: int, read_time: str | None, labels_path: str | None,
-                 compensate_drift: bool, output_path: str | None, executor) -> None:
+def _monte_carlo(program, inputs, trials: int, seed: int, read_time: str | None, labels_path: str | None,
+                 compensate_drift: bool, output_path: str | None, executor, max_input_bytes: int | None) -> None:
     from ..backends.rram.monte_carlo import monte_carlo_report
-    from ..compiler.program import load_program
 
     if output_path is not None:
         raise InputError("--output applies to one run; --trials prints a table")
     if trials < 1:
         raise InputError(f"--trials must be at least 1, got {trials}", parameter="trials", value=trials)
-    labels = load_array(labels_path) if labels_path else None
-    click.echo(monte_carlo_report(load_program(model), inputs, trials=trials, seed=seed, read_time=read_time,
+    labels = load_array(labels_path, max_bytes=max_input_bytes) if labels_path else None
+    click.echo(monte_carlo_report(program, inputs, trials=trials, seed=seed, read_time=read_time,
                                   labels=labels, compensate_drift=compensate_drift, executor=executor,
                                   with_drift_table=True))

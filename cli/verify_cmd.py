@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import click
 
+from ..compiler.atomic_write import replace_file
 from ..compiler.verify import VerifyReport, error_line, format_report, verify
 from ..ir.errors import InputError
-from .common import EXIT_BAD_INPUT, EXIT_MISMATCH, RESET_CHOICE, load_model, reports_errors
+from .common import (EXIT_BAD_INPUT, EXIT_MISMATCH, RESET_CHOICE, is_program, load_model, max_input_bytes_option,
+                     max_program_bytes_option, reports_errors)
 from .execution_options import execution_options, executor_from
 from .io import load_array
 
@@ -36,12 +36,7 @@ def junit_xml(report: VerifyReport) -> str:
 
 
 def write_text_atomic(path: str, text: str) -> None:
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, target)
+    replace_file(Path(path), lambda fh: fh.write(text.encode()), what="report")
 
 
 @click.command("verify")
@@ -59,12 +54,23 @@ def write_text_atomic(path: str, text: str) -> None:
 @click.option("--random", "random_count", type=int, default=None, help="Instead of MODEL: sweep this many random graphs (seeds from --seed).")
 @click.option("--preset", type=click.Choice(["tiny", "small", "loihi_friendly", "long_delays"]), default="small", show_default=True, help="Random graph distribution for --random.")
 @click.option("--save-failures", type=click.Path(), default=None, help="With --random: save each failing graph, shrunk, as .nir here.")
+@click.option("--against", "against", type=click.Path(), default=None, help="For a compiled PROGRAM: the original .nir model its stored source graph must match.")
+@click.option("--backend", "backend", default="reference", show_default=True, help="For a compiled PROGRAM: where to run the stored program.")
+@max_program_bytes_option
+@max_input_bytes_option
 @execution_options
 @reports_errors
 def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset, junit_path, as_json,
-                   matrix, random_count, preset, save_failures, workers, scheduler) -> None:
+                   matrix, random_count, preset, save_failures, against, backend, max_program_bytes, max_input_bytes,
+                   workers, scheduler) -> None:
     """Compile MODEL for each target and check that the target's own backend
     computes exactly what the reference executor computes.
+
+    For a compiled PROGRAM (folder or .zip): check it against a fresh compile
+    of its own stored source graph (every lowered array and artefact, then a
+    run on the same seeded spikes), and with --against MODEL.nir its source
+    graph against the model; exit 1 where they differ (a tampered weight with
+    recomputed hashes loads, and is found here).
 
     With --random N instead of MODEL, sweep N random graphs (a csmith for SNNs):
     failures are printed with their seed and a one-line reproducer, and shrunk.
@@ -79,6 +85,7 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
     \b
     Examples:
       spikec verify examples/braille_subtract.nir --targets loihi2,spinnaker1 --steps 200 --junit verify.xml
+      spikec verify braille.loihi2 --against examples/braille_subtract.nir
       spikec verify --random 300 --targets spinnaker1,rram-512 --seed 1000 --save-failures failures/
       spikec verify --random 5000 --targets spinnaker1,rram-512 --scheduler tcp://head:8786
     """
@@ -89,8 +96,11 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
         return
     if model is None:
         raise InputError("missing MODEL (a .nir file), or --random N for a sweep of random graphs")
+    if is_program(model):
+        _verify_program(model, against, reset, steps, trials, seed, backend, max_program_bytes)
+        return
     graph = load_model(model, reset=reset)
-    inputs = load_array(input_path) if input_path else None
+    inputs = load_array(input_path, max_bytes=max_input_bytes) if input_path else None
     progress = None if as_json else progress_printer()
     report = verify(graph, [t.strip() for t in targets.split(",") if t.strip()], inputs=inputs,
                     steps=steps, batch=trials, seed=seed, dt_s=dt_s, progress=progress, executor=executor)
@@ -107,6 +117,18 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
     if junit_path:
         write_text_atomic(junit_path, junit_xml(report))
     sys.exit(exit_status(report))
+
+
+def _verify_program(path: str, against: str | None, reset: str, steps: int, batch: int, seed: int, backend: str,
+                    max_bytes: int | None) -> None:
+    from ..compiler.program import load_program
+    from ..compiler.program_check import check_program, format_check
+
+    program = load_program(path, max_bytes=max_bytes)
+    model = load_model(against, reset=reset) if against else None
+    check = check_program(program, model=model, steps=steps, batch=batch, seed=seed, backend=backend)
+    click.echo(format_check(check, path))
+    sys.exit(0 if check.ok else EXIT_MISMATCH)
 
 
 def exit_status(report: VerifyReport) -> int:

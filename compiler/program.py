@@ -22,8 +22,7 @@ import importlib
 import io
 import json
 import os
-import shutil
-import tempfile
+import re
 import zipfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -31,8 +30,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..ir.errors import CompileError, InputError
+from ..ir.errors import CompileError, InputError, SpikecError
 from ..ir.graph import Graph
+from ..ir.nodes import Node
+from .atomic_write import replace_file, replace_folder
+from .bounded_read import (MAX_MANIFEST_BYTES, FolderEntries, ZipEntries, check_entry_name, default_max_bytes,
+                           is_zip_bytes, read_npz)
 from .pipeline import PassRecord
 from .target import Target, parse_target
 
@@ -98,7 +101,10 @@ def _from_json(value: Any) -> Any:
         if "__tuple__" in value:
             return tuple(_from_json(v) for v in value["__tuple__"])
         if "__array__" in value:
-            return np.array(value["__array__"], dtype=value["dtype"])
+            dtype = np.dtype(value["dtype"])
+            if dtype.kind not in "biufc":
+                raise InputError(f"manifest array of dtype {dtype}: only numbers are stored")
+            return np.array(value["__array__"], dtype=dtype)
         return {k: _from_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_from_json(v) for v in value]
@@ -157,6 +163,8 @@ def graph_from_records(record: Mapping[str, Any], arrays: Mapping[str, np.ndarra
     nodes = {}
     for n in record["nodes"]:
         cls = _import_class(n["class"])
+        if not (isinstance(cls, type) and issubclass(cls, Node)):
+            raise InputError(f"node {n['name']!r} names class {n['class']!r}, which is not a graph node type")
         kwargs = {k: _from_json(v) for k, v in n["scalars"].items()}
         kwargs |= {k: arrays[key] for k, key in n["arrays"].items()}
         nodes[n["name"]] = cls(**kwargs, metadata=_from_json(n["metadata"]))
@@ -203,54 +211,27 @@ def _files(program: Program) -> dict[str, bytes]:
         "report": _jsonable(dict(program.report)),
         "artefacts": artefacts,
         "files": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(files.items())},
+        "sizes": {k: len(v) for k, v in sorted(files.items())},  # checked before a reader reads the file
     }
     files["manifest.json"] = json.dumps(manifest, indent=1, sort_keys=True).encode()
     return files
 
 
 def save_program(program: Program, path: str | os.PathLike) -> Path:
-    """Write all files to a temporary sibling, then rename: a failure leaves nothing behind."""
+    """Serialise first, write a hidden temporary sibling, then rename it into place (``atomic_write``).
+
+    A failure (full disk, read-only folder, Ctrl-C) leaves the previous program
+    untouched and no temporary file; the error is one ``OutputError``.
+    """
     path = Path(path)
     files = _files(program)  # serialise first: errors here touch no file
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".zip":
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+        def write_zip(fh: Any) -> None:
+            with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
                 for rel in sorted(files):
                     zf.writestr(zipfile.ZipInfo(rel, _ZIP_DATE), files[rel], zipfile.ZIP_DEFLATED)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    old = None
-    try:
-        for rel, data in files.items():
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / rel).write_bytes(data)
-        if path.exists():
-            old = path.parent / f".{path.name}.old.{os.getpid()}"
-            os.replace(path, old)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and not path.exists():
-            os.replace(old, path)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return path
-
-
-def _read_files(path: Path) -> dict[str, bytes]:
-    if path.is_dir():
-        return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            return {n: zf.read(n) for n in zf.namelist()}
-    raise InputError(f"{path}: not a compiled program (expected a folder or a .zip archive)")
+        return replace_file(path, write_zip, what="program")
+    return replace_folder(path, files, is_ours=lambda p: (p / "manifest.json").is_file())
 
 
 def program_to_bytes(program: Program) -> bytes:
@@ -262,52 +243,162 @@ def program_to_bytes(program: Program) -> bytes:
     return buf.getvalue()
 
 
-def program_from_bytes(data: bytes, label: str = "<bytes>") -> Program:
-    """The inverse of ``program_to_bytes`` (same checks as ``load_program``)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return _program_from_files({n: zf.read(n) for n in zf.namelist()}, label)
-
-
 def graph_to_bytes(graph: Graph) -> bytes:
     """A graph as bytes (its manifest record and arrays; exact, unlike NIR): graphs do not pickle."""
     record, arrays = graph_to_records(graph, "graph")
     return _npz_bytes(arrays | {"__record__": np.frombuffer(json.dumps(record, sort_keys=True).encode(), dtype=np.uint8)})
 
 
-def graph_from_bytes(data: bytes) -> Graph:
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
+def graph_from_bytes(data: bytes, label: str = "<graph bytes>") -> Graph:
+    arrays = read_npz(io.BytesIO(data), label, max(len(data), default_max_bytes()))
     record = json.loads(arrays.pop("__record__").tobytes())
     return graph_from_records(record, arrays)
 
 
-def load_program(path: str | os.PathLike) -> Program:
-    """Load a saved program; checks the format version and every file's hash."""
+
+
+# --- reading: the manifest first, then only the entries it names, each bounded and hashed -----------
+
+#: Largest program spikec reads by default (bytes of all entries together, uncompressed, and of the
+#: arrays decoded from them): ``bounded_read.default_max_bytes()``; ``--max-program-bytes`` or
+#: ``load_program(max_bytes=...)`` changes it.
+_HINT = " (raise it with --max-program-bytes, or load_program(max_bytes=...))"
+_MANIFEST_KEYS = ("family", "target", "dt_s", "graph", "source", "pass_log", "report", "artefacts", "spikec_version")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def load_program(path: str | os.PathLike, *, max_bytes: int | None = None) -> Program:
+    """Load a saved program: bounded (``max_bytes``, default ``default_max_bytes()``), every hash checked.
+
+    The manifest is read first (at most ``MAX_MANIFEST_BYTES``); then only the
+    files it names, each checked against its stored and declared size before
+    it is read and against its SHA-256 after. Unknown, unsafe, duplicate and
+    linked entries are refused (``docs/hostile-input.md``).
+    """
     path = Path(path)
+    limit = default_max_bytes() if max_bytes is None else max_bytes
+    label = str(path)
+    if path.is_dir():
+        return _program_from_entries(FolderEntries.open(path, label), label, limit)
     if not path.exists():
         raise InputError(f"no such program: {path}")
-    return _program_from_files(_read_files(path), str(path))
+    if not path.is_file():
+        raise InputError(f"{path}: not a compiled program (expected a folder or a .zip archive)")
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    with fh:
+        if fh.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+            raise InputError(f"{path}: not a compiled program (expected a folder or a .zip archive)")
+        entries = ZipEntries.open(fh, label, limit, _HINT)
+        with entries.zf:
+            return _program_from_entries(entries, label, limit)
 
 
-def _program_from_files(files: Mapping[str, bytes], path: str) -> Program:
-    if "manifest.json" not in files:
-        raise InputError(f"{path}: no manifest.json, not a compiled program")
-    manifest = json.loads(files["manifest.json"])
+def program_from_bytes(data: bytes, label: str = "<bytes>", *, max_bytes: int | None = None) -> Program:
+    """The inverse of ``program_to_bytes`` (same checks as ``load_program``)."""
+    limit = default_max_bytes() if max_bytes is None else max_bytes
+    entries = ZipEntries.open(io.BytesIO(data), label, limit, _HINT)
+    with entries.zf:
+        return _program_from_entries(entries, label, limit)
+
+
+def _check_manifest(manifest: Any, label: str) -> None:
+    if not isinstance(manifest, dict):
+        raise InputError(f"{label}: manifest.json is not a JSON object")
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{path}: format {manifest.get('format')!r} version {manifest.get('format_version')!r}; this spikec reads {FORMAT} version {FORMAT_VERSION}")
-    for rel, digest in manifest["files"].items():
-        if rel not in files or hashlib.sha256(files[rel]).hexdigest() != digest:
-            raise InputError(f"{path}: file {rel} is missing or does not match its hash in manifest.json")
-    with np.load(io.BytesIO(files["arrays.npz"]), allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    target = parse_target(files["target.toml"].decode(), f"{path}/target.toml")
-    artefacts: dict[str, Any] = {}
-    for name, info in manifest["artefacts"].items():
-        data = files[info["file"]]
-        artefacts[name] = data if info["class"] is None else _import_class(info["class"]).from_bytes(data)
-    return Program(
-        family=manifest["family"], target=target, dt_s=manifest["dt_s"],
-        graph=graph_from_records(manifest["graph"], arrays), source=graph_from_records(manifest["source"], arrays),
-        pass_log=tuple(PassRecord(r["name"], 0.0, r["summary"]) for r in manifest["pass_log"]), report=_from_json(manifest["report"]),
-        artefacts=artefacts, spikec_version=manifest["spikec_version"], format_version=manifest["format_version"],
-    )
+        raise InputError(f"{label}: format {manifest.get('format')!r} version {manifest.get('format_version')!r}; "
+                         f"this spikec reads {FORMAT} version {FORMAT_VERSION}")
+    files, sizes = manifest.get("files"), manifest.get("sizes", {})
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) and _SHA256.fullmatch(v) for k, v in files.items()):
+        raise InputError(f"{label}: manifest.json 'files' must map each file to its SHA-256 (64 hex digits)")
+    if not isinstance(sizes, dict) or not all(type(v) is int and v >= 0 for v in sizes.values()) or not set(sizes) <= set(files):
+        raise InputError(f"{label}: manifest.json 'sizes' must map files named in 'files' to byte counts")
+    for key in ("arrays.npz", "target.toml"):
+        if key not in files:
+            raise InputError(f"{label}: manifest.json names no {key}")
+    missing = [k for k in _MANIFEST_KEYS if k not in manifest]
+    if missing:
+        raise InputError(f"{label}: manifest.json lacks {', '.join(missing)}")
+
+
+def _read_manifest(entries: Any, label: str, limit: int) -> dict[str, Any]:
+    if "manifest.json" not in entries.sizes:
+        raise InputError(f"{label}: no manifest.json, not a compiled program")
+    size, cap = entries.sizes["manifest.json"], min(MAX_MANIFEST_BYTES, limit)
+    if size > cap:
+        raise InputError(f"{label}: entry 'manifest.json': holds {size} bytes, over the limit of {cap} bytes",
+                         parameter="manifest.json", value=size, limit=cap)
+    try:
+        manifest = json.loads(entries.read("manifest.json", size))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(f"{label}: manifest.json is not valid JSON ({type(exc).__name__}: {exc})".replace("\n", " ")) from exc
+    _check_manifest(manifest, label)
+    return manifest
+
+
+def _program_from_entries(entries: Any, label: str, limit: int) -> Program:
+    manifest = _read_manifest(entries, label, limit)
+    named, declared = manifest["files"], manifest.get("sizes", {})
+    for rel in sorted(entries.sizes):
+        if rel != "manifest.json" and rel not in named:
+            raise InputError(f"{label}: entry {rel!r} is not named in manifest.json: unknown entries are refused", parameter=rel)
+    total = entries.sizes["manifest.json"]
+    for rel in sorted(named):  # every size checked before any entry is read
+        check_entry_name(label, rel)
+        if rel not in entries.sizes:
+            raise InputError(f"{label}: file {rel} named in manifest.json is missing", parameter=rel)
+        size = entries.sizes[rel]
+        if rel in declared and declared[rel] != size:
+            raise InputError(f"{label}: entry {rel!r}: stored as {size} bytes, manifest.json declares {declared[rel]}",
+                             parameter=rel, value=size, limit=declared[rel])
+        total += size
+        if total > limit:
+            raise InputError(f"{label}: entry {rel!r}: brings the program to {total} bytes, over the limit of {limit} bytes{_HINT}",
+                             parameter=rel, value=total, limit=limit)
+    files: dict[str, bytes] = {}
+    for rel in sorted(named):
+        files[rel] = entries.read(rel, entries.sizes[rel])
+        if hashlib.sha256(files[rel]).hexdigest() != named[rel]:
+            raise InputError(f"{label}: file {rel} does not match its hash in manifest.json (damaged or edited)", parameter=rel)
+    arrays = read_npz(io.BytesIO(files["arrays.npz"]), f"{label}/arrays.npz", limit, _HINT)
+    return _program_from_files(manifest, files, arrays, label, limit - sum(a.nbytes for a in arrays.values()))
+
+
+def _program_from_files(manifest: Mapping[str, Any], files: Mapping[str, bytes], arrays: Mapping[str, np.ndarray],
+                        label: str, budget: int) -> Program:
+    try:
+        text = files["target.toml"].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{label}: target.toml is not UTF-8 text (byte {exc.start})") from exc
+    target = parse_target(text, f"{label}/target.toml")
+    try:
+        artefacts: dict[str, Any] = {}
+        for name, info in manifest["artefacts"].items():
+            data = files[info["file"]]
+            if info["class"] is not None:
+                cls = _import_class(info["class"])
+                if not isinstance(cls, type) or not hasattr(cls, "from_bytes"):
+                    raise InputError(f"{label}: artefact '{name}' names {info['class']!r}, which has no from_bytes")
+                if is_zip_bytes(data):  # an artefact format that is itself a zip (SpiNNaker): its directory bounded too
+                    inner = ZipEntries.open(io.BytesIO(data), f"{label}/{info['file']}", budget, _HINT)
+                    inner.zf.close()
+                    if sum(inner.sizes.values()) > budget:
+                        raise InputError(f"{label}: entry {info['file']!r}: its archive declares {sum(inner.sizes.values())} "
+                                         f"bytes, over the {budget} bytes left of the limit{_HINT}", parameter=info["file"], limit=budget)
+                artefacts[name] = cls.from_bytes(data)
+            else:
+                artefacts[name] = data
+        return Program(
+            family=str(manifest["family"]), target=target, dt_s=manifest["dt_s"],
+            graph=graph_from_records(manifest["graph"], arrays), source=graph_from_records(manifest["source"], arrays),
+            pass_log=tuple(PassRecord(r["name"], 0.0, r["summary"]) for r in manifest["pass_log"]), report=_from_json(manifest["report"]),
+            artefacts=artefacts, spikec_version=manifest["spikec_version"], format_version=manifest["format_version"],
+        )
+    except SpikecError as exc:
+        if str(exc).startswith(label):
+            raise
+        raise type(exc)(f"{label}: {exc}", parameter=exc.parameter, value=exc.value, limit=exc.limit) from exc
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{label}: malformed manifest.json or artefact ({type(exc).__name__}: {exc})".replace("\n", " ")[:500]) from exc

@@ -25,6 +25,12 @@ from typing import Any, Mapping
 from ..ir.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "hw_configs"
+#: Largest config file read (the shipped ones are 1-3 kB); checked before the file is read or parsed.
+MAX_CONFIG_BYTES = 1 << 20
+#: Ceilings for numeric keys whose schema states no maximum: no chip figure (cores, neurons,
+#: synapses, bytes, steps) reaches 2^40, and no physical quantity in these units reaches 10^12.
+MAX_CONFIG_INT = 1 << 40
+MAX_CONFIG_FLOAT = 1e12
 
 
 def _range(lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
@@ -211,6 +217,8 @@ def _build(cls: type, table: Any, file: str, section: str) -> Any:
             values[name] = value
             continue
         lo, hi = f.metadata.get("min"), f.metadata.get("max")
+        if hi is None and isinstance(value, (int, float)) and not isinstance(value, bool):
+            hi = MAX_CONFIG_FLOAT if isinstance(value, float) else MAX_CONFIG_INT  # "no maximum" still means a real chip
         if value is not None and ((lo is not None and value < lo) or (hi is not None and value > hi)):
             raise ConfigError(f"{where}: {value!r} outside [{lo}, {hi}]", parameter=name, value=value, limit=(lo, hi))
         choices = f.metadata.get("choices")
@@ -228,6 +236,9 @@ def _check_consistency(target: Target, file: str) -> None:
 
 def parse_target(text: str, file: str = "<string>") -> Target:
     """A Target from TOML text; ``file`` is only used in error messages."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{file}: {len(text)} characters, over the limit of {MAX_CONFIG_BYTES} for a config",
+                          value=len(text), limit=MAX_CONFIG_BYTES)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -280,9 +291,17 @@ def load_target(name_or_path: str | Path | Target) -> Target:
             known = ", ".join(t.name for t in list_targets())
             raise ConfigError(f"unknown target '{text_name}' (known: {known}; or pass a path to a .toml file)", value=text_name)
     if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
+        raise ConfigError(f"{path}: " + ("not a regular file" if path.exists() else "no such config file"))
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {size} bytes, over the limit of {MAX_CONFIG_BYTES} bytes for a config (not read)",
+                          value=size, limit=MAX_CONFIG_BYTES)
     try:
-        text = path.read_bytes().decode("utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)  # the file may grow after the stat
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: over the limit of {MAX_CONFIG_BYTES} bytes for a config", limit=MAX_CONFIG_BYTES)
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     except OSError as exc:

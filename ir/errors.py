@@ -42,3 +42,7 @@ class CompileError(SpikecError):
 
 class InputError(SpikecError):
     """Input arrays do not fit the graph (shape, dtype, missing input)."""
+
+
+class OutputError(SpikecError):
+    """An output cannot be written (full disk, read-only folder); the previous content is left unchanged."""

@@ -346,6 +346,8 @@ def _read_hdf5(path: Path) -> dict[str, Any]:
     """The file as nested dicts (bytes as str), refusing before reading anything too big, too deep or linked away."""
     import h5py
 
+    if not path.is_file():  # a FIFO would block the open forever; /dev/zero never ends
+        raise GraphError(f"cannot read {path} as NIR: not a regular file (a folder, device or pipe)")
     try:
         f = h5py.File(path, "r")
     except Exception as exc:

@@ -8,7 +8,7 @@ import pytest
 
 from spikec.compiler.api import compile as compile_graph
 from spikec.compiler.program import Program, load_program, register_artefact
-from spikec.ir.errors import CompileError, InputError
+from spikec.ir.errors import CompileError, InputError, OutputError
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import LIF, Input, Linear, Output
 
@@ -89,11 +89,16 @@ def test_artefacts_round_trip_and_unsaveable_ones_leave_nothing(tmp_path, progra
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_overwriting_replaces_the_old_program(tmp_path, program):
-    (tmp_path / "p").mkdir()
+def test_overwriting_replaces_the_old_program_but_not_a_users_folder(tmp_path, program):
+    program.save(tmp_path / "p")
     (tmp_path / "p" / "stale").write_text("old")
     program.save(tmp_path / "p")
     assert not (tmp_path / "p" / "stale").exists() and load_program(tmp_path / "p").same_as(program)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("years of work")
+    with pytest.raises(OutputError, match="not a spikec program; refusing to replace it"):
+        program.save(tmp_path / "mine")
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "years of work"
 
 
 def test_tampered_or_foreign_files_are_refused(tmp_path, program):
