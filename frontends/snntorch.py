@@ -331,9 +331,17 @@ def delay_linear_subgraph(layer: SynapticDelayLinear, name: str, dt_s: float) ->
 
 
 def _prepare_for_trace(net: torch.nn.Module) -> None:
-    """Make the copy traceable: RSynaptic(reset_delay=False) crashes in forward with init_hidden."""
+    """Refuse what cannot be traced into an exact graph, and make the copy traceable:
+    RSynaptic(reset_delay=False) crashes in forward with init_hidden.
+
+    Refused neurons are found here, before the trace: nirtorch maps the leaves of a module it does
+    not know (SLSTM's nn.LSTMCell), so the map would never see the neuron itself.
+    """
     import snntorch as snn
 
+    for name, m in net.named_modules():
+        if type(m).__name__ in REFUSED:
+            raise refused(m, name)
     for m in net.modules():
         if isinstance(m, snn.RSynaptic):
             m.reset_delay = True
