@@ -89,12 +89,12 @@ def node_matrix(name: str, node: Node, in_shape: tuple[int, ...], out_shape: tup
     if isinstance(node, (Flatten, Output)):
         return np.eye(n_out), zero
     if isinstance(node, Threshold):
-        # snnTorch Synaptic/RSynaptic/Alpha with reset_mechanism="none": integrators, then a spike test
+        # snnTorch Alpha with reset_mechanism="none": two integrators, then a spike test
         raise CompileError(
-            "a Threshold spikes on a membrane it never resets (snnTorch reset_mechanism='none'), but this target's "
-            "neurons compare only their own v and the hardware resets v on every spike (Lava's LIF, sPyNNaker's "
-            "models), so no population computes it; rewrite: reset_mechanism='zero' or 'subtract' "
-            "(snn.Leaky/RLeaky/Lapicque with reset_mechanism='none' compile exactly)",
+            "a Threshold spikes on a membrane it never resets (e.g. snnTorch Alpha with reset_mechanism='none'), "
+            "but this target's neurons compare only their own v and the hardware resets v on every spike "
+            "(Lava's LIF, sPyNNaker's models), so no population computes it; rewrite: snn.Synaptic "
+            "(with any reset_mechanism, 'none' included), or compile for an RRAM target",
             node=name, parameter="kind", value=node.kind,
         )
     raise CompileError(f"{node.kind} cannot be lowered to a synaptic matrix", node=name)

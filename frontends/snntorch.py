@@ -175,6 +175,30 @@ def _never_reset_lif(tau_s: np.ndarray, r: np.ndarray, threshold: Any, dt_s: flo
     return _Layer(nodes, [("lif", "restore"), ("restore", "lif")])
 
 
+def _never_reset_cuba_lif(tau_syn_s, tau_mem_s, r, w_in, threshold: Any, dt_s: float) -> _Layer:
+    """A current-based membrane that never resets, as a CubaLIF that does, plus two self-connections.
+
+    As in :func:`_never_reset_lif`, ``v`` must get back ``(1 - a_m) thr s_(t-1)`` at step t, but the
+    CubaLIF's input goes through its current I first. A current ``K_t = q s_(t-1)`` with
+    ``q = (1 - a_m) thr / (a_m r)`` does it, and since ``K_t = (1 - a_s) K_(t-1) + a_s w_in y_t`` the
+    input is ``y_t = (q s_(t-1) - (1 - a_s) q s_(t-2)) / (a_s w_in)``: a back edge of weight
+    ``q / (a_s w_in)`` and one through a one-step Delay of weight ``-(1 - a_s) q / (a_s w_in)``
+    (for snnTorch's Synaptic: beta thr and -alpha beta thr).
+    """
+    p = same_shape(tau_syn=tau_syn_s, tau_mem=tau_mem_s, r=r, w_in=w_in, v_threshold=threshold, v_leak=0.0, v_reset=0.0)
+    a_s, a_m = dt_s / p["tau_syn"], dt_s / p["tau_mem"]
+    q = (1.0 - a_m) * p["v_threshold"] / (a_m * p["r"])
+    metadata = {RESET_KEY: "subtract", RESET_DELAY_KEY: False, RESET_RECHECK_KEY: False, "spikec.never_reset": True}
+    nodes = {
+        "lif": nir.CubaLIF(**p, metadata=metadata),
+        "restore": nir.Scale(scale=q / (a_s * p["w_in"])),
+        "hold": nir.Delay(delay=np.full(np.shape(q), dt_s)),
+        "restore_tail": nir.Scale(scale=-(1.0 - a_s) * q / (a_s * p["w_in"])),
+    }
+    edges = [("lif", "restore"), ("restore", "lif"), ("lif", "hold"), ("hold", "restore_tail"), ("restore_tail", "lif")]
+    return _Layer(nodes, edges)
+
+
 def _leaky(neuron: Any, name: str, dt_s: float, kind: str) -> _Layer:
     """Leaky / RLeaky: mem = beta mem + x (+ reset)."""
     tau_s, r = _decay_to_tau(neuron.beta, dt_s, name, "beta")
@@ -189,8 +213,7 @@ def _synaptic(neuron: Any, name: str, dt_s: float, kind: str) -> _Layer:
     tau_mem_s, r = _decay_to_tau(neuron.beta, dt_s, name, "beta")
     tau_syn_s, w_in = _decay_to_tau(neuron.alpha, dt_s, name, "alpha")
     if _reset_mode(neuron, name) == "none":
-        syn = nir.LI(**same_shape(tau=tau_syn_s, r=w_in, v_leak=0.0))
-        return _no_reset({"syn": syn, "mem": nir.LI(**same_shape(tau=tau_mem_s, r=r, v_leak=0.0))}, neuron.threshold)
+        return _never_reset_cuba_lif(tau_syn_s, tau_mem_s, r, w_in, neuron.threshold, dt_s)
     p = same_shape(
         tau_syn=tau_syn_s, tau_mem=tau_mem_s, r=r, w_in=w_in, v_threshold=neuron.threshold, v_leak=0.0, v_reset=0.0,
     )

@@ -143,11 +143,23 @@ def test_a_never_reset_leaky_is_a_lif_whose_self_connection_undoes_the_reset() -
     assert np.mean(spikec.simulate(cut, x)["output"] != run_snntorch(net, x)) > 0.05
 
 
-def test_a_never_reset_synaptic_and_alpha_are_integrators_and_a_threshold() -> None:
-    syn = spikec.from_snntorch(case_network("synaptic_none"), torch.zeros(N_IN))
-    assert [type(syn.nodes[k]) for k in ("1.syn", "1.mem", "1.spike")] == [LI, LI, Threshold]
+def test_a_never_reset_synaptic_is_a_cuba_lif_whose_two_self_connections_undo_the_reset() -> None:
+    graph = spikec.from_snntorch(case_network("synaptic_none"), torch.zeros(N_IN))
+    lif = graph.nodes["1.lif"]
+    assert isinstance(lif, CubaLIF) and (lif.reset, lif.reset_delay) == ("subtract", False)
+    np.testing.assert_allclose(graph.nodes["1.restore"].scale, 0.85 * 4.0, rtol=1e-6)  # beta thr, from s(t-1)
+    np.testing.assert_allclose(graph.nodes["1.restore_tail"].scale, -0.7 * 0.85 * 4.0, rtol=1e-6)  # -alpha beta thr, s(t-2)
+    np.testing.assert_allclose(graph.nodes["1.hold"].delay, 1e-4)
+    net, x = case_network("synaptic_none"), spikes()
+    for suffix in (".restore", ".restore_tail"):  # each self-connection matters
+        cut = graph.replace_nodes({n: v.replace(scale=np.zeros_like(v.scale)) for n, v in graph.items() if n.endswith(suffix)})
+        assert np.mean(spikec.simulate(cut, x)["output"] != run_snntorch(net, x)) > 0.01, suffix
+
+
+def test_a_never_reset_alpha_is_two_integrators_and_a_threshold() -> None:
     alpha = spikec.from_snntorch(case_network("alpha_none"), torch.zeros(N_IN))
     exc, inh, mem = alpha.nodes["1.exc"], alpha.nodes["1.inh"], alpha.nodes["1.mem"]
+    assert isinstance(exc, LI) and isinstance(inh, LI) and isinstance(alpha.nodes["1.spike"], Threshold)
     np.testing.assert_allclose(1e-4 / exc.tau * exc.r, 1.0)  # exc = alpha exc + x
     np.testing.assert_allclose(1e-4 / inh.tau * inh.r, -1.0)  # inh = beta inh - x
     k = np.log(0.9) / (np.log(0.8) - np.log(0.9)) + 1
@@ -175,7 +187,7 @@ def test_learned_vector_parameters_stay_per_neuron() -> None:
 
 TARGETS = ("loihi2", "spinnaker1", "rram-512")
 #: hidden layer under test, plain output layer where the output layer itself is not what a target must refuse
-ON_TARGETS = [c for c in CASES if not c.startswith(("synaptic_none", "rsynaptic_none", "alpha_none"))]
+ON_TARGETS = [c for c in CASES if c != "alpha_none"]
 
 
 def target_network(case: str) -> torch.nn.Sequential:
@@ -215,12 +227,11 @@ def test_neuron_compiles_and_the_backend_equals_the_reference(case: str, target:
 
 
 @pytest.mark.parametrize("target", ["loihi2", "spinnaker1"])
-@pytest.mark.parametrize("case", ["synaptic_none", "alpha_none"])
-def test_a_spiking_threshold_on_integrators_is_refused_naming_the_hardware_limit(case: str, target: str) -> None:
-    graph = spikec.from_snntorch(case_network(case), torch.zeros(N_IN))
+def test_a_never_reset_alpha_is_refused_naming_the_hardware_limit(target: str) -> None:
+    graph = spikec.from_snntorch(case_network("alpha_none"), torch.zeros(N_IN))
     with pytest.raises(CompileError, match=r"node .1\.spike.: a Threshold spikes on a membrane it never resets.*resets v on every spike") as err:
         spikec.compile(graph, target, **({"fidelity_steps": 0} if target == "loihi2" else {}))
-    assert "reset_mechanism" in str(err.value)
+    assert "rewrite: snn.Synaptic" in str(err.value)
 
 
 def test_never_reset_neurons_run_on_rram_with_the_threshold() -> None:
