@@ -8,6 +8,9 @@ Norse 1.1.0 feed-forward cells, one step at the cell's own ``dt``
                 z = H(v - v_th); v = v_reset where z
     LIBoxCell   v += dt tau_mem_inv (v_leak - v + x)             (outputs v)
     LICell      i += x; v += dt tau_mem_inv (v_leak - v + i); i -= dt tau_syn_inv i
+    LIFRecurrentCell  as LIFCell with i += W_in x + W_rec z_{t-1} (lif_step; no bias)
+    IAFCell     v += x; z = H(v - v_th); v = v_reset where z
+    LIF, LIFRecurrent, IAF, LI: the cells looped over the sequence's first dimension
 
 Under spikec's forward Euler at ``dt_s`` these are, exactly:
 
@@ -18,7 +21,13 @@ Under spikec's forward Euler at ``dt_s`` these are, exactly:
   Norse's jumped current, which the membrane sees in the same step;
 * LIBoxCell -> LI(tau, r = 1);
 * LICell -> LI(tau_syn, r = tau_syn / dt_s) -> LI(tau_mem, r = 1): the current is
-  itself a leaky integrator of x with unit jumps.
+  itself a leaky integrator of x with unit jumps; LILinearCell puts a Linear in front;
+* LIFRecurrentCell -> Linear(W_in) -> CubaLIF, with a Linear(W_rec) back edge;
+* IAFCell -> IF(r = 1), zero reset to v_reset.
+
+LSNN (adaptive threshold), LIFAdEx/LIFEx (exponential term), Izhikevich (quadratic),
+LIFRefrac (refractory counter), CobaLIF (conductances), LIFMC (membrane coupling) and
+LIFCorrelation are refused (``REFUSED``) naming the layer, the reason and the rewrite.
 
 Norse's own exporter (``norse/torch/utils/export_nir.py``) writes
 ``tau = dt / tau_mem_inv`` (a thousand times too short at dt = 1 ms, Norse issue
@@ -26,9 +35,9 @@ Norse's own exporter (``norse/torch/utils/export_nir.py``) writes
 without bias and knows neither Flatten, pooling nor LICell: we keep its Linear
 mapping and build the rest here.
 
-Norse starts the membrane at ``v_leak``; spikec's executor starts every state at
-zero, so a graph with ``v_leak != 0`` differs in its first steps (see
-docs/frontends.md).
+Norse starts the membrane at ``v_leak`` (IAF at ``v_reset``); spikec's executor starts
+every state at zero, so a graph with ``v_leak != 0`` (``v_reset != 0``) differs in its
+first steps (see docs/frontends.md).
 """
 from __future__ import annotations
 

@@ -7,7 +7,18 @@ previous step and ``H(u) = u > 0``::
     Leaky       mem = beta mem + x                    (- r_t thr | zero: mem_{t-1} zeroed first)
     Synaptic    syn = alpha syn + x;  mem = beta mem + syn   (- r_t thr | zero: mem = 0 if r_t)
     RLeaky      x  += recurrent(spk_{t-1}) (an nn.Linear with bias, a Conv2d, or V * spk)
-    spike       spk = H(mem - thr)
+    Lapicque    mem = (1 - ts/(RC)) mem + (ts/C) x        (reset always one step late)
+    Alpha       exc = a exc + x; inh = b inh - x; mem = k (exc + inh), k = ln a/(ln b - ln a) + 1
+    spike       spk = gsf * H(mem - thr)                  (gsf: graded_spikes_factor, 1 by default)
+
+How each becomes nodes (docs/frontends.md has the table): Leaky/RLeaky/Lapicque ->
+LIF; Synaptic/RSynaptic -> CubaLIF; ``reset_mechanism="none"`` -> the same neuron with
+an immediate subtraction plus self-connections that add the subtracted threshold back
+(exact, and it compiles on every target), Alpha only without reset (two LI, a Scale
+and a Threshold); graded spikes -> a Scale after the spikes, inside the recurrence.
+SLSTM, SConv2dLSTM, DeltaLeaky, LeakyParallel, StateLeaky, LinearLeaky,
+AssociativeLeaky, ``inhibition`` and ``state_quant`` are refused (``REFUSED``), naming
+the layer, the reason and the nearest exact rewrite.
 
 With ``dt`` (default 1e-4 s, the exporter's): ``tau = dt / (1 - beta)``,
 ``r = tau / dt``; ``tau_syn = dt / (1 - alpha)``, ``w_in = tau_syn / dt``; under
