@@ -104,7 +104,7 @@ def case_network(case: str) -> torch.nn.Sequential:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_neuron_spikes_equal_snntorch_step_for_step(case: str) -> None:
+def test_neuron_spikes_equal_snntorch_step_for_step(case: str, tmp_path) -> None:
     net = case_network(case)
     x = spikes()
     expected = run_snntorch(net, x)
@@ -112,6 +112,8 @@ def test_neuron_spikes_equal_snntorch_step_for_step(case: str) -> None:
     assert 0.02 < density < 0.7, f"output spike density {density:.3f}: the test network proves too little"
     graph = spikec.from_snntorch(net, torch.zeros(N_IN))
     np.testing.assert_array_equal(spikec.simulate(graph, x)["output"], expected)
+    spikec.save_nir(graph, tmp_path / "net.nir")  # the compositions survive a .nir file
+    np.testing.assert_array_equal(spikec.simulate(spikec.load_nir(tmp_path / "net.nir"), x, 1e-4)["output"], expected)
 
 
 def test_graded_spikes_are_a_scale_after_the_spikes_and_feed_the_recurrence() -> None:
