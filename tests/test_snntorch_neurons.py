@@ -287,3 +287,22 @@ def test_a_spiking_conv_lstm_is_refused_by_name() -> None:
     net = torch.nn.Sequential(snn.SConv2dLSTM(in_channels=1, out_channels=2, kernel_size=3, init_hidden=True))
     with pytest.raises(GraphError, match=r"node '0': snnTorch SConv2dLSTM cannot be compiled exactly.*multiplies.*rewrite"):
         spikec.from_snntorch(net, torch.zeros(1, 6, 6))
+
+
+def test_never_reset_and_graded_neurons_after_a_convolution_match() -> None:
+    """The self-connections and Scales broadcast over (C, H, W) like the neuron's parameters."""
+    torch.manual_seed(3)
+    conv = torch.nn.Conv2d(2, 4, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.mul_(3.0)
+    net = torch.nn.Sequential(
+        conv, snn.Synaptic(alpha=0.6, beta=0.8, threshold=2.0, reset_mechanism="none", **kw),
+        torch.nn.AvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(64, 5),
+        snn.Leaky(beta=0.9, reset_mechanism="none", graded_spikes_factor=torch.linspace(1, 2, 5), output=True, **kw),
+    )
+    x = (np.random.default_rng(0).random((60, 2, 2, 8, 8)) < 0.4).astype(np.float32)
+    expected = run_snntorch(net, x)
+    assert 0.02 < np.mean(expected != 0) < 0.7
+    graph = spikec.from_snntorch(net, torch.zeros(2, 8, 8))
+    assert graph.nodes["1.restore_tail"].scale.shape == (4, 8, 8)
+    np.testing.assert_array_equal(spikec.simulate(graph, x)["output"], expected)
