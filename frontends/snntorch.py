@@ -95,7 +95,7 @@ def refused(module: torch.nn.Module, name: str) -> GraphError:
 
 
 def _reset_mode(neuron: Any, name: str) -> str:
-    """"subtract", "zero" or "none" (no reset: a non-spiking integrator and a Threshold)."""
+    """"subtract", "zero" or "none" (no reset: see _never_reset_lif and _never_reset_cuba_lif)."""
     return _RESET_NAMES[int(neuron.reset_mechanism_val)]
 
 
@@ -158,14 +158,6 @@ class _Layer:
     edges: list[tuple[str, str]] = field(default_factory=list)
     entry: tuple[str, ...] = ("lif",)
     spikes: str = "lif"
-
-
-def _no_reset(chain: dict[str, Any], threshold: Any) -> _Layer:
-    """reset_mechanism="none": the membrane never resets, so it is the last non-spiking integrator of ``chain``
-    followed by a Threshold; snnTorch spikes on mem - thr > 0, spikec's Threshold on mem > thr."""
-    names = list(chain)
-    nodes = {**chain, "spike": nir.Threshold(threshold=as_numpy(threshold))}
-    return _Layer(nodes, list(zip(names, names[1:] + ["spike"])), entry=(names[0],), spikes="spike")
 
 
 def _never_reset_lif(tau_s: np.ndarray, r: np.ndarray, threshold: Any, dt_s: float) -> _Layer:
@@ -316,7 +308,7 @@ def _recurrent_synapse(neuron: Any, name: str) -> Any:
 
 
 def _neuron(module: Any, name: str, dt_s: float) -> Any | None:
-    """NIR form of an snnTorch neuron (None if ``module`` is none)."""
+    """NIR form of an snnTorch neuron (None if ``module`` is not one); refused neurons raise."""
     import snntorch as snn
 
     if type(module).__name__ in REFUSED:
