@@ -89,12 +89,12 @@ def node_matrix(name: str, node: Node, in_shape: tuple[int, ...], out_shape: tup
     if isinstance(node, (Flatten, Output)):
         return np.eye(n_out), zero
     if isinstance(node, Threshold):
-        # snnTorch Alpha with reset_mechanism="none": two integrators, then a spike test
+        # e.g. a NIR graph's LI -> Threshold: integrators, then a spike test on a membrane that never resets
         raise CompileError(
-            "a Threshold spikes on a membrane it never resets (e.g. snnTorch Alpha with reset_mechanism='none'), "
-            "but this target's neurons compare only their own v and the hardware resets v on every spike "
-            "(Lava's LIF, sPyNNaker's models), so no population computes it; rewrite: snn.Synaptic "
-            "(with any reset_mechanism, 'none' included), or compile for an RRAM target",
+            "a Threshold spikes on a membrane it never resets (an integrator followed by a spike test), but this "
+            "target's neurons compare only their own v and the hardware resets v on every spike (Lava's LIF, "
+            "sPyNNaker's models), so no population computes it; rewrite: a LIF with a subtractive reset and a "
+            "self-connection that adds the threshold back (exact, docs/frontends.md), or compile for an RRAM target",
             node=name, parameter="kind", value=node.kind,
         )
     raise CompileError(f"{node.kind} cannot be lowered to a synaptic matrix", node=name)

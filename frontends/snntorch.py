@@ -14,8 +14,8 @@ previous step and ``H(u) = u > 0``::
 How each becomes nodes (docs/frontends.md has the table): Leaky/RLeaky/Lapicque ->
 LIF; Synaptic/RSynaptic -> CubaLIF; ``reset_mechanism="none"`` -> the same neuron with
 an immediate subtraction plus self-connections that add the subtracted threshold back
-(exact, and it compiles on every target), Alpha only without reset (two LI, a Scale
-and a Threshold); graded spikes -> a Scale after the spikes, inside the recurrence.
+(exact, and it compiles on every target); Alpha only without reset (a one-step Delay
+and such a CubaLIF); graded spikes -> a Scale after the spikes, inside the recurrence.
 SLSTM, SConv2dLSTM, DeltaLeaky, LeakyParallel, StateLeaky, LinearLeaky,
 AssociativeLeaky, ``inhibition`` and ``state_quant`` are refused (``REFUSED``), naming
 the layer, the reason and the nearest exact rewrite.
@@ -247,10 +247,13 @@ def _lapicque(neuron: Any, name: str, dt_s: float) -> _Layer:
 def _alpha(neuron: Any, name: str, dt_s: float) -> _Layer:
     """Alpha: exc = a exc + x; inh = b inh - x; mem = k (exc + inh), k = ln a / (ln b - ln a) + 1.
 
-    Without a reset this is two leaky integrators (one with gain -1) summed and scaled by k, then a
-    Threshold. snnTorch's zero and subtract resets zero (or shift) exc and inh, the *synaptic* states, when
-    the combined membrane of the previous step crossed the threshold: spikec's neurons reset only their
-    own membrane on their own spike, so those are refused.
+    Without a reset, exc + inh at step t is ``sum_(j>=1) (a^j - b^j) x_(t-j) = (a - b) V_(t-1)``, where V
+    is a current-based membrane with current decay a and membrane decay b driven by x
+    (``V_t = sum_j (a^(j+1) - b^(j+1)) / (a - b) x_(t-j)``). So Alpha's spikes are those of a never-reset
+    CubaLIF (alpha = a, beta = b, gain k (a - b)) one step behind its input: a one-step Delay in front.
+    snnTorch's zero and subtract resets zero (or shift) exc and inh, the *synaptic* states, when the
+    combined membrane of the previous step crossed the threshold: spikec's neurons reset only their own
+    membrane on their own spike, so those are refused.
     """
     mode = _reset_mode(neuron, name)
     if mode != "none":
@@ -262,17 +265,12 @@ def _alpha(neuron: Any, name: str, dt_s: float) -> _Layer:
             node=name, parameter="reset_mechanism", value=mode,
         )
     a, b = (np.clip(as_numpy(v), 0.0, 1.0) for v in (neuron.alpha, neuron.beta))
-    tau_exc, g_exc = _decay_to_tau(a, dt_s, name, "alpha")
-    tau_inh, g_inh = _decay_to_tau(b, dt_s, name, "beta")
+    tau_syn, w_in = _decay_to_tau(a, dt_s, name, "alpha")
+    tau_mem, r = _decay_to_tau(b, dt_s, name, "beta")
     k = np.log(a) / (np.log(b) - np.log(a)) + 1.0
-    nodes = {
-        "exc": nir.LI(**same_shape(tau=tau_exc, r=g_exc, v_leak=0.0)),
-        "inh": nir.LI(**same_shape(tau=tau_inh, r=-g_inh, v_leak=0.0)),
-        "mem": nir.Scale(scale=k),
-        "spike": nir.Threshold(threshold=as_numpy(neuron.threshold)),
-    }
-    edges = [("exc", "mem"), ("inh", "mem"), ("mem", "spike")]
-    return _Layer(nodes, edges, entry=("exc", "inh"), spikes="spike")
+    layer = _never_reset_cuba_lif(tau_syn, tau_mem, r * k * (a - b), w_in, neuron.threshold, dt_s)
+    nodes = {"lag": nir.Delay(delay=np.full(np.shape(layer.nodes["lif"].v_threshold), dt_s)), **layer.nodes}
+    return _Layer(nodes, [("lag", "lif"), *layer.edges], entry=("lag",), spikes="lif")
 
 
 def _as_nir(layer: _Layer, graded: np.ndarray | None = None, recurrent: Any = None) -> Any:
