@@ -24,7 +24,7 @@ import numpy as np
 from ..ir.errors import CompileError
 from ..ir.graph import Graph
 from ..ir.nodes import (
-    Affine, AvgPool2d, Conv1d, Conv2d, Delay, DelayLinear, Flatten, Input, Linear, Node, Output, Scale, SumPool2d,
+    Affine, AvgPool2d, Conv1d, Conv2d, Delay, DelayLinear, Flatten, Input, Linear, Node, Output, Scale, SumPool2d, Threshold,
     NEURON_TYPES,
 )
 from ..ir.shapes import conv_geometry, infer_shapes, pool_geometry
@@ -88,6 +88,15 @@ def node_matrix(name: str, node: Node, in_shape: tuple[int, ...], out_shape: tup
         return pool_matrix(node, in_shape, out_shape), zero
     if isinstance(node, (Flatten, Output)):
         return np.eye(n_out), zero
+    if isinstance(node, Threshold):
+        # e.g. a NIR graph's LI -> Threshold: integrators, then a spike test on a membrane that never resets
+        raise CompileError(
+            "a Threshold spikes on a membrane it never resets (an integrator followed by a spike test), but this "
+            "target's neurons compare only their own v and the hardware resets v on every spike (Lava's LIF, "
+            "sPyNNaker's models), so no population computes it; rewrite: a LIF with a subtractive reset and a "
+            "self-connection that adds the threshold back (exact, docs/frontends.md), or compile for an RRAM target",
+            node=name, parameter="kind", value=node.kind,
+        )
     raise CompileError(f"{node.kind} cannot be lowered to a synaptic matrix", node=name)
 
 

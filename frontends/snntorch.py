@@ -7,7 +7,18 @@ previous step and ``H(u) = u > 0``::
     Leaky       mem = beta mem + x                    (- r_t thr | zero: mem_{t-1} zeroed first)
     Synaptic    syn = alpha syn + x;  mem = beta mem + syn   (- r_t thr | zero: mem = 0 if r_t)
     RLeaky      x  += recurrent(spk_{t-1}) (an nn.Linear with bias, a Conv2d, or V * spk)
-    spike       spk = H(mem - thr)
+    Lapicque    mem = (1 - ts/(RC)) mem + (ts/C) x        (reset always one step late)
+    Alpha       exc = a exc + x; inh = b inh - x; mem = k (exc + inh), k = ln a/(ln b - ln a) + 1
+    spike       spk = gsf * H(mem - thr)                  (gsf: graded_spikes_factor, 1 by default)
+
+How each becomes nodes (docs/frontends.md has the table): Leaky/RLeaky/Lapicque ->
+LIF; Synaptic/RSynaptic -> CubaLIF; ``reset_mechanism="none"`` -> the same neuron with
+an immediate subtraction plus self-connections that add the subtracted threshold back
+(exact, and it compiles on every target); Alpha only without reset (a one-step Delay
+and such a CubaLIF); graded spikes -> a Scale after the spikes, inside the recurrence.
+SLSTM, SConv2dLSTM, DeltaLeaky, LeakyParallel, StateLeaky, LinearLeaky,
+AssociativeLeaky, ``inhibition`` and ``state_quant`` are refused (``REFUSED``), naming
+the layer, the reason and the nearest exact rewrite.
 
 With ``dt`` (default 1e-4 s, the exporter's): ``tau = dt / (1 - beta)``,
 ``r = tau / dt``; ``tau_syn = dt / (1 - alpha)``, ``w_in = tau_syn / dt``; under
@@ -33,6 +44,7 @@ What snnTorch's exporter gets wrong, and what we do instead (docs/frontends.md):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import nir
@@ -49,33 +61,68 @@ from .torch_trace import as_numpy, map_standard_layer, same_shape, trace_to_grap
 
 SUPPORTED = (
     "Linear", "Conv2d", "AvgPool2d", "Flatten", "snntorch.Leaky", "snntorch.Synaptic",
-    "snntorch.RLeaky", "snntorch.RSynaptic", "spikec SynapticDelayLinear",
+    "snntorch.RLeaky", "snntorch.RSynaptic", "snntorch.Lapicque", "snntorch.Alpha(reset_mechanism='none')",
+    "spikec SynapticDelayLinear",
 )
-_RESET_NAMES = {0: "subtract", 1: "zero"}
+_RESET_NAMES = {0: "subtract", 1: "zero", 2: "none"}
+
+#: snnTorch neurons no spikec graph computes: (why, the nearest exact rewrite).
+REFUSED: dict[str, tuple[str, str]] = {
+    "SLSTM": ("a spiking LSTM multiplies gate activations with its states (sigmoid(.) * c), "
+              "and no NIR primitive multiplies two signals", "snn.RLeaky or snn.RSynaptic (recurrent LIF)"),
+    "SConv2dLSTM": ("a spiking convolutional LSTM multiplies gate activations with its states, "
+                    "and no NIR primitive multiplies two signals",
+                    "nn.Conv2d followed by snn.RLeaky(conv2d_channels=..., kernel_size=...)"),
+    "DeltaLeaky": ("it fires on |mem_t - mem_(t-1)| > delta_threshold, an absolute value of a difference "
+                   "that no NIR primitive computes", "snn.Leaky"),
+    "LeakyParallel": ("it is a ReLU nn.RNN over the whole sequence (hidden state clipped at 0, no reset), "
+                      "not a stepped neuron", "nn.Linear followed by snn.Leaky"),
+    "StateLeaky": ("it filters the whole sequence at once with a truncated causal decay kernel, "
+                   "not a stepped neuron", "snn.Leaky(reset_mechanism='none')"),
+    "LinearLeaky": ("it filters the whole sequence at once with a truncated causal decay kernel, "
+                    "not a stepped neuron", "nn.Linear followed by snn.Leaky(reset_mechanism='none')"),
+    "AssociativeLeaky": ("its key-value memory multiplies two signals (outer products), "
+                         "which no NIR primitive computes", "snn.Leaky or snn.RLeaky"),
+}
+
+
+def refused(module: torch.nn.Module, name: str) -> GraphError:
+    why, rewrite = REFUSED[type(module).__name__]
+    return GraphError(
+        f"snnTorch {type(module).__name__} cannot be compiled exactly: {why}; nearest exact rewrite: {rewrite}",
+        node=name, value=type(module).__name__,
+    )
 
 
 def _reset_mode(neuron: Any, name: str) -> str:
-    mode = _RESET_NAMES.get(int(neuron.reset_mechanism_val))
-    if mode is None:
-        raise GraphError(
-            "reset_mechanism 'none' has no spikec equivalent (NIR neurons always reset)",
-            node=name, parameter="reset_mechanism", value="none",
-        )
-    return mode
+    """"subtract", "zero" or "none" (no reset: see _never_reset_lif and _never_reset_cuba_lif)."""
+    return _RESET_NAMES[int(neuron.reset_mechanism_val)]
 
 
 def _check_plain_neuron(neuron: Any, name: str) -> None:
-    """Reject the options whose forward pass is not a LIF/CubaLIF."""
+    """Reject the options whose forward pass no spikec graph computes."""
     if neuron.inhibition:
-        raise GraphError("inhibition=True (winner-take-all) is not supported", node=name, parameter="inhibition", value=True)
-    if neuron.state_quant:
-        raise GraphError("state_quant is not supported (quantise at compile time instead)", node=name, parameter="state_quant")
-    gsf = as_numpy(neuron.graded_spikes_factor)
-    if np.any(gsf != 1.0):
         raise GraphError(
-            "graded_spikes_factor must be 1 (spikes are 0/1 in NIR)",
-            node=name, parameter="graded_spikes_factor", value=float(gsf.ravel()[0]), limit=1.0,
+            "inhibition=True (winner-take-all) cannot be compiled exactly: only the neuron with the largest "
+            "membrane of each sample may spike, an argmax across the layer that no NIR primitive computes; "
+            "nearest exact rewrite: inhibition=False",
+            node=name, parameter="inhibition", value=True,
         )
+    if neuron.state_quant:
+        raise GraphError(
+            "state_quant cannot be compiled exactly: it rounds the membrane to a grid at every step, which no "
+            "NIR primitive does; nearest exact rewrite: state_quant=False (each target quantises at compile time)",
+            node=name, parameter="state_quant",
+        )
+
+
+def _graded_factor(neuron: Any) -> np.ndarray | None:
+    """snnTorch's graded_spikes_factor (spk = gsf * H(mem - thr)) when it is not 1, else None."""
+    gsf = getattr(neuron, "graded_spikes_factor", None)
+    if gsf is None:
+        return None
+    gsf = as_numpy(gsf)
+    return gsf if np.any(gsf != 1.0) else None
 
 
 def _decay_to_tau(decay: Any, dt_s: float, name: str, parameter: str) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +139,7 @@ def _decay_to_tau(decay: Any, dt_s: float, name: str, parameter: str) -> tuple[n
 
 def _reset_metadata(neuron: Any, name: str, *, kind: str) -> dict[str, Any]:
     mode = _reset_mode(neuron, name)
-    delay = bool(neuron.reset_delay)
+    delay = bool(getattr(neuron, "reset_delay", True))  # Lapicque has no option: it always resets one step late
     if kind == "Leaky" and mode == "zero":
         delay = False  # spike-equivalent: snnTorch zeroes mem_{t-1}, before the input
     if kind == "RSynaptic":
@@ -102,21 +149,151 @@ def _reset_metadata(neuron: Any, name: str, *, kind: str) -> dict[str, Any]:
     return {RESET_KEY: mode, RESET_DELAY_KEY: delay, RESET_RECHECK_KEY: recheck}
 
 
-def _lif_node(neuron: Any, name: str, dt_s: float, kind: str) -> Any:
-    _check_plain_neuron(neuron, name)
+@dataclass
+class _Layer:
+    """One snnTorch neuron as NIR nodes: ``entry`` nodes take the layer's (and the recurrent) input,
+    ``spikes`` is the node whose output is the layer's output."""
+
+    nodes: dict[str, Any]
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    entry: tuple[str, ...] = ("lif",)
+    spikes: str = "lif"
+
+
+def _never_reset_lif(tau_s: np.ndarray, r: np.ndarray, threshold: Any, dt_s: float) -> _Layer:
+    """A leaky membrane that never resets, as a LIF that does, plus a self-connection that undoes the reset.
+
+    With a = dt/tau, an immediate subtractive reset and a one-to-one back edge of weight
+    w = (1 - a) thr / (a r), the LIF's ``v`` is ``m - thr s`` where ``m`` is the never-reset membrane
+    ``m_t = (1 - a) m_(t-1) + a r x_t``: ``v_t = (1-a) v_(t-1) + a r (x_t + w s_(t-1)) - thr s_t
+    = (1-a)(m_(t-1) - thr s_(t-1)) + a r x_t + (1-a) thr s_(t-1) - thr s_t = m_t - thr s_t``, and its spike
+    test on the pre-reset value is ``m_t > thr``, snnTorch's test. Unlike an integrator followed by a
+    Threshold, this compiles for every target family (a LIF and a recurrent weight).
+    """
+    p = same_shape(tau=tau_s, r=r, v_threshold=threshold, v_leak=0.0, v_reset=0.0)
+    a = dt_s / p["tau"]
+    restore = (1.0 - a) * p["v_threshold"] / (a * p["r"])
+    metadata = {RESET_KEY: "subtract", RESET_DELAY_KEY: False, RESET_RECHECK_KEY: False, "spikec.never_reset": True}
+    nodes = {"lif": nir.LIF(**p, metadata=metadata), "restore": nir.Scale(scale=restore)}
+    return _Layer(nodes, [("lif", "restore"), ("restore", "lif")])
+
+
+def _never_reset_cuba_lif(tau_syn_s, tau_mem_s, r, w_in, threshold: Any, dt_s: float) -> _Layer:
+    """A current-based membrane that never resets, as a CubaLIF that does, plus two self-connections.
+
+    As in :func:`_never_reset_lif`, ``v`` must get back ``(1 - a_m) thr s_(t-1)`` at step t, but the
+    CubaLIF's input goes through its current I first. A current ``K_t = q s_(t-1)`` with
+    ``q = (1 - a_m) thr / (a_m r)`` does it, and since ``K_t = (1 - a_s) K_(t-1) + a_s w_in y_t`` the
+    input is ``y_t = (q s_(t-1) - (1 - a_s) q s_(t-2)) / (a_s w_in)``: a back edge of weight
+    ``q / (a_s w_in)`` and one through a one-step Delay of weight ``-(1 - a_s) q / (a_s w_in)``
+    (for snnTorch's Synaptic: beta thr and -alpha beta thr).
+    """
+    p = same_shape(tau_syn=tau_syn_s, tau_mem=tau_mem_s, r=r, w_in=w_in, v_threshold=threshold, v_leak=0.0, v_reset=0.0)
+    a_s, a_m = dt_s / p["tau_syn"], dt_s / p["tau_mem"]
+    q = (1.0 - a_m) * p["v_threshold"] / (a_m * p["r"])
+    metadata = {RESET_KEY: "subtract", RESET_DELAY_KEY: False, RESET_RECHECK_KEY: False, "spikec.never_reset": True}
+    nodes = {
+        "lif": nir.CubaLIF(**p, metadata=metadata),
+        "restore": nir.Scale(scale=q / (a_s * p["w_in"])),
+        "hold": nir.Delay(delay=np.full(np.shape(q), dt_s)),
+        "restore_tail": nir.Scale(scale=-(1.0 - a_s) * q / (a_s * p["w_in"])),
+    }
+    edges = [("lif", "restore"), ("restore", "lif"), ("lif", "hold"), ("hold", "restore_tail"), ("restore_tail", "lif")]
+    return _Layer(nodes, edges)
+
+
+def _leaky(neuron: Any, name: str, dt_s: float, kind: str) -> _Layer:
+    """Leaky / RLeaky: mem = beta mem + x (+ reset)."""
     tau_s, r = _decay_to_tau(neuron.beta, dt_s, name, "beta")
+    if _reset_mode(neuron, name) == "none":
+        return _never_reset_lif(tau_s, r, neuron.threshold, dt_s)
     p = same_shape(tau=tau_s, r=r, v_threshold=neuron.threshold, v_leak=0.0, v_reset=0.0)
-    return nir.LIF(**p, metadata=_reset_metadata(neuron, name, kind=kind))
+    return _Layer({"lif": nir.LIF(**p, metadata=_reset_metadata(neuron, name, kind=kind))})
 
 
-def _cuba_lif_node(neuron: Any, name: str, dt_s: float, kind: str) -> Any:
-    _check_plain_neuron(neuron, name)
+def _synaptic(neuron: Any, name: str, dt_s: float, kind: str) -> _Layer:
+    """Synaptic / RSynaptic: syn = alpha syn + x; mem = beta mem + syn (+ reset of mem only)."""
     tau_mem_s, r = _decay_to_tau(neuron.beta, dt_s, name, "beta")
     tau_syn_s, w_in = _decay_to_tau(neuron.alpha, dt_s, name, "alpha")
+    if _reset_mode(neuron, name) == "none":
+        return _never_reset_cuba_lif(tau_syn_s, tau_mem_s, r, w_in, neuron.threshold, dt_s)
     p = same_shape(
         tau_syn=tau_syn_s, tau_mem=tau_mem_s, r=r, w_in=w_in, v_threshold=neuron.threshold, v_leak=0.0, v_reset=0.0,
     )
-    return nir.CubaLIF(**p, metadata=_reset_metadata(neuron, name, kind=kind))
+    return _Layer({"lif": nir.CubaLIF(**p, metadata=_reset_metadata(neuron, name, kind=kind))})
+
+
+def _lapicque(neuron: Any, name: str, dt_s: float) -> _Layer:
+    """Lapicque (RC circuit): mem = (1 - ts/(RC)) mem + (ts/C) x, with R, C and time_step ts as stored.
+
+    snnTorch derives R and C from beta when given beta (R = 1, C = ts / ln(1/beta)) and then uses only
+    R, C and ts: the decay is 1 - ln(1/beta), not beta. Under spikec's Euler step at dt_s that is a
+    LIF with tau = dt_s RC/ts and r = R. Its reset is always one step late (no reset_delay option):
+    subtract, or zero with the step's input lost, both spikec's delayed resets.
+    """
+    rc_steps = as_numpy(neuron.R) * as_numpy(neuron.C) / as_numpy(neuron.time_step)
+    if np.any(~np.isfinite(rc_steps)) or np.any(rc_steps <= 0):
+        raise GraphError(
+            "R*C/time_step must be a positive finite number of steps", node=name, parameter="R*C",
+            value=float(np.ravel(rc_steps)[0]), limit="> 0",
+        )
+    tau_s, r = dt_s * rc_steps, as_numpy(neuron.R)
+    if _reset_mode(neuron, name) == "none":
+        return _never_reset_lif(tau_s, r, neuron.threshold, dt_s)
+    p = same_shape(tau=tau_s, r=r, v_threshold=neuron.threshold, v_leak=0.0, v_reset=0.0)
+    return _Layer({"lif": nir.LIF(**p, metadata=_reset_metadata(neuron, name, kind="Lapicque"))})
+
+
+def _alpha(neuron: Any, name: str, dt_s: float) -> _Layer:
+    """Alpha: exc = a exc + x; inh = b inh - x; mem = k (exc + inh), k = ln a / (ln b - ln a) + 1.
+
+    Without a reset, exc + inh at step t is ``sum_(j>=1) (a^j - b^j) x_(t-j) = (a - b) V_(t-1)``, where V
+    is a current-based membrane with current decay a and membrane decay b driven by x
+    (``V_t = sum_j (a^(j+1) - b^(j+1)) / (a - b) x_(t-j)``). So Alpha's spikes are those of a never-reset
+    CubaLIF (alpha = a, beta = b, gain k (a - b)) one step behind its input: a one-step Delay in front.
+    snnTorch's zero and subtract resets zero (or shift) exc and inh, the *synaptic* states, when the
+    combined membrane of the previous step crossed the threshold: spikec's neurons reset only their own
+    membrane on their own spike, so those are refused.
+    """
+    mode = _reset_mode(neuron, name)
+    if mode != "none":
+        raise GraphError(
+            f"Alpha with reset_mechanism={mode!r} cannot be compiled exactly: its reset zeroes the two synaptic "
+            "states (syn_exc, syn_inh) when their combined membrane crossed the threshold, and spikec's neurons "
+            "reset only their own membrane on their own spike; nearest exact rewrite: snn.Synaptic "
+            "(or Alpha with reset_mechanism='none', which is exact)",
+            node=name, parameter="reset_mechanism", value=mode,
+        )
+    a, b = (np.clip(as_numpy(v), 0.0, 1.0) for v in (neuron.alpha, neuron.beta))
+    tau_syn, w_in = _decay_to_tau(a, dt_s, name, "alpha")
+    tau_mem, r = _decay_to_tau(b, dt_s, name, "beta")
+    k = np.log(a) / (np.log(b) - np.log(a)) + 1.0
+    layer = _never_reset_cuba_lif(tau_syn, tau_mem, r * k * (a - b), w_in, neuron.threshold, dt_s)
+    nodes = {"lag": nir.Delay(delay=np.full(np.shape(layer.nodes["lif"].v_threshold), dt_s)), **layer.nodes}
+    return _Layer(nodes, [("lag", "lif"), *layer.edges], entry=("lag",), spikes="lif")
+
+
+def _as_nir(layer: _Layer, graded: np.ndarray | None = None, recurrent: Any = None) -> Any:
+    """The layer as one NIR node, or as a subgraph when it has graded spikes, a recurrence or several nodes.
+
+    Graded spikes (``spk = gsf * H(mem - thr)``) are a Scale after the spikes; snnTorch feeds the graded
+    spikes to the recurrent connection, so the Scale sits inside the loop. The reset still follows H.
+    """
+    nodes, edges, spikes = dict(layer.nodes), list(layer.edges), layer.spikes
+    if graded is not None:
+        nodes["graded"], spikes = nir.Scale(scale=graded), "graded"
+        edges.append((layer.spikes, "graded"))
+    if recurrent is not None:
+        nodes["w_rec"] = recurrent
+        edges += [(spikes, "w_rec")] + [("w_rec", e) for e in layer.entry]
+    if len(nodes) == 1:
+        (node,) = nodes.values()
+        return node
+    edges = [("input", e) for e in layer.entry] + edges + [(spikes, "output")]
+    return nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=None), **nodes, "output": nir.Output(output_type=None)},
+        edges=edges, type_check=False,
+    )
 
 
 def _recurrent_synapse(neuron: Any, name: str) -> Any:
@@ -128,28 +305,36 @@ def _recurrent_synapse(neuron: Any, name: str) -> Any:
     return nir.Scale(scale=as_numpy(neuron.recurrent.V))
 
 
-def _recurrent_subgraph(neuron: Any, name: str, dt_s: float, kind: str) -> Any:
-    lif = _lif_node(neuron, name, dt_s, kind) if kind == "RLeaky" else _cuba_lif_node(neuron, name, dt_s, kind)
-    return nir.NIRGraph(
-        nodes={"input": nir.Input(input_type=None), "lif": lif, "w_rec": _recurrent_synapse(neuron, name), "output": nir.Output(output_type=None)},
-        edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
-        type_check=False,
-    )
+def _neuron(module: Any, name: str, dt_s: float) -> Any | None:
+    """NIR form of an snnTorch neuron (None if ``module`` is not one); refused neurons raise."""
+    import snntorch as snn
+
+    if type(module).__name__ in REFUSED:
+        raise refused(module, name)
+    kinds = ((snn.RLeaky, "RLeaky"), (snn.RSynaptic, "RSynaptic"), (snn.Synaptic, "Synaptic"),
+             (snn.Leaky, "Leaky"), (snn.Lapicque, "Lapicque"), (snn.Alpha, "Alpha"))
+    kind = next((k for cls, k in kinds if isinstance(module, cls)), None)
+    if kind is None:
+        return None
+    _check_plain_neuron(module, name)
+    if kind in ("Leaky", "RLeaky"):
+        layer = _leaky(module, name, dt_s, kind)
+    elif kind in ("Synaptic", "RSynaptic"):
+        layer = _synaptic(module, name, dt_s, kind)
+    elif kind == "Lapicque":
+        layer = _lapicque(module, name, dt_s)
+    else:
+        layer = _alpha(module, name, dt_s)
+    recurrent = _recurrent_synapse(module, name) if kind in ("RLeaky", "RSynaptic") else None
+    return _as_nir(layer, _graded_factor(module), recurrent)
 
 
 def _module_map(dt_s: float, names: dict[int, str]):
-    import snntorch as snn
-
     def to_nir(module: torch.nn.Module) -> Any:
         name = names.get(id(module), type(module).__name__)
-        if isinstance(module, snn.RLeaky):
-            return _recurrent_subgraph(module, name, dt_s, "RLeaky")
-        if isinstance(module, snn.RSynaptic):
-            return _recurrent_subgraph(module, name, dt_s, "RSynaptic")
-        if isinstance(module, snn.Synaptic):
-            return _cuba_lif_node(module, name, dt_s, "Synaptic")
-        if isinstance(module, snn.Leaky):
-            return _lif_node(module, name, dt_s, "Leaky")
+        node = _neuron(module, name, dt_s)
+        if node is not None:
+            return node
         if isinstance(module, SynapticDelayLinear):
             return delay_linear_subgraph(module, name, dt_s)
         node = map_standard_layer(module, name)
@@ -170,9 +355,17 @@ def delay_linear_subgraph(layer: SynapticDelayLinear, name: str, dt_s: float) ->
 
 
 def _prepare_for_trace(net: torch.nn.Module) -> None:
-    """Make the copy traceable: RSynaptic(reset_delay=False) crashes in forward with init_hidden."""
+    """Refuse what cannot be traced into an exact graph, and make the copy traceable:
+    RSynaptic(reset_delay=False) crashes in forward with init_hidden.
+
+    Refused neurons are found here, before the trace: nirtorch maps the leaves of a module it does
+    not know (SLSTM's nn.LSTMCell), so the map would never see the neuron itself.
+    """
     import snntorch as snn
 
+    for name, m in net.named_modules():
+        if type(m).__name__ in REFUSED:
+            raise refused(m, name)
     for m in net.modules():
         if isinstance(m, snn.RSynaptic):
             m.reset_delay = True

@@ -241,8 +241,7 @@ def test_beta_one_is_rejected_with_the_node_named() -> None:
 
 
 @pytest.mark.parametrize("make,match", [
-    (lambda: snn.Leaky(beta=0.9, init_hidden=True, reset_mechanism="none"), "reset_mechanism"),
-    (lambda: snn.Leaky(beta=0.9, init_hidden=True, graded_spikes_factor=2.0), "graded_spikes_factor"),
+    (lambda: snn.Leaky(beta=0.9, init_hidden=True, inhibition=True), "inhibition"),
     (lambda: torch.nn.ReLU(), "ReLU"),
 ])
 def test_unsupported_layers_raise_graph_error(make, match: str) -> None:
