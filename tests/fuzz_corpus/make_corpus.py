@@ -140,7 +140,7 @@ def config_cases() -> dict[str, tuple[bytes, str]]:
     return {
         "unknown_key.toml": ((ok + "\n[limits.extra]\n").replace("[limits]", "[limits]\nfrobnicate = 1", 1).encode(), "unknown key 'frobnicate'"),
         "unknown_table.toml": ((ok + "\n[gizmo]\nx = 1\n").encode(), "unknown table or key 'gizmo'"),
-        "wrong_type.toml": (ok.replace("chips = ", 'chips = "many" # ', 1).encode(), "chips: expected"),
+        "wrong_type.toml": (ok.replace("chips = ", 'chips = "many" # ', 1).encode(), "chips: 'many' is not a number"),
         "negative_limit.toml": (ok.replace("neurons_per_core = ", "neurons_per_core = -5 # ", 1).encode(), "outside"),
         "missing_section.toml": (ok.split("[limits]")[0].encode(), "missing table [limits]"),
         "invalid_utf8.toml": (ok.encode() + b"\n# \xff\xfe\n", "not UTF-8"),
