@@ -25,7 +25,7 @@ import torch
 from ..ir.check import normalise
 from ..ir.errors import GraphError
 from ..ir.graph import Graph
-from ..ir.nir_io import from_nir
+from ..ir.nir_io import SpikecMaxPool2d, from_nir
 from ..ir.nodes import Input, Output
 from .fx_trace import TraceFailed, fx_trace
 from .torch_layers import check_before_trace, map_torch_layer, replace_identity_layers, resolve_torch_layers
@@ -78,6 +78,8 @@ def map_standard_layer(module: torch.nn.Module, name_hint: str) -> Any:
         )
     if isinstance(module, torch.nn.AvgPool2d):
         return _map_avg_pool(module, name_hint)
+    if isinstance(module, torch.nn.MaxPool2d):
+        return _map_max_pool(module, name_hint)
     if isinstance(module, torch.nn.Flatten):
         # The trace runs with a batch dimension; NIR's Flatten dims exclude it.
         start = module.start_dim - 1 if module.start_dim > 0 else module.start_dim
@@ -98,6 +100,19 @@ def _map_avg_pool(module: torch.nn.AvgPool2d, name_hint: str) -> Any:
         )
     stride = module.kernel_size if module.stride is None else module.stride
     return nir.AvgPool2d(kernel_size=np.atleast_1d(module.kernel_size), stride=np.atleast_1d(stride), padding=np.zeros(2, dtype=int))
+
+
+def _map_max_pool(module: torch.nn.MaxPool2d, name_hint: str) -> Any:
+    """MaxPool2d with dilation 1, no ceil mode, no indices: spikec's MaxPool2d (-inf padding, as torch)."""
+    for parameter, value, ok in (("dilation", module.dilation, np.all(np.atleast_1d(module.dilation) == 1)),
+                                 ("ceil_mode", module.ceil_mode, not module.ceil_mode),
+                                 ("return_indices", module.return_indices, not module.return_indices)):
+        if not ok:
+            raise GraphError(f"MaxPool2d {parameter}={value!r} is not supported (dilation 1, ceil_mode and "
+                             "return_indices False)", node=name_hint, parameter=parameter, value=value)
+    stride = module.kernel_size if module.stride is None or module.stride == () else module.stride
+    return SpikecMaxPool2d(kernel_size=np.atleast_1d(module.kernel_size), stride=np.atleast_1d(stride),
+                           padding=np.atleast_1d(module.padding))
 
 
 def unsupported(module: torch.nn.Module, framework: str, supported: Iterable[str]) -> GraphError:

@@ -14,6 +14,7 @@ import copy
 import math
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -25,7 +26,7 @@ from .graph import Graph
 from .shapes import infer_shapes
 from .nodes import (
     IF, LI, LIF, MAX_ARRAY_ELEMENTS, MAX_DIMS, as_shape, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input,
-    Integrator, Linear, Affine, Node, Output, ResetMode, Scale, SumPool2d, Threshold,
+    Integrator, Linear, Affine, MaxPool2d, Node, Output, ResetMode, Scale, SumPool2d, Threshold,
 )
 
 RESET_KEY = "spikec.reset"
@@ -72,6 +73,23 @@ _SCHEMA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "CubaLIF": (("tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "w_in"), ("v_reset",)),
     "NIRGraph": (("nodes", "edges"), ()),
 }
+
+
+@dataclass(eq=False)
+class SpikecMaxPool2d(nir.NIRNode):
+    """Max pooling in an in-memory NIRGraph (what the torch frontends build; NIR 1.0.8 has no such primitive).
+
+    ``from_nir`` reads it as spikec's MaxPool2d; ``write_nir`` refuses it (no
+    other tool could read it), see ``_node_to_nir``.
+    """
+
+    kernel_size: np.ndarray
+    stride: np.ndarray
+    padding: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.input_type = {"input": None}
+        self.output_type = {"output": None}
 
 
 def _plain(value: Any, key: str = "metadata", node: str | None = None) -> Any:
@@ -185,6 +203,8 @@ def _convert_node(name: str, n: Any, reset: ResetMode) -> Node:
     if isinstance(n, (nir.SumPool2d, nir.AvgPool2d)):
         cls = SumPool2d if isinstance(n, nir.SumPool2d) else AvgPool2d
         return cls(kernel_size=np.atleast_1d(n.kernel_size), stride=np.atleast_1d(n.stride), padding=np.atleast_1d(n.padding), **kw)
+    if isinstance(n, SpikecMaxPool2d):
+        return MaxPool2d(kernel_size=np.atleast_1d(n.kernel_size), stride=np.atleast_1d(n.stride), padding=np.atleast_1d(n.padding), **kw)
     raise GraphError(f"unknown or unsupported NIR primitive {type(n).__name__}", node=name)
 
 
@@ -575,6 +595,12 @@ def _node_to_nir(node: Node) -> Any:
     if isinstance(node, (SumPool2d, AvgPool2d)):
         cls = nir.SumPool2d if isinstance(node, SumPool2d) else nir.AvgPool2d
         return cls(kernel_size=a(node.kernel_size), stride=a(node.stride), padding=a(node.padding), **kw)
+    if isinstance(node, MaxPool2d):
+        raise GraphError(
+            "MaxPool2d has no NIR 1.0.8 primitive, so no other tool could read it; a max over spikes is exact as "
+            "SumPool2d -> IF: spikec.compiler.lower_maxpool.lower_max_pools(graph) rewrites it, and that graph saves",
+            parameter="kind", value="MaxPool2d",
+        )
     raise GraphError(f"node type {type(node).__name__} has no NIR form")
 
 
@@ -602,7 +628,10 @@ def to_nir(graph: Graph) -> Any:
     exits: dict[str, list[str]] = {}  # NIR nodes that produce its output
     for name, node in graph.items():
         if not isinstance(node, DelayLinear):
-            nodes[name] = _node_to_nir(node)
+            try:
+                nodes[name] = _node_to_nir(node)
+            except GraphError as exc:
+                raise GraphError(str(exc), node=name, parameter=exc.parameter, value=exc.value, limit=exc.limit) from exc
             entries[name] = exits[name] = [name]
             continue
         branches = _delay_linear_branches(name, node)

@@ -14,7 +14,7 @@ import numpy as np
 from .errors import GraphError
 from .graph import Graph
 from .nodes import (
-    MAX_NODE_ELEMENTS, AvgPool2d, Conv1d, Conv2d, Delay, DelayLinear, Flatten, Input, Linear, Affine, Node, Output,
+    MAX_NODE_ELEMENTS, AvgPool2d, MaxPool2d, Conv1d, Conv2d, Delay, DelayLinear, Flatten, Input, Linear, Affine, Node, Output,
     Scale, Shape, SumPool2d, Threshold, NEURON_TYPES,
 )
 
@@ -57,7 +57,7 @@ def conv_geometry(node: Conv1d | Conv2d) -> dict[str, tuple[int, ...]]:
     }
 
 
-def pool_geometry(node: SumPool2d | AvgPool2d) -> dict[str, tuple[int, ...]]:
+def pool_geometry(node: SumPool2d | AvgPool2d | MaxPool2d) -> dict[str, tuple[int, ...]]:
     return {
         "kernel": _broadcast(node.kernel_size, 2),
         "stride": _broadcast(node.stride, 2),
@@ -102,11 +102,16 @@ def check_geometry(name: str, node: Node) -> None:
                 fail(field_name, f"{field_name} must be 1 or {dims} integers >= {lo}, got {value}", value, f">= {lo}")
         if node.input_shape is not None and len(node.input_shape) not in (dims, dims + 1):
             fail("input_shape", f"input_shape must give {dims} spatial sizes, got {node.input_shape}", node.input_shape)
-    elif isinstance(node, (SumPool2d, AvgPool2d)):
+    elif isinstance(node, (SumPool2d, AvgPool2d, MaxPool2d)):
         for field_name, lo in (("kernel_size", 1), ("stride", 1), ("padding", 0)):
             value = getattr(node, field_name)
             if len(value) not in (1, 2) or min(value) < lo:
                 fail(field_name, f"{field_name} must be 1 or 2 integers >= {lo}, got {value}", value, f">= {lo}")
+        if isinstance(node, MaxPool2d):
+            g = pool_geometry(node)
+            if any(2 * p > k for p, k in zip(g["padding"], g["kernel"])):  # torch's rule: no window of padding only
+                fail("padding", f"padding {g['padding']} must be at most half the kernel {g['kernel']}", g["padding"],
+                     "<= kernel_size / 2")
 
 
 def check_shape(name: str, shape: Shape, what: str) -> None:
@@ -158,7 +163,7 @@ def output_shape(name: str, node: Node, in_shape: Shape) -> Shape:
             for n, k, s, p, d in zip(spatial, g["kernel"], g["stride"], g["padding"], g["dilation"])
         )
         return (node.weight.shape[0], *out)
-    if isinstance(node, (SumPool2d, AvgPool2d)):
+    if isinstance(node, (SumPool2d, AvgPool2d, MaxPool2d)):
         g = pool_geometry(node)
         if len(in_shape) != 3:
             raise GraphError(f"2-d pooling expects input (C, H, W), got {in_shape}", node=name)
