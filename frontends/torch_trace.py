@@ -159,20 +159,36 @@ def trace_to_graph(
     net.eval()
     check_before_trace(net)
     batch = sample.detach().unsqueeze(0)
-    nir_graph = None
+    nir_graph, fx_failure = None, None
     if leaf_types is not None:
         try:
             nir_graph = fx_trace(net, batch, module_map, leaf_types)
-        except TraceFailed:
+        except TraceFailed as exc:
+            fx_failure = str(exc).splitlines()[0][:200]
             net = copy.deepcopy(module)  # the failed trace may have run part of the forward
             if prepare is not None:
                 prepare(net)
             net.eval()
-    if nir_graph is None:
-        nir_graph = _hook_trace(net, batch, module_map, ignore_submodules_of)
-    missing = [name for name, node in nir_graph.nodes.items() if node is None]
-    if missing:
-        raise GraphError(f"traced modules {missing} have no NIR form", node=missing[0])
+    try:
+        if nir_graph is None:
+            nir_graph = _hook_trace(net, batch, module_map, ignore_submodules_of)
+        missing = [name for name, node in nir_graph.nodes.items() if node is None]
+        if missing:
+            raise GraphError(f"traced modules {missing} have no NIR form", node=missing[0])
+        return _to_graph(nir_graph, sample, metadata)
+    except (GraphError, ValueError, RuntimeError, KeyError) as exc:
+        if not isinstance(exc, GraphError):  # nirtorch's own failures
+            exc = GraphError(f"nirtorch's module-hook trace failed: {type(exc).__name__}: {exc}")
+        if fx_failure is None:
+            raise
+        message = str(exc).removeprefix(f"node '{exc.node}': ")
+        raise GraphError(f"{message} (torch.fx could not trace the forward: {fx_failure}; nirtorch's module hooks, "
+                         "used instead, see module calls only, not functional ops such as a + b)",
+                         node=exc.node, parameter=exc.parameter, value=exc.value, limit=exc.limit) from exc
+
+
+def _to_graph(nir_graph: Any, sample: torch.Tensor, metadata: dict[str, Any] | None) -> Graph:
+    """The traced NIR graph as a normalised spikec Graph with the sample's Input shape."""
     graph = from_nir(nir_graph)
     in_shape = tuple(int(s) for s in sample.shape)
     fixed = {}
