@@ -189,7 +189,7 @@ def trace_to_graph(
 
 def _to_graph(nir_graph: Any, sample: torch.Tensor, metadata: dict[str, Any] | None) -> Graph:
     """The traced NIR graph as a normalised spikec Graph with the sample's Input shape."""
-    graph = from_nir(nir_graph)
+    graph = from_nir(nir_graph, implicit_flatten=False)
     in_shape = tuple(int(s) for s in sample.shape)
     fixed = {}
     for name, node in graph.items():

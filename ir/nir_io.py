@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import GraphError
 from .graph import Graph
-from .shapes import infer_shapes
+from .shapes import ShapeMismatch, infer_shapes
 from .nodes import (
     IF, LI, LIF, MAX_ARRAY_ELEMENTS, MAX_DIMS, as_shape, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input,
     Integrator, Linear, Affine, MaxPool2d, Node, Output, ResetMode, Scale, SumPool2d, Threshold,
@@ -315,8 +315,12 @@ def _fuse_delay_linear_branches(nodes: dict[str, Node], edges: list[tuple[str, s
     return nodes, edges
 
 
-def from_nir(graph: Any, *, reset: ResetMode = "zero") -> Graph:
-    """A spikec Graph from a ``nir.NIRGraph`` (deep-copied; the argument is not touched)."""
+def from_nir(graph: Any, *, reset: ResetMode = "zero", implicit_flatten: bool = True) -> Graph:
+    """A spikec Graph from a ``nir.NIRGraph`` (deep-copied; the argument is not touched).
+
+    ``implicit_flatten`` makes NIR's implicit flattens explicit (``explicit_flattens``); the torch
+    frontends turn it off until they have replaced the traced Input's batch-shaped type.
+    """
     if not isinstance(graph, nir.NIRGraph):
         raise GraphError(f"expected a nir.NIRGraph, got {type(graph).__name__}")
     try:
@@ -330,7 +334,40 @@ def from_nir(graph: Any, *, reset: ResetMode = "zero") -> Graph:
     if not isinstance(raw_meta, Mapping):
         raise GraphError(f"graph metadata must be a mapping, got {type(raw_meta).__name__}", parameter="metadata")
     metadata = {str(k): _plain(v, str(k)) for k, v in raw_meta.items()}
-    return Graph(nodes, tuple(edges), metadata)
+    result = Graph(nodes, tuple(edges), metadata)
+    return explicit_flattens(result) if implicit_flatten else result
+
+
+#: Marks a Flatten that ``explicit_flattens`` inserted (value: the dense node it feeds).
+IMPLICIT_FLATTEN_KEY = "spikec.implicit_flatten"
+_DENSE = (Affine, Linear, DelayLinear)
+
+
+def explicit_flattens(graph: Graph) -> Graph:
+    """Make the flatten NIR graphs leave implicit explicit: a shaped layer (e.g. LIF (4, 8, 8)) feeding a
+    dense synapse of as many inputs (Affine 256 -> n) gets a ``Flatten`` '<dense>.flatten' in front of
+    that synapse (C order, as ``nn.Flatten`` and nirtorch's conv-to-linear graphs mean).
+
+    Only a shape mismatch of equal element counts into an Affine/Linear/DelayLinear is rewritten; any
+    other error is left for ``validate`` to report.
+    """
+    for _ in range(len(graph.edges) + 1):
+        try:
+            infer_shapes(graph)
+            return graph
+        except ShapeMismatch as exc:
+            dense = graph.nodes.get(exc.dst)
+            if not isinstance(dense, _DENSE) or len(exc.src_shape) < 2 or math.prod(exc.src_shape) != math.prod(exc.dst_shape):
+                return graph
+            name = f"{exc.dst}.flatten"
+            if name in graph.nodes:
+                return graph
+            flat = Flatten(input_shape=exc.src_shape, start_dim=0, end_dim=-1, metadata={IMPLICIT_FLATTEN_KEY: exc.dst})
+            edges = [(a, name if b == exc.dst else b) for a, b in graph.edges] + [(name, exc.dst)]
+            graph = Graph({**graph.nodes, name: flat}, tuple(edges), graph.metadata)
+        except Exception:  # a broken graph (dangling edge, no shape, ...): validate() reports it
+            return graph
+    return graph
 
 
 def read_nir(path: str | os.PathLike, *, reset: ResetMode = "zero") -> Graph:
