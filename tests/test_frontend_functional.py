@@ -164,3 +164,26 @@ def test_a_forward_torch_fx_cannot_trace_says_why_when_the_hook_trace_fails() ->
 
     with pytest.raises(GraphError, match="torch.fx could not trace the forward"):
         from_snntorch(Branchy(), torch.ones(4))
+
+
+class FunctionalAvgPool(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(12)
+        self.conv, self.lif1 = torch.nn.Conv2d(2, 4, 3, padding=1), leaky()
+        with torch.no_grad():
+            self.conv.weight.mul_(3.0)
+        self.fc, self.lif2 = linear(4 * 16, 5, 3.0), leaky()
+
+    def forward(self, x):
+        return self.lif2(self.fc(F.avg_pool2d(self.lif1(self.conv(x)), 2).reshape(x.shape[0], -1)))
+
+
+def test_functional_avg_pool_and_reshape_match() -> None:
+    net = FunctionalAvgPool()
+    x = random_spikes((2, 8, 8), p=0.4)
+    expected = run_snntorch(net, x)
+    assert expected.sum() > 0.02 * expected.size
+    graph = from_snntorch(net, torch.zeros(2, 8, 8))
+    assert {type(n).__name__ for n in graph.nodes.values()} >= {"AvgPool2d", "Flatten"}
+    np.testing.assert_array_equal(simulate_output(graph, x), expected)
