@@ -88,6 +88,10 @@ def node_matrix(name: str, node: Node, in_shape: tuple[int, ...], out_shape: tup
         return pool_matrix(node, in_shape, out_shape), zero
     if isinstance(node, (Flatten, Output)):
         return np.eye(n_out), zero
+    if node.kind == "MaxPool2d":
+        raise CompileError("MaxPool2d has no synaptic matrix (synapses only add weighted spikes): spikec.compile "
+                           "rewrites a max over spikes as SumPool2d -> IF and refuses one over currents "
+                           "(compiler/lower_maxpool.py)", node=name)
     raise CompileError(f"{node.kind} cannot be lowered to a synaptic matrix", node=name)
 
 

@@ -4,7 +4,7 @@ Neuromorphic synapses add weighted spikes; none takes a maximum. But the max
 of 0/1 spikes over a window is their OR, and an OR is a threshold on their sum:
 ``max_w s = 1  iff  sum_w s > 0.5``. So a MaxPool2d whose input is spikes (a
 spiking node IF/LIF/CubaLIF/Threshold, or a graph Input, which every target
-feeds with spikes; possibly through Flatten) becomes
+feeds with spikes; possibly through Flatten or Delay) becomes
 
     SumPool2d (same name, same kernel/stride; zero padding) -> IF '<name>.or'
     (r = 1, v_threshold = 0.5, reset to v_reset = 0 at once)
@@ -25,7 +25,7 @@ from __future__ import annotations
 from ..ir.check import normalise
 from ..ir.errors import CompileError
 from ..ir.graph import Graph
-from ..ir.nodes import IF, Flatten, Input, MaxPool2d, SumPool2d, SPIKING_TYPES
+from ..ir.nodes import IF, Delay, Flatten, Input, MaxPool2d, SumPool2d, SPIKING_TYPES
 
 OR_SUFFIX = ".or"
 
@@ -40,7 +40,7 @@ def _spike_source(graph: Graph, name: str) -> tuple[bool, str]:
             return False, f"the sum of {len(preds)} inputs ({', '.join(repr(p) for p in preds)})"
         src = preds[0]
         node = graph.nodes[src]
-        if isinstance(node, Flatten) and (src, current) not in back:
+        if isinstance(node, (Flatten, Delay)) and (src, current) not in back:  # a delayed spike is a spike
             current = src
             continue
         if isinstance(node, SPIKING_TYPES + (Input,)):

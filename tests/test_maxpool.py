@@ -127,3 +127,28 @@ def test_save_nir_refuses_a_max_pool_and_saves_its_lowered_form(tmp_path) -> Non
     spikec.save_nir(lowered, tmp_path / "net.nir")
     x = random_spikes((2, 8, 8), p=0.4)
     np.testing.assert_array_equal(simulate_output(spikec.load_nir(tmp_path / "net.nir"), x), simulate_output(graph, x))
+
+
+def test_a_max_over_delayed_input_spikes_lowers_exactly() -> None:
+    from spikec.ir.nodes import LIF, Delay, Flatten, Input, Linear, Output
+
+    w = np.random.default_rng(1).uniform(-0.5, 1.5, size=(3, 8))
+    graph = spikec.normalise(spikec.Graph({
+        "input": Input(shape=(2, 4, 4)), "delay": Delay(delay=np.array(2e-3)),
+        "pool": MaxPool2d(kernel_size=(2,), stride=(2,), padding=(0,)), "flat": Flatten(input_shape=None),
+        "fc": Linear(weight=w), "lif": LIF(tau=np.array(5e-3), r=np.array(5.0), v_leak=np.array(0.0),
+                                          v_threshold=np.array(1.0), v_reset=np.array(0.0)),
+        "output": Output(),
+    }, (("input", "delay"), ("delay", "pool"), ("pool", "flat"), ("flat", "fc"), ("fc", "lif"), ("lif", "output"))))
+    x = random_spikes((2, 4, 4), p=0.3)
+    expected = spikec.simulate(graph, x, 1e-3)["output"]
+    assert expected.sum() > 0.02 * expected.size
+    np.testing.assert_array_equal(spikec.simulate(lower_max_pools(graph), x, 1e-3)["output"], expected)
+
+
+def test_a_backend_called_without_the_lowering_names_it() -> None:
+    from spikec.compiler.spinnaker_compile import compile_spinnaker
+
+    graph = from_snntorch(pool_after_neuron(), torch.zeros(2, 8, 8))
+    with pytest.raises(CompileError, match="node '2': MaxPool2d has no synaptic matrix.*lower_maxpool"):
+        compile_spinnaker(graph, "spinnaker1")
