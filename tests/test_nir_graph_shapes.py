@@ -154,7 +154,7 @@ def nir_stepper(graph: spikec.Graph, x: dict[str, np.ndarray], dt: float) -> np.
             elif kind == "Flatten":
                 y = i.reshape(B, -1)
             elif kind == "Conv2d":
-                y = torch.nn.functional.conv2d(torch.as_tensor(i), torch.as_tensor(node.weight), torch.as_tensor(node.bias),
+                y = torch.nn.functional.conv2d(torch.tensor(i), torch.tensor(np.array(node.weight)), torch.tensor(np.array(node.bias)),
                                                padding=1).numpy()
             elif kind == "LIF":
                 v[n] = v[n] + dt / node.tau * (node.v_leak - v[n] + node.r * i)
