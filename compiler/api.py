@@ -27,6 +27,7 @@ from .fidelity import fidelity_report
 from .pipeline import CompileState, Pipeline
 from .loihi_delay_relays import SplitLoihiDelays
 from .loihi_populations import SplitPopulations
+from .lower_maxpool import lower_max_pools
 from .place_loihi import PlaceLoihi
 from .quantise_delays import QuantiseDelays
 from .program import Program, load_program
@@ -99,7 +100,7 @@ def compile(
     from .. import __version__
 
     t = with_chips(load_target(target), chips)
-    source = _as_graph(graph)
+    source = lower_max_pools(_as_graph(graph), t.name)  # every family: synapses cannot take a max
     if t.family in EXTERNAL_COMPILERS and t.family not in PIPELINES:
         module, _, fn = EXTERNAL_COMPILERS[t.family].partition(":")
         return getattr(importlib.import_module(module), fn)(source, t, dt_s)

@@ -97,6 +97,10 @@ def node_matrix(name: str, node: Node, in_shape: tuple[int, ...], out_shape: tup
             "self-connection that adds the threshold back (exact, docs/frontends.md), or compile for an RRAM target",
             node=name, parameter="kind", value=node.kind,
         )
+    if node.kind == "MaxPool2d":
+        raise CompileError("MaxPool2d has no synaptic matrix (synapses only add weighted spikes): spikec.compile "
+                           "rewrites a max over spikes as SumPool2d -> IF and refuses one over currents "
+                           "(compiler/lower_maxpool.py)", node=name)
     raise CompileError(f"{node.kind} cannot be lowered to a synaptic matrix", node=name)
 
 

@@ -50,10 +50,10 @@ import torch
 from ..ir.errors import GraphError
 from ..ir.graph import Graph
 from ..ir.nir_io import RESET_DELAY_KEY, RESET_KEY
-from .torch_trace import as_numpy, map_standard_layer, same_shape, trace_to_graph, unsupported
+from .torch_trace import STANDARD_LAYERS, as_numpy, map_standard_layer, same_shape, trace_to_graph, unsupported
 
 SUPPORTED = (
-    "Linear", "Conv2d", "AvgPool2d", "Flatten", "norse.LIFBoxCell", "norse.LIFCell", "norse.LIF",
+    *STANDARD_LAYERS, "norse.LIFBoxCell", "norse.LIFCell", "norse.LIF",
     "norse.LIFRecurrentCell", "norse.LIFRecurrent", "norse.IAFCell", "norse.IAF", "norse.LIBoxCell",
     "norse.LICell", "norse.LI", "norse.LILinearCell",
 )

@@ -57,10 +57,10 @@ from ..ir.nir_io import RESET_DELAY_KEY, RESET_KEY, RESET_RECHECK_KEY
 from ..ir.nir_io import _delay_linear_branches as delay_linear_branches
 from ..ir.nodes import Affine, Conv2d, Linear
 from .delay_layers import SynapticDelayLinear, delay_linear_node
-from .torch_trace import as_numpy, map_standard_layer, same_shape, trace_to_graph, unsupported
+from .torch_trace import STANDARD_LAYERS, as_numpy, map_standard_layer, same_shape, trace_to_graph, unsupported
 
 SUPPORTED = (
-    "Linear", "Conv2d", "AvgPool2d", "Flatten", "snntorch.Leaky", "snntorch.Synaptic",
+    *STANDARD_LAYERS, "snntorch.Leaky", "snntorch.Synaptic",
     "snntorch.RLeaky", "snntorch.RSynaptic", "snntorch.Lapicque", "snntorch.Alpha(reset_mechanism='none')",
     "spikec SynapticDelayLinear",
 )
@@ -424,6 +424,6 @@ def from_snntorch(module: torch.nn.Module, sample: torch.Tensor, *, dt_s: float 
 
     graph = trace_to_graph(
         module, sample, _module_map(dt_s, names), ignore_submodules_of=[snn.RLeaky, snn.RSynaptic],
-        prepare=prepare, metadata={"dt_s": dt_s, "frontend": "snntorch"},
+        leaf_types=(snn.SpikingNeuron, SynapticDelayLinear), prepare=prepare, metadata={"dt_s": dt_s, "frontend": "snntorch"},
     )
     return fold_recurrent_biases(graph)

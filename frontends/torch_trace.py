@@ -25,10 +25,16 @@ import torch
 from ..ir.check import normalise
 from ..ir.errors import GraphError
 from ..ir.graph import Graph
-from ..ir.nir_io import from_nir
+from ..ir.nir_io import SpikecMaxPool2d, from_nir
 from ..ir.nodes import Input, Output
+from .fx_trace import TraceFailed, fx_trace
+from .torch_layers import check_before_trace, map_torch_layer, replace_identity_layers, resolve_torch_layers
 
 ModuleMap = Callable[[torch.nn.Module], Any]
+#: torch layers both frontends map (named in their "not supported" messages)
+STANDARD_LAYERS = (
+    "Linear", "Conv2d", "AvgPool2d", "MaxPool2d", "Flatten", "BatchNorm1d", "BatchNorm2d (eval)", "Dropout*", "Identity",
+)
 
 
 def as_numpy(value: Any) -> np.ndarray:
@@ -50,6 +56,9 @@ def map_standard_layer(module: torch.nn.Module, name_hint: str) -> Any:
 
     Returns None for modules this function does not know.
     """
+    layer = map_torch_layer(module, name_hint)
+    if layer is not None:
+        return layer
     if isinstance(module, torch.nn.Linear):
         weight = as_numpy(module.weight)
         if module.bias is None:
@@ -69,6 +78,8 @@ def map_standard_layer(module: torch.nn.Module, name_hint: str) -> Any:
         )
     if isinstance(module, torch.nn.AvgPool2d):
         return _map_avg_pool(module, name_hint)
+    if isinstance(module, torch.nn.MaxPool2d):
+        return _map_max_pool(module, name_hint)
     if isinstance(module, torch.nn.Flatten):
         # The trace runs with a batch dimension; NIR's Flatten dims exclude it.
         start = module.start_dim - 1 if module.start_dim > 0 else module.start_dim
@@ -91,6 +102,19 @@ def _map_avg_pool(module: torch.nn.AvgPool2d, name_hint: str) -> Any:
     return nir.AvgPool2d(kernel_size=np.atleast_1d(module.kernel_size), stride=np.atleast_1d(stride), padding=np.zeros(2, dtype=int))
 
 
+def _map_max_pool(module: torch.nn.MaxPool2d, name_hint: str) -> Any:
+    """MaxPool2d with dilation 1, no ceil mode, no indices: spikec's MaxPool2d (-inf padding, as torch)."""
+    for parameter, value, ok in (("dilation", module.dilation, np.all(np.atleast_1d(module.dilation) == 1)),
+                                 ("ceil_mode", module.ceil_mode, not module.ceil_mode),
+                                 ("return_indices", module.return_indices, not module.return_indices)):
+        if not ok:
+            raise GraphError(f"MaxPool2d {parameter}={value!r} is not supported (dilation 1, ceil_mode and "
+                             "return_indices False)", node=name_hint, parameter=parameter, value=value)
+    stride = module.kernel_size if module.stride is None or module.stride == () else module.stride
+    return SpikecMaxPool2d(kernel_size=np.atleast_1d(module.kernel_size), stride=np.atleast_1d(stride),
+                           padding=np.atleast_1d(module.padding))
+
+
 def unsupported(module: torch.nn.Module, framework: str, supported: Iterable[str]) -> GraphError:
     return GraphError(
         f"{framework} frontend: module type {type(module).__name__} is not supported "
@@ -99,20 +123,33 @@ def unsupported(module: torch.nn.Module, framework: str, supported: Iterable[str
     )
 
 
+def _hook_trace(net: torch.nn.Module, batch: torch.Tensor, module_map: ModuleMap, ignore: list[type] | None) -> Any:
+    """nirtorch's module-hook trace (module calls only; identity layers swapped for Passthroughs first)."""
+    import nirtorch  # imported here: only the frontends need it
+
+    replace_identity_layers(net)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return nirtorch.extract_nir_graph(net, module_map, batch, model_name=None, ignore_submodules_of=ignore)
+
+
 def trace_to_graph(
     module: torch.nn.Module,
     sample: torch.Tensor,
     module_map: ModuleMap,
     *,
     ignore_submodules_of: list[type] | None = None,
+    leaf_types: tuple[type, ...] | None = None,
     prepare: Callable[[torch.nn.Module], None] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Graph:
     """Trace a deep copy of ``module`` on ``sample`` (no batch dimension) into a normalised Graph.
 
     ``prepare`` may adjust the copy before the trace (never the user's module).
+    With ``leaf_types`` (the framework's neuron classes), the copy is traced with
+    torch.fx first (``fx_trace``: sees ``a + b``, ``view``, ``F.max_pool2d``);
+    where torch.fx cannot trace the forward, nirtorch's module hooks trace it.
     """
-    import nirtorch  # imported here: only the frontends need it
 
     if not isinstance(sample, torch.Tensor):
         raise GraphError(f"sample must be a torch.Tensor without batch dimension, got {type(sample).__name__}")
@@ -120,16 +157,39 @@ def trace_to_graph(
     if prepare is not None:
         prepare(net)
     net.eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        nir_graph = nirtorch.extract_nir_graph(
-            net, module_map, sample.detach().unsqueeze(0), model_name=None,
-            ignore_submodules_of=ignore_submodules_of,
-        )
-    missing = [name for name, node in nir_graph.nodes.items() if node is None]
-    if missing:
-        raise GraphError(f"traced modules {missing} have no NIR form", node=missing[0])
-    graph = from_nir(nir_graph)
+    check_before_trace(net)
+    batch = sample.detach().unsqueeze(0)
+    nir_graph, fx_failure = None, None
+    if leaf_types is not None:
+        try:
+            nir_graph = fx_trace(net, batch, module_map, leaf_types)
+        except TraceFailed as exc:
+            fx_failure = str(exc).splitlines()[0][:200]
+            net = copy.deepcopy(module)  # the failed trace may have run part of the forward
+            if prepare is not None:
+                prepare(net)
+            net.eval()
+    try:
+        if nir_graph is None:
+            nir_graph = _hook_trace(net, batch, module_map, ignore_submodules_of)
+        missing = [name for name, node in nir_graph.nodes.items() if node is None]
+        if missing:
+            raise GraphError(f"traced modules {missing} have no NIR form", node=missing[0])
+        return _to_graph(nir_graph, sample, metadata)
+    except (GraphError, ValueError, RuntimeError, KeyError) as exc:
+        if not isinstance(exc, GraphError):  # nirtorch's own failures
+            exc = GraphError(f"nirtorch's module-hook trace failed: {type(exc).__name__}: {exc}")
+        if fx_failure is None:
+            raise
+        message = str(exc).removeprefix(f"node '{exc.node}': ")
+        raise GraphError(f"{message} (torch.fx could not trace the forward: {fx_failure}; nirtorch's module hooks, "
+                         "used instead, see module calls only, not functional ops such as a + b)",
+                         node=exc.node, parameter=exc.parameter, value=exc.value, limit=exc.limit) from exc
+
+
+def _to_graph(nir_graph: Any, sample: torch.Tensor, metadata: dict[str, Any] | None) -> Graph:
+    """The traced NIR graph as a normalised spikec Graph with the sample's Input shape."""
+    graph = from_nir(nir_graph, implicit_flatten=False)
     in_shape = tuple(int(s) for s in sample.shape)
     fixed = {}
     for name, node in graph.items():
@@ -139,4 +199,4 @@ def trace_to_graph(
             fixed[name] = node.replace(shape=())
     # nirtorch collects edges in a set: sort them so the same module gives the same graph
     graph = Graph({**graph.nodes, **fixed}, tuple(sorted(graph.edges)), {**graph.metadata, **(metadata or {})})
-    return normalise(graph)
+    return normalise(resolve_torch_layers(graph))

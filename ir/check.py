@@ -13,7 +13,7 @@ import numpy as np
 from .errors import GraphError
 from .graph import Graph, check_edges
 from .nodes import (
-    RESET_MODES, Conv1d, Conv2d, CubaLIF, Flatten, Input, LI, LIF, Node, Output, NEURON_TYPES,
+    RESET_MODES, Affine, Conv1d, Conv2d, CubaLIF, Flatten, Input, LI, LIF, Node, Output, NEURON_TYPES,
     Delay, DelayLinear, Scale, Threshold,
 )
 from .shapes import infer_shapes
@@ -112,6 +112,11 @@ def _broadcast_params(name: str, node: Node, shape: tuple[int, ...]) -> Node:
     return node.replace(**changes) if changes else node
 
 
+def _canonical_bias(bias: np.ndarray, n: int) -> np.ndarray:
+    """Leading singleton dims of a bias dropped (``[[0, 0, 0]]`` -> ``[0, 0, 0]``); 0-d and 1-d biases kept."""
+    return bias if bias.ndim <= 1 else np.broadcast_to(bias.reshape(-1), (n,))
+
+
 def normalise(graph: Graph) -> Graph:
     """Validate, then broadcast parameters and fill shape fields. Idempotent."""
     shapes = validate(graph)
@@ -121,7 +126,9 @@ def normalise(graph: Graph) -> Graph:
         if isinstance(node, NEURON_TYPES + (Scale, Threshold, Delay)):
             node = _broadcast_params(name, node, in_shape)
         elif isinstance(node, (Conv1d, Conv2d)):
-            node = node.replace(input_shape=in_shape[1:])
+            node = node.replace(input_shape=in_shape[1:], bias=_canonical_bias(node.bias, node.weight.shape[0]))
+        elif isinstance(node, Affine):
+            node = node.replace(bias=_canonical_bias(node.bias, node.weight.shape[0]))
         elif isinstance(node, Flatten):
             node = node.replace(input_shape=in_shape)
         elif isinstance(node, Input):

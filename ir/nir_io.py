@@ -14,6 +14,7 @@ import copy
 import math
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -22,10 +23,10 @@ import numpy as np
 
 from .errors import GraphError
 from .graph import Graph
-from .shapes import infer_shapes
+from .shapes import ShapeMismatch, infer_shapes
 from .nodes import (
     IF, LI, LIF, MAX_ARRAY_ELEMENTS, MAX_DIMS, as_shape, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input,
-    Integrator, Linear, Affine, Node, Output, ResetMode, Scale, SumPool2d, Threshold,
+    Integrator, Linear, Affine, MaxPool2d, Node, Output, ResetMode, Scale, SumPool2d, Threshold,
 )
 
 RESET_KEY = "spikec.reset"
@@ -72,6 +73,23 @@ _SCHEMA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "CubaLIF": (("tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "w_in"), ("v_reset",)),
     "NIRGraph": (("nodes", "edges"), ()),
 }
+
+
+@dataclass(eq=False)
+class SpikecMaxPool2d(nir.NIRNode):
+    """Max pooling in an in-memory NIRGraph (what the torch frontends build; NIR 1.0.8 has no such primitive).
+
+    ``from_nir`` reads it as spikec's MaxPool2d; ``write_nir`` refuses it (no
+    other tool could read it), see ``_node_to_nir``.
+    """
+
+    kernel_size: np.ndarray
+    stride: np.ndarray
+    padding: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.input_type = {"input": None}
+        self.output_type = {"output": None}
 
 
 def _plain(value: Any, key: str = "metadata", node: str | None = None) -> Any:
@@ -185,6 +203,8 @@ def _convert_node(name: str, n: Any, reset: ResetMode) -> Node:
     if isinstance(n, (nir.SumPool2d, nir.AvgPool2d)):
         cls = SumPool2d if isinstance(n, nir.SumPool2d) else AvgPool2d
         return cls(kernel_size=np.atleast_1d(n.kernel_size), stride=np.atleast_1d(n.stride), padding=np.atleast_1d(n.padding), **kw)
+    if isinstance(n, SpikecMaxPool2d):
+        return MaxPool2d(kernel_size=np.atleast_1d(n.kernel_size), stride=np.atleast_1d(n.stride), padding=np.atleast_1d(n.padding), **kw)
     raise GraphError(f"unknown or unsupported NIR primitive {type(n).__name__}", node=name)
 
 
@@ -295,8 +315,12 @@ def _fuse_delay_linear_branches(nodes: dict[str, Node], edges: list[tuple[str, s
     return nodes, edges
 
 
-def from_nir(graph: Any, *, reset: ResetMode = "zero") -> Graph:
-    """A spikec Graph from a ``nir.NIRGraph`` (deep-copied; the argument is not touched)."""
+def from_nir(graph: Any, *, reset: ResetMode = "zero", implicit_flatten: bool = True) -> Graph:
+    """A spikec Graph from a ``nir.NIRGraph`` (deep-copied; the argument is not touched).
+
+    ``implicit_flatten`` makes NIR's implicit flattens explicit (``explicit_flattens``); the torch
+    frontends turn it off until they have replaced the traced Input's batch-shaped type.
+    """
     if not isinstance(graph, nir.NIRGraph):
         raise GraphError(f"expected a nir.NIRGraph, got {type(graph).__name__}")
     try:
@@ -310,7 +334,40 @@ def from_nir(graph: Any, *, reset: ResetMode = "zero") -> Graph:
     if not isinstance(raw_meta, Mapping):
         raise GraphError(f"graph metadata must be a mapping, got {type(raw_meta).__name__}", parameter="metadata")
     metadata = {str(k): _plain(v, str(k)) for k, v in raw_meta.items()}
-    return Graph(nodes, tuple(edges), metadata)
+    result = Graph(nodes, tuple(edges), metadata)
+    return explicit_flattens(result) if implicit_flatten else result
+
+
+#: Marks a Flatten that ``explicit_flattens`` inserted (value: the dense node it feeds).
+IMPLICIT_FLATTEN_KEY = "spikec.implicit_flatten"
+_DENSE = (Affine, Linear, DelayLinear)
+
+
+def explicit_flattens(graph: Graph) -> Graph:
+    """Make the flatten NIR graphs leave implicit explicit: a shaped layer (e.g. LIF (4, 8, 8)) feeding a
+    dense synapse of as many inputs (Affine 256 -> n) gets a ``Flatten`` '<dense>.flatten' in front of
+    that synapse (C order, as ``nn.Flatten`` and nirtorch's conv-to-linear graphs mean).
+
+    Only a shape mismatch of equal element counts into an Affine/Linear/DelayLinear is rewritten; any
+    other error is left for ``validate`` to report.
+    """
+    for _ in range(len(graph.edges) + 1):
+        try:
+            infer_shapes(graph)
+            return graph
+        except ShapeMismatch as exc:
+            dense = graph.nodes.get(exc.dst)
+            if not isinstance(dense, _DENSE) or len(exc.src_shape) < 2 or math.prod(exc.src_shape) != math.prod(exc.dst_shape):
+                return graph
+            name = f"{exc.dst}.flatten"
+            if name in graph.nodes:
+                return graph
+            flat = Flatten(input_shape=exc.src_shape, start_dim=0, end_dim=-1, metadata={IMPLICIT_FLATTEN_KEY: exc.dst})
+            edges = [(a, name if b == exc.dst else b) for a, b in graph.edges] + [(name, exc.dst)]
+            graph = Graph({**graph.nodes, name: flat}, tuple(edges), graph.metadata)
+        except Exception:  # a broken graph (dangling edge, no shape, ...): validate() reports it
+            return graph
+    return graph
 
 
 def read_nir(path: str | os.PathLike, *, reset: ResetMode = "zero") -> Graph:
@@ -577,6 +634,12 @@ def _node_to_nir(node: Node) -> Any:
     if isinstance(node, (SumPool2d, AvgPool2d)):
         cls = nir.SumPool2d if isinstance(node, SumPool2d) else nir.AvgPool2d
         return cls(kernel_size=a(node.kernel_size), stride=a(node.stride), padding=a(node.padding), **kw)
+    if isinstance(node, MaxPool2d):
+        raise GraphError(
+            "MaxPool2d has no NIR 1.0.8 primitive, so no other tool could read it; a max over spikes is exact as "
+            "SumPool2d -> IF: spikec.compiler.lower_maxpool.lower_max_pools(graph) rewrites it, and that graph saves",
+            parameter="kind", value="MaxPool2d",
+        )
     raise GraphError(f"node type {type(node).__name__} has no NIR form")
 
 
@@ -604,7 +667,10 @@ def to_nir(graph: Graph) -> Any:
     exits: dict[str, list[str]] = {}  # NIR nodes that produce its output
     for name, node in graph.items():
         if not isinstance(node, DelayLinear):
-            nodes[name] = _node_to_nir(node)
+            try:
+                nodes[name] = _node_to_nir(node)
+            except GraphError as exc:
+                raise GraphError(str(exc), node=name, parameter=exc.parameter, value=exc.value, limit=exc.limit) from exc
             entries[name] = exits[name] = [name]
             continue
         branches = _delay_linear_branches(name, node)

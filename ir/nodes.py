@@ -264,6 +264,22 @@ class AvgPool2d(Node):
 
 
 @dataclass(frozen=True, eq=False)
+class MaxPool2d(Node):
+    """Max over each window; input (C, H, W). Padding is -inf (never the max), as in torch.
+
+    Not a NIR 1.0.8 primitive and not a synapse: hardware adds weighted spikes,
+    it cannot take a max of currents. ``compiler/lower_maxpool.py`` rewrites a
+    max over spikes as SumPool2d -> IF (an OR) and refuses a max over currents.
+    """
+
+    kind: ClassVar[str] = "MaxPool2d"
+    shape_fields: ClassVar[tuple[str, ...]] = ("kernel_size", "stride", "padding")
+    kernel_size: Shape
+    stride: Shape
+    padding: Shape
+
+
+@dataclass(frozen=True, eq=False)
 class Flatten(Node):
     """Reshape dims ``start_dim..end_dim`` of the input (batch excluded) into one."""
 
@@ -381,7 +397,7 @@ class CubaLIF(Node):
 NODE_TYPES: dict[str, type[Node]] = {
     cls.kind: cls
     for cls in (
-        Input, Output, Affine, Linear, DelayLinear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d,
+        Input, Output, Affine, Linear, DelayLinear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d, MaxPool2d,
         Flatten, Threshold, Delay, LI, Integrator, IF, LIF, CubaLIF,
     )
 }

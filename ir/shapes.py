@@ -14,7 +14,7 @@ import numpy as np
 from .errors import GraphError
 from .graph import Graph
 from .nodes import (
-    MAX_NODE_ELEMENTS, AvgPool2d, Conv1d, Conv2d, Delay, DelayLinear, Flatten, Input, Linear, Affine, Node, Output,
+    MAX_NODE_ELEMENTS, AvgPool2d, MaxPool2d, Conv1d, Conv2d, Delay, DelayLinear, Flatten, Input, Linear, Affine, Node, Output,
     Scale, Shape, SumPool2d, Threshold, NEURON_TYPES,
 )
 
@@ -57,7 +57,7 @@ def conv_geometry(node: Conv1d | Conv2d) -> dict[str, tuple[int, ...]]:
     }
 
 
-def pool_geometry(node: SumPool2d | AvgPool2d) -> dict[str, tuple[int, ...]]:
+def pool_geometry(node: SumPool2d | AvgPool2d | MaxPool2d) -> dict[str, tuple[int, ...]]:
     return {
         "kernel": _broadcast(node.kernel_size, 2),
         "stride": _broadcast(node.stride, 2),
@@ -73,6 +73,26 @@ def flatten_output(shape: Shape, start_dim: int, end_dim: int) -> Shape:
     return tuple(shape[:start]) + (middle,) + tuple(shape[end + 1 :])
 
 
+def fits_channels(shape: tuple[int, ...], n: int) -> bool:
+    """A bias of this shape gives one value per output (or one for all); leading singleton dims
+    (NIR's own test graphs write ``bias=[[0, 0, 0]]``) are allowed and dropped by ``normalise``."""
+    core = tuple(shape)
+    while len(core) > 1 and core[0] == 1:
+        core = core[1:]
+    return core in ((), (1,), (n,))
+
+
+class ShapeMismatch(GraphError):
+    """An edge joins two different shapes (``src``, ``dst``, ``src_shape``, ``dst_shape``)."""
+
+    def __init__(self, src: str, dst: str, src_shape: Shape, dst_shape: Shape) -> None:
+        super().__init__(
+            f"shape mismatch on edge {src!r} -> {dst!r}: {src!r} outputs {tuple(src_shape)}, {dst!r} expects {tuple(dst_shape)}",
+            node=dst, parameter="shape", value=tuple(src_shape), limit=tuple(dst_shape),
+        )
+        self.src, self.dst, self.src_shape, self.dst_shape = src, dst, tuple(src_shape), tuple(dst_shape)
+
+
 def check_geometry(name: str, node: Node) -> None:
     """Array ranks and integer fields that shape inference and the executors rely on."""
     def fail(parameter: str, message: str, value=None, limit=None) -> None:
@@ -81,7 +101,7 @@ def check_geometry(name: str, node: Node) -> None:
     if isinstance(node, (Affine, Linear, DelayLinear)):
         if node.weight.ndim != 2 or 0 in node.weight.shape:
             fail("weight", f"weight must be a non-empty (out, in) matrix, got shape {node.weight.shape}", node.weight.shape)
-        if isinstance(node, Affine) and node.bias.shape not in ((), (1,), (node.weight.shape[0],)):
+        if isinstance(node, Affine) and not fits_channels(node.bias.shape, node.weight.shape[0]):
             fail("bias", f"bias of shape {node.bias.shape} does not fit {node.weight.shape[0]} outputs", node.bias.shape)
     elif isinstance(node, (Conv1d, Conv2d)):
         dims = 1 if isinstance(node, Conv1d) else 2
@@ -90,7 +110,7 @@ def check_geometry(name: str, node: Node) -> None:
             fail("weight", f"{node.kind} weight must be a non-empty {dims + 2}-d array, got shape {w.shape}", w.shape)
         if node.groups < 1 or w.shape[0] % node.groups:
             fail("groups", f"groups must be >= 1 and divide the {w.shape[0]} output channels, got {node.groups}", node.groups, ">= 1")
-        if node.bias.shape not in ((), (1,), (w.shape[0],)):
+        if not fits_channels(node.bias.shape, w.shape[0]):
             fail("bias", f"bias of shape {node.bias.shape} does not fit {w.shape[0]} output channels", node.bias.shape)
         for field_name, lo in (("stride", 1), ("dilation", 1), ("padding", 0)):
             value = getattr(node, field_name)
@@ -102,11 +122,16 @@ def check_geometry(name: str, node: Node) -> None:
                 fail(field_name, f"{field_name} must be 1 or {dims} integers >= {lo}, got {value}", value, f">= {lo}")
         if node.input_shape is not None and len(node.input_shape) not in (dims, dims + 1):
             fail("input_shape", f"input_shape must give {dims} spatial sizes, got {node.input_shape}", node.input_shape)
-    elif isinstance(node, (SumPool2d, AvgPool2d)):
+    elif isinstance(node, (SumPool2d, AvgPool2d, MaxPool2d)):
         for field_name, lo in (("kernel_size", 1), ("stride", 1), ("padding", 0)):
             value = getattr(node, field_name)
             if len(value) not in (1, 2) or min(value) < lo:
                 fail(field_name, f"{field_name} must be 1 or 2 integers >= {lo}, got {value}", value, f">= {lo}")
+        if isinstance(node, MaxPool2d):
+            g = pool_geometry(node)
+            if any(2 * p > k for p, k in zip(g["padding"], g["kernel"])):  # torch's rule: no window of padding only
+                fail("padding", f"padding {g['padding']} must be at most half the kernel {g['kernel']}", g["padding"],
+                     "<= kernel_size / 2")
 
 
 def check_shape(name: str, shape: Shape, what: str) -> None:
@@ -158,7 +183,7 @@ def output_shape(name: str, node: Node, in_shape: Shape) -> Shape:
             for n, k, s, p, d in zip(spatial, g["kernel"], g["stride"], g["padding"], g["dilation"])
         )
         return (node.weight.shape[0], *out)
-    if isinstance(node, (SumPool2d, AvgPool2d)):
+    if isinstance(node, (SumPool2d, AvgPool2d, MaxPool2d)):
         g = pool_geometry(node)
         if len(in_shape) != 3:
             raise GraphError(f"2-d pooling expects input (C, H, W), got {in_shape}", node=name)
@@ -176,6 +201,16 @@ def output_shape(name: str, node: Node, in_shape: Shape) -> Shape:
     return in_shape
 
 
+def _broadcasts(node: Node, params_shape: Shape, incoming: Shape) -> bool:
+    """Elementwise parameters of a smaller shape that broadcast to the incoming one (NumPy's rule)."""
+    if not (isinstance(node, NEURON_TYPES) or type(node) in _ELEMENTWISE_FIELD) or tuple(params_shape) == tuple(incoming):
+        return False
+    try:
+        return np.broadcast_shapes(tuple(params_shape), tuple(incoming)) == tuple(incoming)
+    except ValueError:
+        return False
+
+
 def infer_shapes(graph: Graph) -> dict[str, ShapePair]:
     """(input shape, output shape) of every node; raises GraphError on any mismatch."""
     order, back = graph.execution_order()
@@ -185,6 +220,8 @@ def infer_shapes(graph: Graph) -> dict[str, ShapePair]:
         check_geometry(name, node)
         declared = intrinsic_input_shape(node)
         incoming = [(src, shapes[src][1]) for src in graph.predecessors(name) if (src, name) not in back and src in shapes]
+        if declared is not None and incoming and _broadcasts(node, declared, incoming[0][1]):
+            declared = incoming[0][1]  # e.g. LIF parameters of shape (1, 8, 8) after a conv of 4 channels
         in_shape = declared if declared is not None else (incoming[0][1] if incoming else None)
         if in_shape is None:
             if isinstance(node, Input):
@@ -193,11 +230,7 @@ def infer_shapes(graph: Graph) -> dict[str, ShapePair]:
         check_shape(name, tuple(in_shape), "input")
         for src, src_shape in incoming:
             if tuple(src_shape) != tuple(in_shape):
-                raise GraphError(
-                    f"shape mismatch on edge {src!r} -> {name!r}: {src!r} outputs {tuple(src_shape)}, "
-                    f"{name!r} expects {tuple(in_shape)}",
-                    node=name,
-                )
+                raise ShapeMismatch(src, name, src_shape, in_shape)
         out_shape = output_shape(name, node, tuple(in_shape))
         check_shape(name, out_shape, "output")
         shapes[name] = (tuple(in_shape), out_shape)

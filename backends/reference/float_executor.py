@@ -18,7 +18,7 @@ from ...ir.inputs import caller_layout, time_first_inputs
 from ...ir.graph import Graph
 from ...ir.nodes import (
     IF, LI, LIF, AvgPool2d, Affine, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input, Integrator,
-    Linear, Node, Output, Scale, SumPool2d, Threshold,
+    Linear, MaxPool2d, Node, Output, Scale, SumPool2d, Threshold,
 )
 from ...ir.check import normalise
 from ...ir.shapes import conv_geometry, flatten_output, infer_shapes, pool_geometry
@@ -210,9 +210,9 @@ def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | 
         return _stateless(
             lambda x: float_ops.conv(x, node.weight, node.bias, g["stride"], g["padding"], g["dilation"], node.groups)
         )
-    if isinstance(node, (SumPool2d, AvgPool2d)):
+    if isinstance(node, (SumPool2d, AvgPool2d, MaxPool2d)):
         g = pool_geometry(node)
-        fn = float_ops.sum_pool2d if isinstance(node, SumPool2d) else float_ops.avg_pool2d
+        fn = {SumPool2d: float_ops.sum_pool2d, AvgPool2d: float_ops.avg_pool2d, MaxPool2d: float_ops.max_pool2d}[type(node)]
         return _stateless(lambda x: fn(x, g["kernel"], g["stride"], g["padding"]))
     if isinstance(node, CubaLIF):
         return _cuba_lif(node, dt_s, in_shape)

@@ -65,3 +65,11 @@ def sum_pool2d(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...], 
 
 def avg_pool2d(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...], padding: tuple[int, ...]) -> np.ndarray:
     return sum_pool2d(x, kernel, stride, padding) / float(np.prod(kernel))
+
+
+def max_pool2d(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...], padding: tuple[int, ...]) -> np.ndarray:
+    """torch's max pooling: padding is -inf, so a padded element is never the max."""
+    if any(padding):
+        widths = [(0, 0)] * (x.ndim - 2) + [(p, p) for p in padding]
+        x = np.pad(x, widths, constant_values=-np.inf)
+    return _windows(x, kernel, stride, (1, 1)).max(axis=(-2, -1))

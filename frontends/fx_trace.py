@@ -1,0 +1,191 @@
+"""Tracing a torch module with ``torch.fx``: the functional ops hooks cannot see.
+
+nirtorch's hook tracer (``extract_nir_graph``) records only module calls, so
+``a + b`` in a custom ``forward`` leaves the next layer dangling. Here the
+module is traced symbolically with the framework's neurons and torch's own
+layers as *leaf* modules, and shapes are propagated on the sample; each tensor
+of the trace is then a *sum of NIR node outputs* (a list of names), which is
+what NIR means when several edges meet at one node:
+
+* leaf module call -> one NIR node (the module map's), named by its qualified name;
+* ``a + b`` (``operator.add``, ``torch.add``, ``Tensor.add``, ``+=``) -> the union of both sums;
+* ``torch.flatten`` / ``Tensor.flatten`` / ``view`` / ``reshape`` that merge adjacent
+  dims (batch kept) -> a ``Flatten`` node;
+* ``F.max_pool2d`` / ``F.avg_pool2d`` -> the node ``nn.MaxPool2d`` / ``nn.AvgPool2d`` would give;
+* ``getitem`` 0 of a leaf's tuple (snnTorch ``output=True`` returns ``(spk, mem)``) -> the spikes;
+* ``size``/``shape``/``dim`` (used by ``view``) -> ignored.
+
+Any other op refuses with a ``GraphError`` naming it, once its result reaches
+a layer or the output (``torch.cat``, a product of two tensors, a constant added
+to a tensor, ``relu``, ...). An output that is a tuple records its first element.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import nir
+import numpy as np
+import torch
+import torch.fx
+from torch.fx.passes.shape_prop import ShapeProp
+
+from ..ir.errors import GraphError
+
+ModuleMap = Callable[[torch.nn.Module], Any]
+_ADD = {operator.add, operator.iadd, torch.add}
+_RESHAPE_METHODS = {"flatten", "view", "reshape"}
+_SHAPE_QUERIES = {"size", "dim", "numel"}
+
+
+class TraceFailed(Exception):
+    """torch.fx could not trace the module (data-dependent control flow, ...): use the hook tracer."""
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A traced value that no graph can carry; raises once it reaches a layer or the output."""
+
+    op: str
+    reason: str
+
+    def fail(self) -> GraphError:
+        return GraphError(f"functional op {self.op} is not supported: {self.reason} (supported: +, flatten/view/"
+                          "reshape merging dims, max_pool2d, avg_pool2d)", node=self.op, value=self.op)
+
+
+class _LeafTracer(torch.fx.Tracer):
+    def __init__(self, leaf_types: tuple[type, ...]) -> None:
+        super().__init__()
+        self.leaf_types = leaf_types
+
+    def is_leaf_module(self, m: torch.nn.Module, qualified_name: str) -> bool:
+        return isinstance(m, self.leaf_types) or super().is_leaf_module(m, qualified_name)
+
+
+def _op_name(node: torch.fx.Node) -> str:
+    target = node.target
+    return target if isinstance(target, str) else getattr(target, "__name__", str(target))
+
+
+def _shape(node: torch.fx.Node) -> tuple[int, ...] | None:
+    meta = node.meta.get("tensor_meta")
+    shape = getattr(meta, "shape", None)
+    return None if shape is None else tuple(int(s) for s in shape)
+
+
+def _flatten_dims(name: str, src: tuple[int, ...], dst: tuple[int, ...]) -> tuple[int, int]:
+    """(start, end) of the dims (batch excluded) that a reshape from ``src`` to ``dst`` merges into one."""
+    if src[:1] != dst[:1]:
+        raise GraphError(f"reshape from {src} to {dst} changes the batch dimension", node=name, value=dst)
+    a, b = src[1:], dst[1:]
+    for start in range(len(a) + 1):
+        for end in range(start, len(a)):
+            if a[:start] + (math.prod(a[start:end + 1]),) + a[end + 1:] == b:
+                return start, end
+    if a == b:
+        return 0, 0
+    raise GraphError(f"reshape from {a} to {b} is not a flatten of adjacent dims", node=name, value=b)
+
+
+def _pool_node(name: str, kind: str, args: tuple, kwargs: dict) -> Any:
+    """The module form of ``F.max_pool2d`` / ``F.avg_pool2d`` (args after the input)."""
+    names = {"max_pool2d": ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+             "avg_pool2d": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")}[kind]
+    params = dict(zip(names, args)) | kwargs
+    if params.get("stride") in (None, ()):  # torch: default stride is the kernel size
+        params.pop("stride", None)
+    cls = torch.nn.MaxPool2d if kind == "max_pool2d" else torch.nn.AvgPool2d
+    return cls(**params)
+
+
+def fx_trace(module: torch.nn.Module, sample: torch.Tensor, module_map: ModuleMap, leaf_types: tuple[type, ...]) -> Any:
+    """A ``nir.NIRGraph`` (type_check off) of ``module`` run on ``sample`` (with its batch dimension)."""
+    try:
+        graph = _LeafTracer(leaf_types).trace(module)
+        gm = torch.fx.GraphModule(module, graph)
+        with torch.no_grad():
+            ShapeProp(gm).propagate(sample)
+    except GraphError:
+        raise
+    except Exception as exc:  # torch.fx raises TraceError, TypeError, RuntimeError... on untraceable code
+        raise TraceFailed(f"{type(exc).__name__}: {exc}") from exc
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    values: dict[torch.fx.Node, Any] = {}  # fx node -> list of NIR names (a sum), Unusable, or None (not a tensor)
+
+    def sources(arg: Any, user: str) -> list[str]:
+        value = values.get(arg) if isinstance(arg, torch.fx.Node) else None
+        if isinstance(value, Unusable):
+            raise value.fail()
+        if not isinstance(value, list):
+            raise GraphError(f"{user} takes {arg!r}, which is not a tensor of the trace", node=user)
+        return value
+
+    def add_node(name: str, nir_node: Any, inputs: list[str]) -> list[str]:
+        if name in nodes:
+            raise GraphError("module is called twice in one step; give each call its own module", node=name)
+        if len(set(inputs)) != len(inputs):
+            raise GraphError(f"the same tensor is added to itself on the way to {name!r} (sources {inputs})", node=name)
+        nodes[name] = nir_node
+        edges.extend((src, name) for src in inputs)
+        return [name]
+
+    for node in graph.nodes:
+        op, name = node.op, node.name
+        if op == "placeholder":
+            if "input" in nodes:
+                raise GraphError("the module's forward takes more than one tensor argument", node=name)
+            values[node] = add_node("input", nir.Input(input_type=None), [])
+        elif op == "call_module":
+            sub = gm.get_submodule(node.target)
+            values[node] = add_node(str(node.target), module_map(sub), sources(node.args[0], str(node.target)))
+        elif op == "get_attr":
+            values[node] = Unusable(f"parameter {node.target}", "a tensor used outside a layer")
+        elif op == "output":
+            result = node.args[0]
+            while isinstance(result, (tuple, list)):
+                result = result[0]
+            add_node("output", nir.Output(output_type=None), sources(result, "output"))
+        else:
+            values[node] = _function(node, values, sources, add_node)
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def _function(node: torch.fx.Node, values: dict, sources: Callable, add_node: Callable) -> Any:
+    """The value of one call_function / call_method node."""
+    fn, args, name = _op_name(node), node.args, node.name
+    if (node.op == "call_function" and node.target in _ADD) or (node.op == "call_method" and fn in ("add", "add_")):
+        if len(args) != 2 or not all(isinstance(a, torch.fx.Node) for a in args) or node.kwargs:
+            return Unusable(fn, "only the sum of two traced tensors (no constant, no alpha) is a merge of edges")
+        if any(isinstance(values.get(a), Unusable) or values.get(a) is None for a in args):
+            bad = next((values[a] for a in args if isinstance(values.get(a), Unusable)), None)
+            return bad or Unusable(fn, "adds a value that is not a traced tensor")
+        return values[args[0]] + values[args[1]]
+    if node.op == "call_function" and node.target is operator.getitem:
+        src = args[0]
+        if isinstance(values.get(src), list) and src.op == "call_module" and args[1] == 0:
+            return values[src]
+        return Unusable(f"{src.name}[{args[1]}]", "only item 0 (the spikes) of a layer's tuple is a signal")
+    if (node.op == "call_method" and fn in _SHAPE_QUERIES) or (node.op == "call_function" and node.target is getattr):
+        return None
+    if fn in _RESHAPE_METHODS or (node.op == "call_function" and node.target is torch.flatten):
+        src, dst = _shape(args[0]) if isinstance(args[0], torch.fx.Node) else None, _shape(node)
+        if src is None or dst is None:
+            return Unusable(fn, "shape unknown after tracing")
+        start, end = _flatten_dims(name, src, dst)
+        return add_node(name, nir.Flatten(input_type=None, start_dim=start, end_dim=end), sources(args[0], name))
+    if node.op == "call_function" and fn in ("max_pool2d", "avg_pool2d", "boolean_dispatch") and args:
+        kind = "max_pool2d" if "max" in fn or "max" in str(node.target) else "avg_pool2d"
+        from .torch_trace import map_standard_layer
+
+        module = _pool_node(name, kind, tuple(args[1:]), dict(node.kwargs))
+        return add_node(name, map_standard_layer(module, name), sources(args[0], name))
+    if node.op == "call_function" and fn in ("dropout", "dropout1d", "dropout2d", "alpha_dropout"):
+        training = node.kwargs.get("training", args[2] if len(args) > 2 else True)
+        if training is False:
+            return values.get(args[0])
+        return Unusable(fn, "dropout with training=True (F.dropout's default) is random; pass training=self.training")
+    return Unusable(fn, "no NIR node computes it")
