@@ -47,7 +47,7 @@ def params(stages):
 
 
 def test_the_corpus_is_big_and_cited():
-    assert len(ENTRIES) >= 25
+    assert len(ENTRIES) >= 45
     assert len({e.id for e in ENTRIES}) == len(ENTRIES)
     for e in ENTRIES:
         assert "/" in e.repo and e.path and e.follows, e.id

@@ -190,14 +190,14 @@ def simulated(entry: Entry) -> np.ndarray:
     import spikec
 
     graph = frontend_graph(entry)
-    return the_output(spikec.simulate(graph, inputs(entry)), graph)
+    return the_output(spikec.simulate(graph, inputs(entry), entry.dt_s), graph)
 
 
 @functools.lru_cache(maxsize=None)
 def compiled(entry: Entry, target: str) -> Any:
     import spikec
 
-    return spikec.compile(frontend_graph(entry), target, fidelity_steps=0)
+    return spikec.compile(frontend_graph(entry), target, dt_s=entry.dt_s, fidelity_steps=0)
 
 
 @functools.lru_cache(maxsize=None)

@@ -131,6 +131,15 @@ def sequential_hook() -> nn.Module:
                                          nt.LIFCell(), nt.LIFCell(), nt.LIFCell()), 6.0)
 
 
+def lsnn_sequential() -> nn.Module:
+    return seeded(52, nt.SequentialState(nn.Linear(10, 16), nt.LSNNRecurrentCell(16, 16), nn.Linear(16, 4), nt.LIFCell()), 6.0)
+
+
+def lifbox_conv() -> nn.Module:
+    return seeded(53, nt.SequentialState(nn.Conv2d(2, 4, 3), nt.LIFBoxCell(), nn.AvgPool2d(2), nn.Flatten(),
+                                         nn.Linear(4 * 3 * 3, 5), nt.LIFBoxCell()), 8.0)
+
+
 def entries() -> list[Entry]:
     return [
         Entry("norse-cifar10-lifconvnet", "norse", NORSE, "norse/task/cifar10.py",
@@ -172,4 +181,12 @@ def entries() -> list[Entry]:
               "test_sequential_forward_state_hook: Linear(1, 10), LIFRecurrent(10, 10), LIF(), LIF(), LIF()",
               "the cell forms (LIFRecurrentCell, LIFCell) stepped per frame; input 8 features", sequential_hook, (8,),
               steps=60, today={"frontend": RECURRENT}),
+        Entry("norse-test-lsnn-sequential", "norse", NORSE, "norse/torch/module/test/test_sequential.py",
+              "test_state_sequence_norse: SequentialState(LIFRecurrent(10, 5), LSNNRecurrent(5, 1))",
+              "the cell forms, with Linear layers around an LSNNRecurrentCell(16, 16) and a LIFCell output", lsnn_sequential, (10,),
+              steps=60, today={"frontend": LSNN}),
+        Entry("norse-test-conv-lifbox", "norse", NORSE, "norse/torch/module/test/test_sequential.py",
+              "test_state_sequence_conv: SequentialState(Conv2d, Flatten, ...) with LIFBoxCells",
+              "cells LIFBoxCell; AvgPool2d, Flatten, Linear, LIFBoxCell after the conv; 2x8x8 frames", lifbox_conv, (2, 8, 8), steps=40,
+              extra_targets=("loihi1", "spinnaker2", "rram-256")),
     ]
