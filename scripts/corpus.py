@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "models")
 
 import corpus  # noqa: E402
 from corpus_core import (  # noqa: E402
-    TARGETS, check_float, check_frontend, check_lava, check_target, compiled, lava_available,
+    TARGETS, xfail_parts, check_float, check_frontend, check_lava, check_target, compiled, lava_available,
 )
 
 TARGET_COLUMNS = TARGETS + ("loihi1", "spinnaker2", "rram-256")
@@ -131,11 +131,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  end to end on {col}: {counts[col]}/{offered[col]} offered")
     if not use_lava:
         print(f"  lava: not run ({'--no-lava' if lava_ok else why})")
+    print_reasons(entries)
     if surprises:
         print("\ndiffers from what the entries state for today:")
         for s in surprises:
             print("  " + s)
     return 1 if surprises else 0
+
+
+def print_reasons(entries) -> None:
+    """What the entries state as today's xfails, grouped by the feature (and engineer) they wait for."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for e in entries:
+        stages = ["frontend", "float", *e.targets, "lava"]
+        front = e.expectation("frontend")
+        for stage in stages:
+            expect = e.expectation(stage)
+            if not expect.startswith("xfail:") or (stage != "frontend" and expect == front):
+                continue  # stages that only inherit the frontend's xfail are counted once, under it
+            feature, who = xfail_parts(expect)
+            groups.setdefault((who, feature), []).append(f"{e.id} [{stage}]")
+    print("\nxfail today, by the feature they wait for:")
+    for (who, feature), items in sorted(groups.items()):
+        print(f"  {who}: {feature} ({len(items)})")
+        for item in items:
+            print(f"      {item}")
 
 
 def print_table(columns: list[str], rows: list[list[str]], markdown: bool) -> None:

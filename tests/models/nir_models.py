@@ -169,15 +169,15 @@ def nirtorch_sinabs_branched() -> nir.NIRGraph:
     concatenated channels is written as two Conv2d nodes (its weight's two channel halves) summed at iaf3."""
     rng = np.random.default_rng(114)
 
-    def conv(c_in: int, c_out: int, k: int, side: int, padding: int = 0, stride: int = 1, gain: float = 3.0) -> nir.Conv2d:
-        w = rng.uniform(-0.5, 1.0, (c_out, c_in, k, k)) * gain / np.sqrt(c_in * k * k)
+    def conv(c_in: int, c_out: int, k: int, side: int, padding: int = 0, stride: int = 1, gain: float = 1.5) -> nir.Conv2d:
+        w = rng.uniform(-1.0, 1.0, (c_out, c_in, k, k)) * gain / np.sqrt(c_in * k * k)
         return nir.Conv2d(input_shape=(side, side), weight=w, stride=stride, padding=padding, dilation=1, groups=1, bias=np.zeros(c_out))
 
     def iaf(*shape: int) -> nir.IF:
         return nir.IF(r=np.ones(shape), v_threshold=np.ones(shape))
 
     pool = lambda: nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))  # noqa: E731
-    w3 = conv(32, 10, 3, 6, stride=3, gain=4.0)
+    w3 = conv(32, 10, 3, 6, stride=3, gain=1.5)
     half = lambda lo: nir.Conv2d(input_shape=(6, 6), weight=w3.weight[:, lo:lo + 16].copy(), stride=3, padding=0,  # noqa: E731
                                  dilation=1, groups=1, bias=np.zeros(10))
     nodes = {"input": nir.Input(input_type=np.array([2, 28, 28])), "output": nir.Output(output_type=np.array([10, 2, 2])),
@@ -240,7 +240,7 @@ def rockpool_complex() -> nir.NIRGraph:
     edges, prev = [], "input"
     for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
         lin, neu = f"{2 * k}_LinearTorch", f"{2 * k + 1}_LIFTorch"
-        nodes[lin] = affine(rng, a, b, 3.0, bias=False)
+        nodes[lin] = affine(rng, a, b, 5.0, bias=False)
         nodes[neu] = nir.CubaLIF(tau_syn=np.full(b, tau), tau_mem=np.full(b, tau), r=np.full(b, tau * np.exp(-dt / tau) / dt),
                                  v_leak=np.zeros(b), v_threshold=np.ones(b))
         edges += [(prev, lin), (lin, neu)]
@@ -357,6 +357,7 @@ def entries() -> list[Entry]:
          "; a LIF g after f so the output is spikes"),
     ]:
         e.append(Entry(name, "nir", NIR, arch, follows, shapes + extra, fn, (2,), steps=80, rate=0.5, today=today,
+                       readout="voltage" if "spinnaker1" in today else "spikes",
                        load=load(), reference=reference(fn, delay_dt), dt_s=delay_dt))
     e.append(Entry("nir-test-sequential-delay-long", "nir", NIR, arch, "test_sequential at dt = 1e-4 s (delays of 5000, 1000, 2000 steps)",
                    shapes + "; dt 1e-4 s, so the delays are long; a LIF after d", lambda: arch_sequential(1e-4, True), (2,), steps=5200,

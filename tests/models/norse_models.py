@@ -95,7 +95,7 @@ def lifbox_mlp(per_neuron: bool = False) -> nn.Module:
     tau = torch.linspace(100.0, 200.0, 32) if per_neuron else torch.tensor(150.0)
     p = nt.LIFBoxParameters(tau_mem_inv=tau, reset_method=reset_subtract)
     q = nt.LIFBoxParameters(tau_mem_inv=torch.tensor(150.0), reset_method=reset_subtract)
-    return seeded(46 + per_neuron, nt.SequentialState(nn.Linear(20, 32), nt.LIFBoxCell(p), nn.Linear(32, 5), nt.LIFBoxCell(q)), 12.0)
+    return seeded(46 + per_neuron, nt.SequentialState(nn.Linear(20, 32), nt.LIFBoxCell(p), nn.Linear(32, 5), nt.LIFBoxCell(q)), 24.0)
 
 
 def lif_li_readout() -> nn.Module:
@@ -127,17 +127,22 @@ def memory_lif_readout() -> nn.Module:
 
 
 def sequential_hook() -> nn.Module:
-    return seeded(51, nt.SequentialState(nn.Linear(8, 10, bias=False), nt.LIFRecurrentCell(10, 10),
-                                         nt.LIFCell(), nt.LIFCell(), nt.LIFCell()), 6.0)
+    fast = nt.LIFParameters(tau_mem_inv=torch.tensor(500.0))  # so spikes pass through three cells with no weights between
+    net = seeded(51, nt.SequentialState(nn.Linear(8, 10, bias=False), nt.LIFRecurrentCell(10, 10),
+                                        nt.LIFCell(fast), nt.LIFCell(fast), nt.LIFCell(fast)), 6.0)
+    gen = torch.Generator().manual_seed(51)
+    with torch.no_grad():  # strong enough that spikes get through three more LIF cells
+        net[1].input_weights.copy_(torch.rand(10, 10, generator=gen) * 12.0)
+    return net
 
 
 def lsnn_sequential() -> nn.Module:
-    return seeded(52, nt.SequentialState(nn.Linear(10, 16), nt.LSNNRecurrentCell(16, 16), nn.Linear(16, 4), nt.LIFCell()), 6.0)
+    return seeded(52, nt.SequentialState(nn.Linear(10, 16), nt.LSNNRecurrentCell(16, 16), nn.Linear(16, 4), nt.LIFCell()), 18.0)
 
 
 def lifbox_conv() -> nn.Module:
     return seeded(53, nt.SequentialState(nn.Conv2d(2, 4, 3), nt.LIFBoxCell(), nn.AvgPool2d(2), nn.Flatten(),
-                                         nn.Linear(4 * 3 * 3, 5), nt.LIFBoxCell()), 8.0)
+                                         nn.Linear(4 * 3 * 3, 5), nt.LIFBoxCell()), 40.0)
 
 
 def entries() -> list[Entry]:
@@ -179,7 +184,8 @@ def entries() -> list[Entry]:
               readout="voltage", today={"frontend": RECURRENT}),
         Entry("norse-test-sequential-hook", "norse", NORSE, "norse/torch/module/test/test_sequential.py",
               "test_sequential_forward_state_hook: Linear(1, 10), LIFRecurrent(10, 10), LIF(), LIF(), LIF()",
-              "the cell forms (LIFRecurrentCell, LIFCell) stepped per frame; input 8 features", sequential_hook, (8,),
+              "the cell forms (LIFRecurrentCell, LIFCell) stepped per frame; input 8 features; input weights uniform(0, 12); "
+              "the LIFCells with tau_mem_inv 500 (at Norse's 100 spikes die out within three cells)", sequential_hook, (8,),
               steps=60, today={"frontend": RECURRENT}),
         Entry("norse-test-lsnn-sequential", "norse", NORSE, "norse/torch/module/test/test_sequential.py",
               "test_state_sequence_norse: SequentialState(LIFRecurrent(10, 5), LSNNRecurrent(5, 1))",

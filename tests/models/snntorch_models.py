@@ -21,7 +21,7 @@ MAXPOOL = "xfail:MaxPool2d:layers"
 BATCHNORM = "xfail:BatchNorm2d folding:layers"
 DROPOUT = "xfail:Dropout (eval identity):layers"
 LOIHI_TAUS = "xfail:per-neuron taus on Loihi (population split):loihisplit"
-SKIP = "xfail:skip connections (a + b in a custom module; today traced without the sum, 100 % of entries differ):layers"
+SKIP = "xfail:skip connections (a + b in a custom module; today traced without lif_f: fc_e and skip feed the Output, 100 % of entries differ):layers"
 MAXPOOL_CURRENTS = "xfail:MaxPool2d (max of currents before a neuron: exact float, targets refuse naming the layer):layers"
 
 
@@ -73,7 +73,7 @@ def tutorial4_synaptic() -> nn.Module:
 
 def tutorial4_alpha() -> nn.Module:
     return seq(16, nn.Linear(100, 64), snn.Alpha(alpha=0.8, beta=0.7, threshold=0.5, init_hidden=True),
-               nn.Linear(64, 10), snn.Alpha(alpha=0.8, beta=0.7, threshold=0.5, init_hidden=True, output=True), gain=2.0)
+               nn.Linear(64, 10), snn.Alpha(alpha=0.8, beta=0.7, threshold=0.5, init_hidden=True, output=True), gain=10.0)
 
 
 def tutorial2_lapicque() -> nn.Module:
@@ -81,7 +81,7 @@ def tutorial2_lapicque() -> nn.Module:
                snn.Lapicque(R=5.1, C=5e-3, time_step=1e-3, threshold=0.5, reset_mechanism="zero", init_hidden=True),
                nn.Linear(64, 10),
                snn.Lapicque(R=5.1, C=5e-3, time_step=1e-3, threshold=0.5, reset_mechanism="zero", init_hidden=True, output=True),
-               gain=2.0)
+               gain=10.0)
 
 
 def regression1() -> nn.Module:
@@ -152,22 +152,22 @@ def leaky_reset_none() -> nn.Module:
 
 def leaky_reset_zero() -> nn.Module:
     return seq(62, nn.Linear(50, 32), leaky(0.5, reset_mechanism="zero"), nn.Linear(32, 5),
-               leaky(0.5, reset_mechanism="zero", output=True), gain=2.0)
+               leaky(0.5, reset_mechanism="zero", output=True), gain=4.0)
 
 
 def leaky_graded() -> nn.Module:
     return seq(63, nn.Linear(50, 32), leaky(0.5, graded_spikes_factor=2.0), nn.Linear(32, 5),
-               leaky(0.5, graded_spikes_factor=2.0, output=True), gain=2.0)
+               leaky(0.5, graded_spikes_factor=2.0, output=True), gain=6.0)
 
 
 def rsynaptic_hidden_zero() -> nn.Module:
     return seq(64, nn.Linear(50, 32), snn.RSynaptic(alpha=0.5, beta=0.5, V=0.5, all_to_all=False, init_hidden=True, reset_mechanism="zero"),
-               nn.Linear(32, 5), snn.Synaptic(alpha=0.5, beta=0.5, init_hidden=True, output=True), gain=2.0)
+               nn.Linear(32, 5), snn.Synaptic(alpha=0.5, beta=0.5, init_hidden=True, output=True), gain=4.0)
 
 
 def regression2_rleaky_conv() -> nn.Module:
     return seq(65, nn.Conv2d(1, 3, 5), snn.RLeaky(beta=0.9, conv2d_channels=3, kernel_size=(5, 5), init_hidden=True),
-               nn.Flatten(), nn.Linear(3 * 8 * 8, 10), leaky(0.9, output=True), gain=3.0)
+               nn.Flatten(), nn.Linear(3 * 8 * 8, 10), leaky(0.9, output=True), gain=6.0)
 
 
 class NetWithAvgPool(nn.Module):
@@ -279,7 +279,7 @@ def bsnn() -> nn.Module:
     gen = torch.Generator().manual_seed(69)
     with torch.no_grad():  # the tutorial's Binarize: weights are +-1 in the forward pass
         for m in (net.bin_conv_1, net.bin_conv_2, net.bin_fully_connected_1):
-            m.weight.copy_(torch.where(torch.rand(m.weight.shape, generator=gen) < 0.6, 1.0, -1.0) * 0.5)
+            m.weight.copy_(torch.where(torch.rand(m.weight.shape, generator=gen) < 0.5, 1.0, -1.0) * 0.1)
     return with_batchnorm_stats(net, 69)
 
 
@@ -329,7 +329,7 @@ def exoplanet() -> nn.Module:
 def conftest_alpha() -> nn.Module:
     """snnTorch tests/conftest.py Net: fc1 Linear(1, 1), lif1 Synaptic(alpha=0.5, beta=0.5), lif2 Alpha(alpha=0.6, beta=0.5)."""
     return seq(73, nn.Linear(1, 1), snn.Synaptic(alpha=0.5, beta=0.5, init_hidden=True),
-               snn.Alpha(alpha=0.6, beta=0.5, init_hidden=True, output=True), gain=4.0)
+               snn.Alpha(alpha=0.6, beta=0.5, init_hidden=True, output=True), gain=20.0)
 
 
 def entries() -> list[Entry]:
@@ -407,7 +407,7 @@ def entries() -> list[Entry]:
               steps=20, today={"frontend": BATCHNORM}),
         Entry("snntorch-bsnn", "snntorch", SNN, "examples/tutorial_BSNN.ipynb",
               "class BSNN: BinaryConv2d, BatchNorm2d, MaxPool2d, Leaky (x2), Flatten, BinaryLinear, Dropout, Leaky",
-              "binarised weights fixed at +-0.5 (plain Conv2d/Linear), eval mode; input 20x20 so Linear(32*5*5) fits", bsnn, (1, 20, 20),
+              "binarised weights fixed at +-0.1 (plain Conv2d/Linear), eval mode; input 20x20 so Linear(32*5*5) fits", bsnn, (1, 20, 20),
               steps=20, today={"frontend": MAXPOOL_CURRENTS}),
         Entry("snntorch-mlp-dropout", "snntorch", SNN, "examples/tutorial_BSNN.ipynb",
               "BSNN's tail: Linear, Dropout, Leaky (self.dropout = nn.Dropout(self.dropout_percent))",
