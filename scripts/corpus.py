@@ -15,7 +15,6 @@ import argparse
 import re
 import sys
 import time
-import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "models"))

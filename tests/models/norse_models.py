@@ -13,7 +13,6 @@ import torch
 from torch import nn
 
 import norse.torch as nt
-from norse.torch.functional.reset import reset_subtract
 
 from corpus_core import Entry, excite
 
@@ -92,10 +91,14 @@ def export_sequential() -> nn.Module:
 
 
 def lifbox_mlp(per_neuron: bool = False) -> nn.Module:
-    tau = torch.linspace(100.0, 200.0, 32) if per_neuron else torch.tensor(150.0)
-    p = nt.LIFBoxParameters(tau_mem_inv=tau, reset_method=reset_subtract)
-    q = nt.LIFBoxParameters(tau_mem_inv=torch.tensor(150.0), reset_method=reset_subtract)
-    return seeded(46 + per_neuron, nt.SequentialState(nn.Linear(20, 32), nt.LIFBoxCell(p), nn.Linear(32, 5), nt.LIFBoxCell(q)), 24.0)
+    """test_lif_box_integral_numerics' cell, LIFBoxParameters(tau_mem_inv=700, v_th=1, v_leak=0, v_reset=0), in a 20-32-5 net."""
+    def p(tau: torch.Tensor) -> nt.LIFBoxParameters:
+        n = tau.numel()
+        return nt.LIFBoxParameters(tau_mem_inv=tau, v_th=torch.ones(n), v_leak=torch.zeros(n), v_reset=torch.zeros(n))
+
+    tau = torch.linspace(500.0, 900.0, 32) if per_neuron else torch.ones(1) * 700
+    return seeded(46 + per_neuron, nt.SequentialState(nn.Linear(20, 32), nt.LIFBoxCell(p(tau)), nn.Linear(32, 5),
+                                                      nt.LIFBoxCell(p(torch.ones(1) * 700))), 6.0)
 
 
 def lif_li_readout() -> nn.Module:
@@ -168,10 +171,11 @@ def entries() -> list[Entry]:
               "test_sequential: SequentialState(LIFBoxCell(), Linear(10, 2), LIBoxCell(), Linear(2, 1))",
               "", export_sequential, (10,), steps=60, readout="voltage", today={"spinnaker1": OUT_AFTER_AFFINE, "loihi2": LOIHI_OUT_AFTER_AFFINE}),
         Entry("norse-lifbox-mlp", "norse", NORSE, "norse/torch/module/test/test_lif_box.py",
-              "LIFBoxCell with LIFBoxParameters(tau_mem_inv=150, reset_method=reset_subtract) in a SequentialState",
-              "a 20-32-5 network of that cell", lambda: lifbox_mlp(False), (20,), steps=60),
+              "test_lif_box_integral_numerics: LIFBoxCell(LIFBoxParameters(tau_mem_inv=700, v_th=1, v_leak=0, v_reset=0))",
+              "a 20-32-5 SequentialState of that cell", lambda: lifbox_mlp(False), (20,), steps=60),
         Entry("norse-lifbox-per-neuron-tau", "norse", NORSE, "norse/torch/module/test/test_lif_box.py",
-              "LIFBoxCell with a tensor tau_mem_inv (one per neuron)", "tau_mem_inv = linspace(100, 200, 32)",
+              "test_lif_box_integral_numerics' cell with a tensor tau_mem_inv (one per neuron)",
+              "hidden tau_mem_inv = linspace(500, 900, 32)",
               lambda: lifbox_mlp(True), (20,), steps=60, today={"loihi2": LOIHI_TAUS}),
         Entry("norse-lif-li-readout", "norse", NORSE, "norse/torch/module/test/test_leaky_integrator_box.py",
               "LIFCell hidden layer, LIBoxCell read-out in a SequentialState", "a 20-40-5 network", lif_li_readout, (20,),

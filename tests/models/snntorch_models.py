@@ -398,7 +398,7 @@ def entries() -> list[Entry]:
               "behind a Conv2d(1, 3, 5) on 12x12 frames, then Flatten, Linear, Leaky", regression2_rleaky_conv, (1, 12, 12), steps=40),
         Entry("snntorch-test-nir-avgpool", "snntorch", SNN, "tests/test_nir.py", "class NetWithAvgPool (conv1, AvgPool2d of currents, flatten, lif1, fc1, lif2)",
               "input 28x28 -> 14x14 (lif1 3136 -> 784 neurons)", net_with_avg_pool, (1, 14, 14), steps=20),
-        Entry("snntorch-residual-module", "snntorch", SNN, "neuromorphs/NIR: tests/test_architectures.py",
+        Entry("snntorch-residual-module", "snntorch", "neuromorphs/NIR", "tests/test_architectures.py",
               "test_residual (a -> e skip) as a custom nn.Module: lif_f(fc_e(spk_d) + skip(spk_b))",
               "the NIR test's graph written in snnTorch (the issue's 'a + b' module); widths 8-16-16-4", residual, (8,), steps=60,
               today={"float": SKIP, "loihi2": SKIP, "spinnaker1": SKIP}),
