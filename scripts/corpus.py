@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     columns = ["model", "frontend", "float"] + list(TARGET_COLUMNS) + (["lava"] if use_lava else [])
     rows, surprises = [], []
     counts = {c: 0 for c in columns[1:]}
+    refused = {c: 0 for c in columns[1:]}
     offered = {c: 0 for c in columns[1:]}
     start = time.perf_counter()
     for entry in entries:
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             if kind != "skip":
                 offered[col] += 1
             counts[col] += kind == "ok"
+            refused[col] += kind == "refused"
             if col in ("frontend", "float") and kind != "ok" and text != "-":
                 text = f"no: {text}"
             stage = col
@@ -127,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     n = len(entries)
     print(f"\n{n} models. accepted by the frontend: {counts['frontend']}/{n}; exact in float: {counts['float']}/{n}")
     for col in columns[3:]:
-        print(f"  end to end on {col}: {counts[col]}/{offered[col]} offered")
+        print(f"  end to end on {col}: {counts[col]}/{offered[col]} (refused with a named limit: {refused[col]}; "
+              f"other: {offered[col] - counts[col] - refused[col]}, mostly frontend xfails)")
     if not use_lava:
         print(f"  lava: not run ({'--no-lava' if lava_ok else why})")
     print_reasons(entries)
