@@ -125,10 +125,11 @@ def records_directly(graph: Graph, output: str) -> bool:
     return len(preds) == 1 and is_population(graph.nodes[preds[0]])
 
 
-def collect_paths(graph: Graph, dt_s: float | None = None,
-                  readout: Callable[[str], bool] | None = None) -> tuple[dict[str, Forms], dict[str, Constants]]:
-    """For each neuron node, and each Output for which ``readout(name)`` (default: not ``records_directly``):
-    ``{(source, back_edges, delay_steps): matrix}`` and ``{(back_edges, delay_steps): constant}``.
+def collect_paths(graph: Graph, dt_s: float | None = None, readout: Callable[[str], bool] | None = None,
+                  *, neurons: bool = True) -> tuple[dict[str, Forms], dict[str, Constants]]:
+    """For each neuron node (unless ``neurons=False``), and each Output for which ``readout(name)``
+    (default: not ``records_directly``): ``{(source, back_edges, delay_steps): matrix}`` and
+    ``{(back_edges, delay_steps): constant}``.
 
     ``dt_s`` (default: the graph's ``metadata["dt_s"]``) turns Delay nodes into steps."""
     shapes = infer_shapes(graph)
@@ -189,7 +190,7 @@ def collect_paths(graph: Graph, dt_s: float | None = None,
     paths: dict[str, Forms] = {}
     constants: dict[str, Constants] = {}
     for name, node in graph.items():
-        if isinstance(node, NEURON_TYPES) or (isinstance(node, Output) and wanted(name)):
+        if (neurons and isinstance(node, NEURON_TYPES)) or (isinstance(node, Output) and wanted(name)):
             acc, constants[name] = incoming(name)  # an Output here: its read-out
             n_in = int(np.prod(shapes[name][0]))
             paths[name] = {key: dense_form(m, n_in) for key, m in acc.items()}
