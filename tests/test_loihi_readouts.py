@@ -189,3 +189,28 @@ def test_lava_records_the_read_out_sources_and_equals_the_reference(name, tmp_pa
     assert set(got) == set(want) and np.abs(want["out"]).sum() > 0
     for key in want:
         np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+
+
+def test_an_snntorch_model_ending_in_a_linear_layer_reads_out_that_layer_of_the_chip_spikes():
+    """``Sequential(Linear, Leaky, Linear)``, the snnTorch head that returns weighted spikes: the float
+    model equals snnTorch's forward, and the Loihi read-out (chip time, latency of the Leaky) is exactly
+    the last Affine applied to the Leaky's own integer spikes (the layer's spikes differ from the float
+    model's where quantisation moves them: that is the layer's fidelity, not the read-out's)."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(10, 16), snn.Leaky(beta=0.9, init_hidden=True), torch.nn.Linear(16, 4))
+    graph = spikec.from_snntorch(net, torch.zeros(10))
+    x = (np.random.default_rng(0).random((60, 10)) < 0.3).astype(np.float32)
+    with torch.no_grad():
+        expected = np.stack([net(torch.from_numpy(x[t])).numpy() for t in range(len(x))])
+    (out,) = graph.outputs
+    np.testing.assert_allclose(spikec.simulate(graph, x)[out], expected, rtol=0, atol=1e-5)
+    program = spikec.compile(graph, TARGET, fidelity_steps=0)
+    readout = program.graph.nodes[out]
+    assert isinstance(readout, LoihiReadout) and readout.sources == ("1",) and readout.latency_steps == 1
+    got = spikec.run(program, x, record=("s",))
+    head = graph.nodes[graph.predecessors(out)[0]]
+    spikes_1 = got["1.s"].astype(np.float64)  # chip time: the read-out of step t uses the spikes of step t
+    np.testing.assert_array_equal(got[out][1:], (spikes_1 @ head.weight.T + head.bias)[1:])
+    np.testing.assert_array_equal(got[out][0], np.zeros(4))  # before the latency: nothing, not even the bias
