@@ -28,6 +28,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
+from ..ir.errors import GraphError
 from ..ir.graph import Graph
 from ..ir.nodes import Node, Shape
 from .readout import Readout, ReadoutTerm
@@ -189,10 +190,22 @@ class LoihiReadout(Node):
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
         for name, cast in (("sources", str), ("reads", str), ("lags", int), ("widths", int), ("constant_lags", int)):
             object.__setattr__(self, name, tuple(cast(v) for v in getattr(self, name)))
-        object.__setattr__(self, "matrix", int_array(np.reshape(self.matrix, (self.n, sum(self.widths))), np.float64))
-        consts = np.zeros((0, self.n)) if self.constants is None else self.constants
-        object.__setattr__(self, "constants", int_array(np.reshape(consts, (len(self.constant_lags), self.n)), np.float64))
         object.__setattr__(self, "latency_steps", int(self.latency_steps))
+        terms = len(self.sources)
+        if not len(self.reads) == len(self.lags) == len(self.widths) == terms:
+            raise GraphError(f"a read-out needs one read, lag and width per source, got {terms} sources, "
+                             f"{len(self.reads)} reads, {len(self.lags)} lags, {len(self.widths)} widths", parameter="sources")
+        if set(self.reads) - {"s", "v"}:
+            raise GraphError(f"a read-out reads 's' or 'v', got {sorted(set(self.reads) - {'s', 'v'})}", parameter="reads")
+        for name in ("lags", "widths", "constant_lags"):
+            if any(v < 0 for v in getattr(self, name)):
+                raise GraphError(f"read-out {name} must be >= 0, got {min(getattr(self, name))}", parameter=name, value=min(getattr(self, name)), limit=0)
+        consts = np.zeros((0, self.n)) if self.constants is None else np.asarray(self.constants)
+        for name, value, want in (("matrix", np.asarray(self.matrix), (self.n, sum(self.widths))),
+                                  ("constants", consts, (len(self.constant_lags), self.n))):
+            if value.shape != want:
+                raise GraphError(f"read-out {name} of shape {value.shape}, expected {want}", parameter=name, value=value.shape, limit=want)
+            object.__setattr__(self, name, int_array(value, np.float64))
 
     @property
     def n(self) -> int:

@@ -100,10 +100,15 @@ def readout_values(graph: Graph, name: str, get: Callable[[str, str], np.ndarray
     node: LoihiReadout = graph.nodes[name]
     parts = layer_parts(graph)
     recordings = {}
-    for src, var in zip(node.sources, node.reads):
+    for src, var, width in zip(node.sources, node.reads, node.widths):
         key = f"{src}.{var}"
         if key not in recordings:
+            if src not in graph.nodes and src not in parts:
+                raise CompileError(f"read-out source '{src}' is not in the program", node=name, parameter="sources", value=src)
             recordings[key] = gather_parts(graph, parts.get(src, [src]), lambda p: np.asarray(get(p, var), np.float64))
+        if recordings[key].shape[-1] != width:
+            raise CompileError(f"read-out term over '{src}' is {width} wide, the source has {recordings[key].shape[-1]} neurons",
+                               node=name, parameter="widths", value=width, limit=recordings[key].shape[-1])
     if not recordings:
         steps, batch = _steps_batch(graph, get)
         return apply_readout(node.readout(), {}, (steps, batch))

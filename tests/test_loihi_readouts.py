@@ -214,3 +214,15 @@ def test_an_snntorch_model_ending_in_a_linear_layer_reads_out_that_layer_of_the_
     spikes_1 = got["1.s"].astype(np.float64)  # chip time: the read-out of step t uses the spikes of step t
     np.testing.assert_array_equal(got[out][1:], (spikes_1 @ head.weight.T + head.bias)[1:])
     np.testing.assert_array_equal(got[out][0], np.zeros(4))  # before the latency: nothing, not even the bias
+
+
+def test_a_malformed_read_out_is_refused_with_the_field_and_the_expected_value():
+    from spikec.ir.errors import GraphError
+
+    good = dict(shape=(2,), sources=("h",), reads=("s",), lags=(0,), widths=(3,), matrix=np.ones((2, 3)))
+    assert LoihiReadout(**good).readout().terms[0].matrix.shape == (2, 3)
+    for bad, match in ((dict(widths=(4,)), r"matrix of shape \(2, 3\), expected \(2, 4\)"), (dict(reads=("u",)), "'s' or 'v'"),
+                       (dict(lags=(-1,)), "lags must be >= 0"), (dict(lags=(0, 1)), "one read, lag and width per source"),
+                       (dict(constant_lags=(0,), constants=np.ones((1, 3))), r"constants of shape \(1, 3\), expected \(1, 2\)")):
+        with pytest.raises(GraphError, match=match):
+            LoihiReadout(**(good | bad))
