@@ -340,8 +340,9 @@ def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Gr
     for name, readout in lower_readouts(graph, computed, nodes, dt_s).items():
         nodes[name] = readout
         edges += [(source, name) for source in dict.fromkeys(readout.sources)]
-    report["readouts"] = {name: {"sources": sorted(set(nodes[name].sources)), "terms": len(nodes[name].sources),
-                                 "latency_steps": nodes[name].latency_steps} for name in computed}
+    if computed:  # (absent otherwise: a program without read-outs keeps its bytes)
+        report["readouts"] = {name: {"sources": sorted(set(nodes[name].sources)), "terms": len(nodes[name].sources),
+                                     "latency_steps": nodes[name].latency_steps} for name in computed}
     lowered = Graph(nodes, tuple(edges), {"dt_s": dt_s, "family": "loihi", "target": target.name})
     return lowered, report
 
