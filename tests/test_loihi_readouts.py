@@ -84,8 +84,8 @@ def inputs(graph: Graph, steps: int = 40, batch: int = 2, seed: int = 1) -> np.n
     return (np.random.default_rng(seed).random((steps, batch, *graph.nodes["in"].shape)) < 0.3).astype(float)
 
 
-def compile_loihi(graph: Graph):
-    return spikec.compile(graph, TARGET, dt_s=DT, fidelity_steps=0)
+def compile_loihi(graph: Graph, target: str = TARGET):
+    return spikec.compile(graph, target, dt_s=DT, fidelity_steps=0)
 
 
 def assert_paths_agree(program, x) -> np.ndarray:
@@ -114,13 +114,14 @@ def test_a_loihi_output_after_a_stateless_chain_is_recorded_and_every_reference_
     np.testing.assert_array_equal(spikec.run(loaded, x)["out"], want)
 
 
+@pytest.mark.parametrize("target", ["loihi1", "loihi2"])
 @pytest.mark.parametrize("name", [n for n in ALL if n != "read-out of an LI trace"])
-def test_a_read_out_of_exact_spikes_equals_the_float_model_in_its_time(name):
+def test_a_read_out_of_exact_spikes_equals_the_float_model_in_its_time(name, target):
     """tau = 4 dt, r = 3, dyadic weights: the integer LIF spikes are the float model's, so after the
     read-out's latency (padded by run_in_float_time) its values are the float model's, bit for bit."""
     graph = ALL[name]
     x = inputs(graph, seed=2)
-    got = run_in_float_time(compile_loihi(graph), x)["out"]
+    got = run_in_float_time(compile_loihi(graph, target), x)["out"]
     np.testing.assert_array_equal(got, spikec.simulate(graph, x, dt_s=DT)["out"])
 
 
