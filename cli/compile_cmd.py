@@ -28,6 +28,9 @@ def format_quantisation(report: dict) -> str:
         for d in r["dense"]:
             lines.append(f"    from {d['source']}: weight_exp={d['weight_exp']} {d['sign_mode']}, {d['bits_used']} bits, "
                          f"relative RMS weight error {d['weight_rel_rms_error']:.4f}, {d['zeroed_synapses']} zeroed, {d['clipped_synapses']} clipped")
+    for name, r in report.get("quantise-loihi", {}).get("readouts", {}).items():
+        lines.append(f"  {name}: read-out on the host of {', '.join(r['sources'])} ({r['terms']} terms), "
+                     f"lags the float model by {r['latency_steps']} steps")
     for w in report.get("quantise-loihi", {}).get("warnings", []):
         lines.append(f"  warning: {w}")
     for f in report.get("feasibility", []):
