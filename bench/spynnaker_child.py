@@ -58,19 +58,21 @@ def main(folder, tables, out_path):
         from pacman.operations.router_compressors.pair_compressor import pair_compressor
 
         ours = {p.label for p in pops.values()}
-        cores = Counter()
-        app_cores = 0
+        cores, network_cores = Counter(), Counter()
         for pl in V.iterate_placemements():
             cores[(pl.x, pl.y)] += 1
             app = getattr(pl.vertex, "app_vertex", None)
             label = getattr(app, "label", None) or pl.vertex.label or ""
-            app_cores += any(label == o or label.startswith(o + "_") for o in ours)
+            if any(label == o or label.startswith(o + "_") for o in ours):
+                network_cores[(pl.x, pl.y)] += 1
         uncompressed = {f"{t.x},{t.y}": t.number_of_entries for t in V.get_uncompressed().routing_tables}
         t0 = time.perf_counter()
         compressed = pair_compressor(ordered=True, accept_overflow=True)
         seconds = time.perf_counter() - t0
         result["spynnaker"] = {
-            "cores_total": sum(cores.values()), "cores_network": app_cores, "chips": len(cores),
+            "cores_total": sum(cores.values()), "cores_network": sum(network_cores.values()),
+            "chips": len(network_cores), "chips_with_any_core": len(cores),
+            "network_cores_per_chip": {f"{x},{y}": n for (x, y), n in sorted(network_cores.items())},
             "machine_vertices": V.get_n_machine_vertices(),
             "routing_entries": uncompressed,
             "routing_entries_pair": {f"{t.x},{t.y}": t.number_of_entries for t in compressed.routing_tables},

@@ -72,6 +72,14 @@ def uncompressed_tables(graph: Graph, target) -> dict:
     return build_routing_tables(machine, vertices, place(vertices, machine), keys, targets)
 
 
+def _per_chip(program) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for core in program.artefacts["spinnaker"].artefacts.cores:
+        key = f"{core.location[0]},{core.location[1]}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="200,1500,1500,100")
@@ -118,12 +126,13 @@ def main(argv: list[str] | None = None) -> dict:
     neurons = sum(sizes[1:])
     print(f"network: {' -> '.join(map(str, sizes))} neurons, density {args.density}, "
           f"{sum(len(p) for p in program.artefacts['spinnaker'].network.projections)} synapses")
-    print(f"| mapper | cores (network) | cores (all) | chips | routing entries, largest chip | all chips |")
-    print(f"|---|---|---|---|---|---|")
+    print("| mapper | cores (network) | cores (all, with system cores) | chips (network) | routing entries, largest chip | all chips |")
+    print("|---|---|---|---|---|---|")
     print(f"| spikec | {rep['cores']} | {rep['cores']} | {rep['chips']} | "
           f"{max(v[0] for v in rep['routing_entries'].values())} | {sum(v[0] for v in rep['routing_entries'].values())} |")
     print(f"| sPyNNaker 7.4.1 (virtual SpiNN-5) | {sp['cores_network']} | {sp['cores_total']} | {sp['chips']} | "
           f"{max(sp['routing_entries'].values())} | {sum(sp['routing_entries'].values())} |")
+    print(f"network cores per chip: spikec {_per_chip(program)}; sPyNNaker {sp['network_cores_per_chip']}")
     print(f"sPyNNaker after its pair compressor: largest {max(sp['routing_entries_pair'].values())}, "
           f"all {sum(sp['routing_entries_pair'].values())} entries ({sp['pair_seconds']:.3f} s); "
           f"child run {wall:.1f} s wall for {neurons} neurons")

@@ -24,6 +24,9 @@ import numpy as np
 
 OFFSET = 1
 STAMP = {"nest": 1, "spiNNaker": 0}  # time stamp of tick k is (k + OFFSET + STAMP) * dt
+# sPyNNaker holds tau_m and voltages in s16.15 (below 2^16): a neuron that does not decay gets the largest tau_m
+# (its decay exp(-dt/tau_m) then rounds to 1.0 for dt >= 1 ms) and a read-out that never fires a threshold it holds.
+LIMIT = {"nest": float("inf"), "spiNNaker": 65535.0}
 
 
 def main(argv=None, after_run=None):
@@ -67,9 +70,10 @@ def main(argv=None, after_run=None):
             times = [[(t + p["start_tick"] + lead) * dt for t in np.flatnonzero(x[:, i])] for i in range(n)]
             pops[name] = sim.Population(n, sim.SpikeSourceArray(spike_times=times), label=name)
             continue
+        limit = LIMIT[args.simulator]
         cells = sim.IF_curr_delta(
-            tau_m=data[f"tau_m.{name}"], cm=1.0, v_rest=0.0, v_reset=data[f"v_reset.{name}"],
-            v_thresh=data[f"v_thresh.{name}"], tau_refrac=0.0, i_offset=0.0)
+            tau_m=np.minimum(data[f"tau_m.{name}"], limit), cm=1.0, v_rest=0.0, v_reset=data[f"v_reset.{name}"],
+            v_thresh=np.minimum(data[f"v_thresh.{name}"], limit / 2), tau_refrac=0.0, i_offset=0.0)
         pops[name] = sim.Population(n, cells, initial_values={"v": 0.0}, label=name)
         pops[name].record(["spikes", "v"] if p.get("record_v") else "spikes")
 
