@@ -56,8 +56,11 @@ ENVS: dict[str, ToolEnv] = {
     "spynnaker": ToolEnv("spynnaker", (("spynnaker==1!7.4.1",),),
                          "import pyNN.spiNNaker, pacman.operations.router_compressors",
                          "sPyNNaker 1!7.4.1 with PACMAN and SpiNNMachine"),
-    "aihwkit": ToolEnv("aihwkit", (("torch==2.13.0",), ("aihwkit==1.1.0",)),
-                       "from aihwkit.inference import PCMLikeNoiseModel",
+    # --no-deps: aihwkit 1.1.0 requires torchvision, which moves torch to 2.14.1, a CUDA build (6 GB of venv);
+    # its inference noise models need only torch, numpy, scipy, tqdm and scikit-learn.
+    "aihwkit": ToolEnv("aihwkit", (("torch==2.13.0",), ("numpy", "scipy", "tqdm", "scikit-learn"),
+                                   ("--no-deps", "aihwkit==1.1.0")),
+                       "from aihwkit.inference import PCMLikeNoiseModel; from aihwkit.inference.noise.reram import ReRamCMONoiseModel",
                        "aihwkit 1.1.0 on torch 2.13.0 (CPU; its pure-torch inference noise models)"),
 }
 

@@ -61,7 +61,7 @@ def table(name: str, ours: list[dict], theirs: list[dict], t_s: float, pcm: bool
     if pcm:
         head += ["nu mean spikec", "aihwkit", "nu std spikec", "aihwkit"]
     head += ["read std at t spikec", "aihwkit", "mean g(t) spikec", "aihwkit", "std g(t) spikec", "aihwkit"]
-    lines = [f"**{name}**, t = {t_s:g} s, uS", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [f"**{name}**, t = {t_s:g} s, uS", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for o, a in zip(ours, theirs):
         cells = [f"{o['g_us']:g}", f"{o['prog_std']:.3f}", f"{a['prog_std']:.3f}", _ratio(o["prog_std"], a["prog_std"])]
         if pcm:

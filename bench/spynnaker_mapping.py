@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     sp = theirs["spynnaker"]
     neurons = sum(sizes[1:])
     print(f"network: {' -> '.join(map(str, sizes))} neurons, density {args.density}, "
-          f"{sum(len(p) for p in program.artefacts['spinnaker'].network.projections)} synapses")
+          f"{sum(len(p) for p in program.artefacts['spinnaker'].network.projections)} synapses\n")
     print("| mapper | cores (network) | cores (all, with system cores) | chips (network) | routing entries, largest chip | all chips |")
     print("|---|---|---|---|---|---|")
     print(f"| spikec | {rep['cores']} | {rep['cores']} | {rep['chips']} | "
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"sPyNNaker after its pair compressor: largest {max(sp['routing_entries_pair'].values())}, "
           f"all {sum(sp['routing_entries_pair'].values())} entries ({sp['pair_seconds']:.3f} s); "
           f"child run {wall:.1f} s wall for {neurons} neurons")
-    print("\nspikec's uncompressed tables, compressed by spikec and by PACMAN:")
+    print("\nspikec's uncompressed tables, compressed by spikec and by PACMAN:\n")
     print("| chip | entries | spikec | spikec s | PACMAN pair | pair s | PACMAN ordered covering | OC s |")
     print("|---|---|---|---|---|---|---|---|")
     pac = theirs["pacman_on_spikec"]
