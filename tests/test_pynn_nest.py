@@ -139,3 +139,12 @@ def test_nest_agrees_with_spikec_on_random_lif_graphs_within_the_stated_bound():
             matched += round(a.matched_fraction * max(a.spikes_a, a.spikes_b))
     assert total > 50
     assert matched / total >= LIF_MATCHED_FRACTION
+
+
+def test_a_missing_tool_says_in_one_line_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIKEC_NEST_VENV", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(toolenvs, "_in_this_interpreter", lambda env: False)
+    with pytest.raises(toolenvs.ToolEnvironmentError) as err:
+        toolenvs.ensure("nest")
+    message = str(err.value)
+    assert "\n" not in message and "python -m spikec.backends.toolenvs nest" in message
