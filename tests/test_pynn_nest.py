@@ -148,3 +148,22 @@ def test_a_missing_tool_says_in_one_line_how_to_install_it(tmp_path, monkeypatch
         toolenvs.ensure("nest")
     message = str(err.value)
     assert "\n" not in message and "python -m spikec.backends.toolenvs nest" in message
+
+
+@needs_nest
+def test_nest_differs_exactly_where_spikec_floors_the_decay():
+    """decay 0.5, bias b LSB per tick: spikec's floor settles at 2b - 1, NEST's float64 reaches 2b (after ~53 ticks)."""
+    import dataclasses
+
+    net = network_of(spikec.compile(network(5, ("LIF",), (2, 3)), "spinnaker1"))
+    b = 1 << 20
+    params = dataclasses.replace(net.population("l0").params, decay_v=np.full(3, 1 << 14), bias_start=(0,),
+                                 bias_v=np.full((1, 3), b), bias_j=np.zeros((1, 3)),
+                                 v_thresh=np.array([2 * b, 2 * b - 1, 2 * b + 1]))
+    net = dataclasses.replace(net, populations=tuple(dataclasses.replace(p, params=params) if p.name == "l0" else p
+                                                     for p in net.populations))
+    x = np.zeros((120, 1, 2))
+    nest, ref = run_pynn(net, x)["l0"][:, 0], reference_rasters(net, x)["l0"][:, 0]
+    assert ref[:, 0].sum() == 0 and nest[:, 0].sum() >= 1  # threshold 2b: only float64 gets there
+    np.testing.assert_array_equal(nest[:, 1:], ref[:, 1:])  # 2b - 1 (reached by both) and 2b + 1 (by neither)
+    assert ref[:, 1].sum() >= 4 and ref[:, 2].sum() == 0
