@@ -42,8 +42,10 @@ def _pacman_on_spikec_tables(path):
         covered, _ = ordered_covering(routing_table=entries, target_length=None, aliases={}, no_raise=True)
         covered = remove_default_routes(covered, None)
         t_oc = time.perf_counter() - t0
+        as_list = lambda es: [[int(e.key), int(e.mask), int(e.spinnaker_route)] for e in es]
         out[chip] = {"entries": len(entries), "pair": len(paired), "pair_s": t_pair,
-                     "ordered_covering": len(covered), "ordered_covering_s": t_oc}
+                     "ordered_covering": len(covered), "ordered_covering_s": t_oc,
+                     "pair_table": as_list(paired), "ordered_covering_table": as_list(covered)}
     return out
 
 

@@ -27,7 +27,9 @@ import numpy as np
 import spikec
 from spikec.backends import toolenvs
 from spikec.backends.pynn.emit import write_pynn_script
+from spikec.compiler.routing_check import routing_differences
 from spikec.compiler.routing_compress import compress_table
+from spikec.compiler.routing_table import RoutingEntry, RoutingTable
 from spikec.compiler.spinnaker_compile import compile_event_tables
 from spikec.compiler.spinnaker_delays import add_delay_extensions, extension_targets
 from spikec.compiler.quantise_delays import delay_limits
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
     neurons = sum(sizes[1:])
     print(f"network: {' -> '.join(map(str, sizes))} neurons, density {args.density}, "
           f"{sum(len(p) for p in program.artefacts['spinnaker'].network.projections)} synapses\n")
-    print("| mapper | cores (network) | cores (all, with system cores) | chips (network) | routing entries, largest chip | all chips |")
+    print("| mapper | cores (network) | cores (all, with system cores) | chips (network) | routing entries before compression, largest chip | all chips |")
     print("|---|---|---|---|---|---|")
     print(f"| spikec | {rep['cores']} | {rep['cores']} | {rep['chips']} | "
           f"{max(v[0] for v in rep['routing_entries'].values())} | {sum(v[0] for v in rep['routing_entries'].values())} |")
@@ -137,17 +139,22 @@ def main(argv: list[str] | None = None) -> dict:
           f"all {sum(sp['routing_entries_pair'].values())} entries ({sp['pair_seconds']:.3f} s); "
           f"child run {wall:.1f} s wall for {neurons} neurons")
     print("\nspikec's uncompressed tables, compressed by spikec and by PACMAN:\n")
-    print("| chip | entries | spikec | spikec s | PACMAN pair | pair s | PACMAN ordered covering | OC s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| chip | entries | spikec | spikec s | PACMAN pair | pair s | PACMAN ordered covering | OC s | PACMAN's equivalent (spikec's checker) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     pac = theirs["pacman_on_spikec"]
     for chip in sorted(ours, key=lambda c: -ours[c]["entries"]):
         o, p = ours[chip], pac[chip]
+        original = tables[tuple(int(v) for v in chip.split("_"))]
+        p["equivalent"] = all(not routing_differences(original, RoutingTable(tuple(RoutingEntry(k, m, r) for k, m, r in p[t]),
+                                                                                original.chip))
+                              for t in ("pair_table", "ordered_covering_table"))
         print(f"| {chip.replace('_', ',')} | {o['entries']} | {o['compressed']} | {o['seconds']:.4f} | {p['pair']} | "
-              f"{p['pair_s']:.4f} | {p['ordered_covering']} | {p['ordered_covering_s']:.4f} |")
+              f"{p['pair_s']:.4f} | {p['ordered_covering']} | {p['ordered_covering_s']:.4f} | {'yes' if p['equivalent'] else 'NO'} |")
     tot = lambda d, k: sum(v[k] for v in d.values())
     print(f"| all | {tot(ours, 'entries')} | {tot(ours, 'compressed')} | {tot(ours, 'seconds'):.4f} | {tot(pac, 'pair')} | "
-          f"{tot(pac, 'pair_s'):.4f} | {tot(pac, 'ordered_covering')} | {tot(pac, 'ordered_covering_s'):.4f} |")
-    figures = {"sizes": sizes, "spikec": rep, "spikec_compress": ours, **theirs}
+          f"{tot(pac, 'pair_s'):.4f} | {tot(pac, 'ordered_covering')} | {tot(pac, 'ordered_covering_s'):.4f} | "
+          f"{'yes' if all(p['equivalent'] for p in pac.values()) else 'NO'} |")
+    figures = {"sizes": sizes, "spikec": rep, "spikec_compress": ours, "spikec_cores_per_chip": _per_chip(program), **theirs}
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1, sort_keys=True, default=str))
     return figures
