@@ -101,10 +101,14 @@ def _pool_node(name: str, kind: str, args: tuple, kwargs: dict) -> Any:
     return cls(**params)
 
 
-def fx_trace(module: torch.nn.Module, sample: torch.Tensor, module_map: ModuleMap, leaf_types: tuple[type, ...]) -> Any:
-    """A ``nir.NIRGraph`` (type_check off) of ``module`` run on ``sample`` (with its batch dimension)."""
+def fx_trace(module: torch.nn.Module, sample: torch.Tensor, module_map: ModuleMap, leaf_types: tuple[type, ...],
+             concrete_args: dict[str, Any] | None = None) -> Any:
+    """A ``nir.NIRGraph`` (type_check off) of ``module`` run on ``sample`` (with its batch dimension).
+
+    ``concrete_args`` fixes arguments after the input (Norse's ``state=None``: the first step).
+    """
     try:
-        graph = _LeafTracer(leaf_types).trace(module)
+        graph = _LeafTracer(leaf_types).trace(module, concrete_args=concrete_args)
         gm = torch.fx.GraphModule(module, graph)
         with torch.no_grad():
             ShapeProp(gm).propagate(sample)
@@ -136,6 +140,9 @@ def fx_trace(module: torch.nn.Module, sample: torch.Tensor, module_map: ModuleMa
     for node in graph.nodes:
         op, name = node.op, node.name
         if op == "placeholder":
+            if concrete_args and "input" in nodes:
+                values[node] = None  # a fixed argument (torch.fx keeps a placeholder that only guards it)
+                continue
             if "input" in nodes:
                 raise GraphError("the module's forward takes more than one tensor argument", node=name)
             values[node] = add_node("input", nir.Input(input_type=None), [])
