@@ -11,7 +11,8 @@ what NIR means when several edges meet at one node:
 * ``a + b`` (``operator.add``, ``torch.add``, ``Tensor.add``, ``+=``) -> the union of both sums;
 * ``torch.flatten`` / ``Tensor.flatten`` / ``view`` / ``reshape`` that merge adjacent
   dims (batch kept) -> a ``Flatten`` node;
-* ``F.max_pool2d`` / ``F.avg_pool2d`` -> the node ``nn.MaxPool2d`` / ``nn.AvgPool2d`` would give;
+* ``F.max_pool2d`` / ``F.avg_pool2d`` -> the node ``nn.MaxPool2d`` / ``nn.AvgPool2d`` would give
+  (1-D pools refuse: spikec has no 1-D pooling node);
 * ``getitem`` 0 of a leaf's tuple (snnTorch ``output=True`` returns ``(spk, mem)``) -> the spikes;
 * ``size``/``shape``/``dim`` (used by ``view``) -> ignored.
 
@@ -195,4 +196,8 @@ def _function(node: torch.fx.Node, values: dict, sources: Callable, add_node: Ca
         if training is False:
             return values.get(args[0])
         return Unusable(fn, "dropout with training=True (F.dropout's default) is random; pass training=self.training")
+    if fn.lstrip("_") in ("max_pool1d", "avg_pool1d", "adaptive_max_pool1d", "adaptive_avg_pool1d", "lp_pool1d"):
+        return Unusable(fn, "spikec pools only 2-D maps (MaxPool2d / AvgPool2d over (C, H, W)); a 1-D pool over "
+                            "features has no node (a max of currents before a neuron is not exact on hardware either: "
+                            "pool the spikes after the neuron, in a (C, H, W) map)")
     return Unusable(fn, "no NIR node computes it")
