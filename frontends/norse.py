@@ -236,9 +236,18 @@ def from_norse(module: torch.nn.Module, sample: torch.Tensor, *, dt_s: float = 1
         names.update({id(m): n for n, m in net.named_modules()})
 
     metadata = {"dt_s": dt_s, "frontend": "norse"}
-    if isinstance(module, SequentialState):
-        return trace_to_graph(module, sample, _module_map(dt_s, names), prepare=prepare, metadata=metadata)
-    return _from_custom_module(module, sample, _module_map(dt_s, names), prepare, metadata)
+    try:  # torch.fx: its trace keeps each cell's subgraph whole (spikec flattens it, ir/nir_io.py)
+        return _from_custom_module(module, sample, _module_map(dt_s, names), prepare, metadata)
+    except _NotTraceable:
+        if not isinstance(module, SequentialState):
+            raise
+    # nirtorch's hook trace, for a SequentialState torch.fx cannot trace (it flattens subgraphs itself and
+    # wires a recurrent cell's w_rec to the next layer when that cell comes first: see test_frontend_norse)
+    return trace_to_graph(module, sample, _module_map(dt_s, names), prepare=prepare, metadata=metadata)
+
+
+class _NotTraceable(GraphError):
+    """torch.fx could not trace the module's forward."""
 
 
 def _from_custom_module(module: torch.nn.Module, sample: torch.Tensor, module_map: Any, prepare: Any,
@@ -268,5 +277,5 @@ def _from_custom_module(module: torch.nn.Module, sample: torch.Tensor, module_ma
                               leaf_types=(SNNCell, SNNRecurrentCell, SNN, SNNRecurrent, LILinearCell),
                               concrete_args=concrete, hook_fallback=False)
     except TraceFailed as exc:
-        raise GraphError(f"from_norse takes {accepted}; torch.fx could not trace {type(module).__name__}: "
+        raise _NotTraceable(f"from_norse takes {accepted}; torch.fx could not trace {type(module).__name__}: "
                          f"{str(exc).splitlines()[0][:200]}", value=type(module).__name__) from exc

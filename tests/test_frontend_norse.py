@@ -252,3 +252,18 @@ def test_a_functional_op_in_a_custom_module_is_refused_by_name() -> None:
 
     with pytest.raises(GraphError, match="cat"):
         from_norse(Cat(), torch.zeros(2))
+
+
+def test_a_recurrent_cell_first_feeds_only_its_spikes_on() -> None:
+    """norse/task/memory.py's MemoryNet: LIFRecurrentCell straight on the input, then a read-out. nirtorch's
+    hook trace wired the cell's w_rec to the next layer too (values, not spikes, 40 of 40 entries wrong)."""
+    torch.manual_seed(50)
+    net = nt.SequentialState(nt.LIFRecurrentCell(20, 20), linear(20, 4, -1.0, 1.0), nt.LIBoxCell())
+    with torch.no_grad():
+        net[0].input_weights.mul_(3.0)
+    graph = from_norse(net, torch.zeros(20))
+    assert list(graph.predecessors("1")) == ["0.lif"]
+    x = random_spikes((20,))
+    want = run_norse(net, x)
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(simulate_output(graph, x), want, rtol=1e-5, atol=1e-6 * np.abs(want).max())

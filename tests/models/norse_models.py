@@ -182,9 +182,7 @@ def entries() -> list[Entry]:
         Entry("norse-memory-lif-readout", "norse", NORSE, "norse/task/memory.py",
               "class MemoryNet, model='lif': LIFRecurrentCell(input, input) then LILinearCell read-out",
               "as a SequentialState; LILinearCell as Linear + LICell", memory_lif_readout, (20,), steps=60,
-              readout="voltage", today={"float": "xfail:LIFRecurrentCell straight on the input: spikec's spikes differ from "
-                                                 "Norse's (found by the corpus; after a Linear it is exact, norse-test-sequential-hook):open",
-                                        "spinnaker1": LI_VOLTAGE_SPINN}),
+              readout="voltage", today={"spinnaker1": LI_VOLTAGE_SPINN}),
         Entry("norse-test-sequential-hook", "norse", NORSE, "norse/torch/module/test/test_sequential.py",
               "test_sequential_forward_state_hook: Linear(1, 10), LIFRecurrent(10, 10), LIF(), LIF(), LIF()",
               "the cell forms (LIFRecurrentCell, LIFCell) stepped per frame; input 8 features; input weights uniform(0, 12); "
