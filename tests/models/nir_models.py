@@ -24,7 +24,6 @@ from corpus_core import Entry
 FIXTURES = Path(os.environ.get("SPIKEC_FIXTURES", Path(__file__).resolve().parents[3] / "shared" / "fixtures"))
 PAPER = FIXTURES / "nir-paper"
 NIR, NIRTORCH, SINABS, ROCKPOOL = "neuromorphs/NIR", "neuromorphs/NIRTorch", "synsense/sinabs", "synsense/rockpool"
-LOIHI_OUT = "refuse:a Loihi output must be connected directly to one neuron layer"
 LI_VOLTAGE_SPINN = r"refuse:LI '[^']+' outputs a voltage, not spikes, and feeds '[^']+': SpiNNaker populations send only spikes"
 
 
@@ -342,13 +341,13 @@ def entries() -> list[Entry]:
     e = []
     for name, fn, follows, today, extra in [
         ("nir-test-sequential-delay", arch_sequential, "test_sequential (Affine, Delay, LIF, Affine)",
-         {"loihi2": LOIHI_OUT}, ""),
+         {}, ""),
         ("nir-test-sequential-delay-lif-out", arch_sequential_lif_out, "test_sequential, a LIF after d", {},
          "; a LIF added after d"),
         ("nir-test-branches-merging", arch_merging, "test_two_independent_branches_merging (junction LIF with two inputs)",
          {}, "; branches flattened into one graph"),
         ("nir-test-merge-split", arch_merge_split, "test_merge_and_split_single_output (Affine junction)",
-         {"loihi2": LOIHI_OUT}, ""),
+         {}, ""),
         ("nir-test-residual", arch_residual, "test_residual (a -> e skip around b, c, d)", {}, ""),
         ("nir-test-complex", arch_complex, "test_complex (d and f sum two inputs)", {},
          "; a LIF g after f so the output is spikes"),
@@ -380,7 +379,7 @@ def entries() -> list[Entry]:
         Entry("sinabs-test-2dcnn", "nir", SINABS, "tests/test_nir.py", "test_2dcnn_network (Conv2d, LIFSqueeze, SumPool2d, Flatten, Linear) as to_nir writes it",
               "built with nir directly (sinabs 3.1 pins nir<=1.0.4); sinabs' time unit is one step: dt = 1 s; reset zero",
               sinabs_2dcnn, (2, 10, 10), steps=30, load=load(), reference=reference(sinabs_2dcnn, 1.0), dt_s=1.0, readout="voltage",
-              today={"loihi2": LOIHI_OUT}),
+              today={}),
         Entry("sinabs-test-2dcnn-if-out", "nir", SINABS, "tests/test_nir.py", "test_2dcnn_network with an IAF output layer",
               "as sinabs-test-2dcnn, an IF after the Linear", sinabs_2dcnn_lif_out, (2, 10, 10), steps=30, load=load(),
               reference=reference(sinabs_2dcnn_lif_out, 1.0), dt_s=1.0),

@@ -22,7 +22,6 @@ MAXPOOL_CURRENTS = {t: r"refuse:MaxPool2d of currents \(from '[^']+', a Conv2d\)
 ALPHA_RESET = r"refuse:Alpha with reset_mechanism='zero' cannot be compiled exactly"
 #: an output=True neuron's membrane as the read-out: the frontend reads a neuron's spikes (item 0), never its membrane
 MEMBRANE_READOUT = "xfail:the membrane of an output=True neuron as the read-out (spikec reads its spikes, item 0):open"
-LOIHI_OUT = "refuse:a Loihi output must be connected directly to one neuron layer"
 
 
 def leaky(beta=0.9, **kw) -> snn.Leaky:
@@ -388,7 +387,7 @@ def entries() -> list[Entry]:
         Entry("snntorch-graded-spikes", "snntorch", SNN, "snntorch/_neurons/neurons.py",
               "SpikingNeuron(graded_spikes_factor=...): spk = spk * graded_spikes_factor (line 83)",
               "graded_spikes_factor=2.0 (tests/test_snntorch/test_linearleaky.py uses 2.0) on a 50-32-5 Leaky network",
-              leaky_graded, (50,), steps=60, today={"loihi2": LOIHI_OUT}),
+              leaky_graded, (50,), steps=60, today={}),
         Entry("snntorch-test-rsynaptic-zero", "snntorch", SNN, "tests/test_snntorch/test_rsynaptic.py",
               "fixture rsynaptic_hidden_reset_zero_instance: RSynaptic(alpha=0.5, beta=0.5, V=0.5, init_hidden=True, reset 'zero')",
               "all_to_all=False as the non-hidden fixtures; a 50-32-5 network with a Synaptic output", rsynaptic_hidden_zero, (50,), steps=60),
