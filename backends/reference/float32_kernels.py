@@ -106,10 +106,23 @@ def conv(weight: np.ndarray, bias: np.ndarray | None, stride: tuple[int, ...], p
     return step
 
 
-def _add_terms(acc: np.ndarray, gain: np.ndarray, terms: list[np.ndarray]) -> np.ndarray:
+def _add_terms(acc: np.ndarray, gain: np.ndarray | None, terms: list[np.ndarray]) -> np.ndarray:
+    """acc + gain t1 + gain t2 ... left to right (gain None: 1, whose product is exact and skipped)."""
     for term in terms:
-        acc = acc + gain * term
+        acc = acc + (term if gain is None else gain * term)
     return acc
+
+
+def _gain(values: np.ndarray) -> np.ndarray | None:
+    """float32 coefficients, or None where they are all 1.0 (x * 1 == x exactly: skipped)."""
+    g = f32(values)
+    return None if np.all(g == 1.0) else g
+
+
+def _offset(values: np.ndarray) -> np.ndarray | None:
+    """float32 coefficients, or None where they are all 0.0 (x + 0 == x for every nonzero x and sign-only for 0)."""
+    c = f32(values)
+    return None if np.all(c == 0.0) else c
 
 
 def _total(terms: list[np.ndarray]) -> np.ndarray:
@@ -120,9 +133,9 @@ def _total(terms: list[np.ndarray]) -> np.ndarray:
     return acc
 
 
-def spike_and_reset(node: LIF | CubaLIF | IF, state: dict[str, np.ndarray], v: np.ndarray) -> np.ndarray:
+def spike_and_reset(node: LIF | CubaLIF | IF, state: dict[str, np.ndarray], v: np.ndarray,
+                    thr: np.ndarray, v_reset: np.ndarray) -> np.ndarray:
     """float64's rule (``float_executor._spike_and_reset``) on float32 values: ``v > thr``, ``v - s thr``."""
-    thr, v_reset = f32(node.v_threshold), f32(node.v_reset)
     if node.reset_delay:
         owed = state["s"]
         v = v - owed * thr if node.reset == "subtract" else np.where(owed > 0, v_reset, v)
@@ -151,23 +164,26 @@ def zeros(batch: int, shape: tuple[int, ...], *names: str) -> dict[str, np.ndarr
 def lif(node: LIF, dt_s: float, shape: tuple[int, ...], style: str):
     """``(init, step(state, terms))`` of a LIF in float32."""
     a = dt_s / node.tau
+    thr, v_reset = f32(node.v_threshold), f32(node.v_reset)
     if style == "norse" and _unit(node.r):
-        rate, v_leak = _torch_rate(a, dt_s), f32(node.v_leak)
+        rate, v_leak = _torch_rate(a, dt_s), _offset(node.v_leak)
 
         def step(state, terms):
-            v = state["v"]
-            return spike_and_reset(node, state, v + rate * ((_total(terms) + v_leak) - v))
+            v, x = state["v"], _total(terms)
+            return spike_and_reset(node, state, v + rate * ((x if v_leak is None else x + v_leak) - v), thr, v_reset)
     else:
-        decay, gain, leak = f32(1.0 - a), f32(a * node.r), f32(a * node.v_leak)
+        decay, gain, leak = f32(1.0 - a), _gain(a * node.r), _offset(a * node.v_leak)
 
         def step(state, terms):
-            return spike_and_reset(node, state, _add_terms(decay * state["v"] + leak, gain, terms))
+            v = decay * state["v"]
+            return spike_and_reset(node, state, _add_terms(v if leak is None else v + leak, gain, terms), thr, v_reset)
 
     return (lambda b: zeros(b, shape, "v", "s")), step
 
 
 def cuba_lif(node: CubaLIF, dt_s: float, shape: tuple[int, ...], style: str):
     a_syn, a_mem = dt_s / node.tau_syn, dt_s / node.tau_mem
+    thr, v_reset = f32(node.v_threshold), f32(node.v_reset)
     if style == "norse" and _unit(node.r) and _unit(a_syn * node.w_in):
         rate_mem, v_leak = _torch_rate(a_mem, dt_s), f32(node.v_leak)
         minus_rate_syn = (F32(-dt_s) * f32(a_syn / dt_s)).astype(F32)
@@ -177,25 +193,27 @@ def cuba_lif(node: CubaLIF, dt_s: float, shape: tuple[int, ...], style: str):
             v = state["v"]
             v = v + rate_mem * ((v_leak - v) + i)
             state["i"], state["i_decayed"] = i, i + minus_rate_syn * i
-            return spike_and_reset(node, state, v)
+            return spike_and_reset(node, state, v, thr, v_reset)
 
         return (lambda b: zeros(b, shape, "v", "i", "i_decayed", "s")), step
-    i_decay, i_gain = f32(1.0 - a_syn), f32(a_syn * node.w_in)
-    v_decay, v_gain, v_leak = f32(1.0 - a_mem), f32(a_mem * node.r), f32(a_mem * node.v_leak)
+    i_decay, i_gain = f32(1.0 - a_syn), _gain(a_syn * node.w_in)
+    v_decay, v_gain, v_leak = f32(1.0 - a_mem), _gain(a_mem * node.r), _offset(a_mem * node.v_leak)
 
     def step(state, terms):
         i = _add_terms(i_decay * state["i"], i_gain, terms)
         state["i"] = i
-        return spike_and_reset(node, state, v_decay * state["v"] + v_leak + v_gain * i)
+        v = v_decay * state["v"]
+        v = _add_terms(v if v_leak is None else v + v_leak, v_gain, [i])
+        return spike_and_reset(node, state, v, thr, v_reset)
 
     return (lambda b: zeros(b, shape, "v", "i", "s")), step
 
 
 def if_neuron(node: IF, shape: tuple[int, ...]):
-    r = f32(node.r)
+    r, thr, v_reset = _gain(node.r), f32(node.v_threshold), f32(node.v_reset)
 
     def step(state, terms):
-        return spike_and_reset(node, state, _add_terms(state["v"], r, terms))
+        return spike_and_reset(node, state, _add_terms(state["v"], r, terms), thr, v_reset)
 
     return (lambda b: zeros(b, shape, "v", "s")), step
 
