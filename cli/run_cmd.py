@@ -80,6 +80,8 @@ def run_command(model: str, input_path: str, output_path: str | None, backend: s
     if program is not None:
         if dt_s is not None:
             raise InputError("--dt applies to a .nir MODEL; a compiled program has its dt fixed at compile time")
+        if precision != "float64":
+            raise InputError("--precision applies to a .nir MODEL; a compiled program runs in its target's numeric format")
         if given:  # one simulated chip
             from ..backends.rram import run as run_rram
 

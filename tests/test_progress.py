@@ -54,6 +54,12 @@ def test_non_tty_run_and_compile_print_no_progress(tmp_path, monkeypatch) -> Non
     ran = runner.invoke(cli, ["run", str(EXAMPLE), "--input", str(x), "--output", str(tmp_path / "y.npz"), "--dt", "1e-4",
                               "--precision", "float32"])
     assert ran.exit_code == 0, ran.output
+    import spikec
+
+    expected = spikec.simulate(spikec.load_nir(EXAMPLE), np.load(x), 1e-4, precision="float32")
+    with np.load(tmp_path / "y.npz") as saved:
+        np.testing.assert_array_equal(saved["output"], expected["output"])  # --precision reached simulate
+        assert saved["output"].dtype == np.float32
     assert "\r" not in ran.output and "[#" not in ran.output and "step" not in ran.output
     compiled = runner.invoke(cli, ["compile", str(EXAMPLE), "-t", "rram-512", "-o", str(tmp_path / "p.zip"), "--dt", "1e-4"])
     assert compiled.exit_code == 0, compiled.output
