@@ -298,8 +298,6 @@ def simulate(
     shapes = infer_shapes(graph)
     order, back = graph.execution_order()
     xs, batched, steps = time_first_inputs(inputs, {n: graph.nodes[n].shape for n in graph.inputs})
-    if dtype is np.float32:
-        xs = {k: v.astype(np.float32) for k, v in xs.items()}
     batch = next(iter(xs.values())).shape[1]
     kernels = {name: make_kernel(name, graph.nodes[name], shapes[name][0], dt_s, horizon=steps, precision=precision,
                                  style=style) for name in order}
@@ -318,7 +316,7 @@ def simulate(
         for name in order:
             kernel = kernels[name]
             if name in xs:
-                x = xs[name][t]
+                x = xs[name][t] if dtype is np.float64 else xs[name][t].astype(dtype)  # per step: no copy of all T
             elif kernel.terms:
                 x = [previous[src] if is_back else current[src] for src, is_back in preds[name]]
             else:
