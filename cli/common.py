@@ -39,7 +39,8 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _size_option(name: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _size_option(name: str, what: str, default_text: str = "a quarter of the available memory, 1-8 GiB",
+                 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
         from ..compiler.bounded_read import parse_size
 
@@ -51,14 +52,18 @@ def _size_option(name: str, what: str) -> Callable[[Callable[..., Any]], Callabl
             raise click.BadParameter(str(exc)) from exc
 
     return click.option(name, default=None, callback=parse, metavar="SIZE",
-                        help=f"Most bytes {what} may hold, e.g. 512M, 16G (default: a quarter of the available memory, "
-                             "1-8 GiB; docs/hostile-input.md).")
+                        help=f"Most bytes {what} may hold, e.g. 512M, 16G (default: {default_text}; "
+                             "docs/hostile-input.md).")
 
 
 #: ``--max-program-bytes``: the limit on a compiled program read (``compiler/program.py: load_program``).
 max_program_bytes_option = _size_option("--max-program-bytes", "a compiled PROGRAM (all its files, uncompressed)")
 #: ``--max-input-bytes``: the limit on an input .npy/.npz (``cli/io.py: load_array``).
 max_input_bytes_option = _size_option("--max-input-bytes", "an --input array file (its arrays, uncompressed)")
+#: ``--max-file-bytes``: the limit on a MODEL .nir file's datasets (``ir/nir_io.py: read_nir``).
+max_file_bytes_option = _size_option(
+    "--max-file-bytes", "the datasets of a MODEL .nir file (together; also raises the per-array cap to SIZE/8 values)",
+    default_text="a quarter of the available memory, 256 MiB-8 GiB")
 
 
 def is_program(path: str) -> bool:
@@ -67,7 +72,7 @@ def is_program(path: str) -> bool:
     return (p.is_dir() and (p / "manifest.json").exists()) or p.suffix == ".zip"
 
 
-def probe_hdf5(path: str) -> None:
+def probe_hdf5(path: str, max_file_bytes: int | None = None) -> None:
     """Read the file's HDF5 once in a forked child: libhdf5 can crash (SIGSEGV) on a damaged file.
 
     Found by fuzzing (a few flipped bytes in a variable-length string); no
@@ -76,7 +81,7 @@ def probe_hdf5(path: str) -> None:
     """
     if not hasattr(os, "fork"):
         return
-    from ..ir.nir_io import _read_hdf5
+    from ..ir.nir_io import ReadLimits, _read_hdf5
 
     sys.stdout.flush()
     sys.stderr.flush()
@@ -84,7 +89,7 @@ def probe_hdf5(path: str) -> None:
     if pid == 0:  # child: read, say nothing, exit without running the parent's cleanup
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-            _read_hdf5(Path(path))
+            _read_hdf5(Path(path), ReadLimits.of(max_file_bytes))
         finally:
             os._exit(0)
     _, status = os.waitpid(pid, 0)
@@ -93,12 +98,12 @@ def probe_hdf5(path: str) -> None:
         raise InputError(f"cannot read {path} as NIR: damaged HDF5 (the HDF5 library crashed reading it: {name})")
 
 
-def load_model(path: str, reset: str = "zero") -> Graph:
-    """A normalised graph from a ``.nir`` file."""
+def load_model(path: str, reset: str = "zero", max_file_bytes: int | None = None) -> Graph:
+    """A normalised graph from a ``.nir`` file (``max_file_bytes``: ``--max-file-bytes``, None for the default)."""
     from .. import load_nir
 
     if not Path(path).exists():
         raise InputError(f"no such model file: {path}")
     if Path(path).is_file():
-        probe_hdf5(path)
-    return load_nir(path, reset=reset)
+        probe_hdf5(path, max_file_bytes)
+    return load_nir(path, reset=reset, max_file_bytes=max_file_bytes)

@@ -9,7 +9,8 @@ from ..compiler.fidelity import format_fidelity
 from ..compiler.place_loihi import format_placement
 from ..compiler.target import list_targets
 from ..ir.errors import InputError
-from .common import RESET_CHOICE, load_model, reports_errors
+from .common import RESET_CHOICE, load_model, max_file_bytes_option, reports_errors
+from .progress import Progress
 
 
 def format_quantisation(report: dict) -> str:
@@ -58,9 +59,10 @@ def format_quantisation(report: dict) -> str:
 @click.option("--fidelity-steps", type=int, default=100, show_default=True, help="Steps of random input for the fidelity report (0: skip).")
 @click.option("--emit-lava", "emit_lava", type=click.Path(), default=None, help="Loihi targets: also write a standalone Lava script folder that rebuilds and runs the network.")
 @click.option("--emit-pynn", "emit_pynn", type=click.Path(), default=None, help="SpiNNaker targets: also write a standalone PyNN script folder (pyNN.spiNNaker on a machine, pyNN.nest here).")
+@max_file_bytes_option
 @reports_errors
 def compile_command(model, target, config, output, dt_s, chips, reset, explain, dump_after, report, fidelity_steps, emit_lava,
-                    emit_pynn) -> None:
+                    emit_pynn, max_file_bytes) -> None:
     """Compile MODEL (a .nir file) for a hardware target into a program.
 
     The program is written atomically: a failed compile leaves nothing behind.
@@ -85,9 +87,10 @@ def compile_command(model, target, config, output, dt_s, chips, reset, explain, 
         raise InputError("missing MODEL (a .nir file)")
     if output is None and dump_after is None and emit_pynn is None:
         raise InputError("missing -o/--output (where to write the program)")
-    graph = load_model(model, reset=reset)
-    program = api.compile(graph, chosen, dt_s=dt_s, dump_after=dump_after, fidelity_steps=fidelity_steps if report or dump_after is None else 0,
-                          chips=chips)
+    graph = load_model(model, reset=reset, max_file_bytes=max_file_bytes)
+    with Progress(f"compile {model} for {chosen}"):  # elapsed time only: the passes report no count (yet)
+        program = api.compile(graph, chosen, dt_s=dt_s, dump_after=dump_after,
+                              fidelity_steps=fidelity_steps if report or dump_after is None else 0, chips=chips)
     if dump_after is not None:
         click.echo(f"after pass '{dump_after}':\n{describe_graph(program.graph)}")
     if report:

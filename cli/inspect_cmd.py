@@ -6,7 +6,7 @@ import json
 import click
 
 from ..ir.summary import summarise
-from .common import RESET_CHOICE, is_program, load_model, max_program_bytes_option, reports_errors
+from .common import RESET_CHOICE, is_program, load_model, max_file_bytes_option, max_program_bytes_option, reports_errors
 
 
 def _format_params(params: dict) -> str:
@@ -43,8 +43,10 @@ def format_summary(summary: dict) -> str:
               help="Reset mode for spiking nodes whose file does not record one (NIR has no field for it).")
 @click.option("--dt", "dt_s", type=float, default=None, help="Time step in seconds, for the lint (default: the graph's own).")
 @max_program_bytes_option
+@max_file_bytes_option
 @reports_errors
-def inspect_command(model: str, as_json: bool, reset: str, dt_s: float | None, max_program_bytes: int | None) -> None:
+def inspect_command(model: str, as_json: bool, reset: str, dt_s: float | None, max_program_bytes: int | None,
+                    max_file_bytes: int | None) -> None:
     """Show what is in MODEL (a .nir file) or PROGRAM (a compiled program).
 
     For a model: nodes, shapes, neuron and synapse counts, parameter ranges and
@@ -59,7 +61,7 @@ def inspect_command(model: str, as_json: bool, reset: str, dt_s: float | None, m
     if is_program(model):
         click.echo(inspect_program(model, as_json, max_program_bytes))
         return
-    graph = load_model(model, reset=reset)
+    graph = load_model(model, reset=reset, max_file_bytes=max_file_bytes)
     summary = summarise(graph)
     summary["warnings"] = lint_messages(graph, dt_s)
     click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))

@@ -6,9 +6,11 @@ import click
 from ..backends.reference.float_executor import simulate
 from ..compiler.api import run
 from ..ir.errors import InputError
-from .common import RESET_CHOICE, is_program, load_model, max_input_bytes_option, max_program_bytes_option, reports_errors
+from .common import (RESET_CHOICE, is_program, load_model, max_file_bytes_option, max_input_bytes_option,
+                     max_program_bytes_option, reports_errors)
 from .execution_options import execution_options, executor_from
 from .io import load_array, save_npz_atomic
+from .progress import Progress
 
 BACKENDS = click.Choice(["reference", "lava", "spinnaker", "rram"])
 
@@ -27,14 +29,18 @@ BACKENDS = click.Choice(["reference", "lava", "spinnaker", "rram"])
 @click.option("--read-time", default=None, help="With --backend rram: time after programming, e.g. 1s, 1h, 1d, 1y (default 1 s).")
 @click.option("--labels", "labels_path", type=click.Path(), default=None, help="With --trials: class per sample (.npy [B]) to report accuracy.")
 @click.option("--compensate-drift", is_flag=True, help="With --backend rram: global drift compensation.")
+@click.option("--precision", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
+              help="For a MODEL: float64 (spikec's definition) or float32 in snnTorch's/Norse's operation order "
+                   "(spikes equal to the framework's; torch's matrix products when torch is installed).")
 @max_program_bytes_option
 @max_input_bytes_option
+@max_file_bytes_option
 @execution_options
 @reports_errors
 def run_command(model: str, input_path: str, output_path: str | None, backend: str | None, dt_s: float | None,
                 steps: int | None, record: str, reset: str, trials: int | None, seed: int | None, read_time: str | None,
-                labels_path: str | None, compensate_drift: bool, max_program_bytes: int | None, max_input_bytes: int | None,
-                workers: int | None, scheduler: str | None) -> None:
+                labels_path: str | None, compensate_drift: bool, precision: str, max_program_bytes: int | None,
+                max_input_bytes: int | None, max_file_bytes: int | None, workers: int | None, scheduler: str | None) -> None:
     """Run MODEL (a .nir file, on the float reference) or PROGRAM (compiled, on a backend).
 
     With --backend rram --trials N, simulate N chips (device draws seeded from
@@ -74,6 +80,8 @@ def run_command(model: str, input_path: str, output_path: str | None, backend: s
     if program is not None:
         if dt_s is not None:
             raise InputError("--dt applies to a .nir MODEL; a compiled program has its dt fixed at compile time")
+        if precision != "float64":
+            raise InputError("--precision applies to a .nir MODEL; a compiled program runs in its target's numeric format")
         if given:  # one simulated chip
             from ..backends.rram import run as run_rram
 
@@ -84,7 +92,10 @@ def run_command(model: str, input_path: str, output_path: str | None, backend: s
     else:
         if backend not in (None, "reference"):
             raise InputError(f"--backend {backend} runs a compiled program: compile MODEL first (spikec compile --target ...)")
-        outputs = simulate(load_model(model, reset=reset), inputs, dt_s, record=variables)
+        graph = load_model(model, reset=reset, max_file_bytes=max_file_bytes)
+        steps_total = len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
+        with Progress(f"run {model}", total=steps_total) as bar:
+            outputs = simulate(graph, inputs, dt_s, record=variables, precision=precision, progress=bar.update)
     save_npz_atomic(output_path, outputs)
     for name, array in outputs.items():
         click.echo(f"{name}: shape {tuple(array.shape)}, {int((array != 0).sum())} non-zero")

@@ -13,7 +13,7 @@ from ..compiler.atomic_write import replace_file
 from ..compiler.verify import VerifyReport, error_line, format_report, verify
 from ..ir.errors import InputError
 from .common import (EXIT_BAD_INPUT, EXIT_MISMATCH, RESET_CHOICE, is_program, load_model, max_input_bytes_option,
-                     max_program_bytes_option, reports_errors)
+                     max_file_bytes_option, max_program_bytes_option, reports_errors)
 from .execution_options import execution_options, executor_from
 from .io import load_array
 
@@ -58,11 +58,12 @@ def write_text_atomic(path: str, text: str) -> None:
 @click.option("--backend", "backend", default="reference", show_default=True, help="For a compiled PROGRAM: where to run the stored program.")
 @max_program_bytes_option
 @max_input_bytes_option
+@max_file_bytes_option
 @execution_options
 @reports_errors
 def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset, junit_path, as_json,
                    matrix, random_count, preset, save_failures, against, backend, max_program_bytes, max_input_bytes,
-                   workers, scheduler) -> None:
+                   max_file_bytes, workers, scheduler) -> None:
     """Compile MODEL for each target and check that the target's own backend
     computes exactly what the reference executor computes.
 
@@ -97,9 +98,9 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
     if model is None:
         raise InputError("missing MODEL (a .nir file), or --random N for a sweep of random graphs")
     if is_program(model):
-        _verify_program(model, against, reset, steps, trials, seed, backend, max_program_bytes)
+        _verify_program(model, against, reset, steps, trials, seed, backend, max_program_bytes, max_file_bytes)
         return
-    graph = load_model(model, reset=reset)
+    graph = load_model(model, reset=reset, max_file_bytes=max_file_bytes)
     inputs = load_array(input_path, max_bytes=max_input_bytes) if input_path else None
     progress = None if as_json else progress_printer()
     report = verify(graph, [t.strip() for t in targets.split(",") if t.strip()], inputs=inputs,
@@ -120,12 +121,12 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
 
 
 def _verify_program(path: str, against: str | None, reset: str, steps: int, batch: int, seed: int, backend: str,
-                    max_bytes: int | None) -> None:
+                    max_bytes: int | None, max_file_bytes: int | None = None) -> None:
     from ..compiler.program import load_program
     from ..compiler.program_check import check_program, format_check
 
     program = load_program(path, max_bytes=max_bytes)
-    model = load_model(against, reset=reset) if against else None
+    model = load_model(against, reset=reset, max_file_bytes=max_file_bytes) if against else None
     check = check_program(program, model=model, steps=steps, batch=batch, seed=seed, backend=backend)
     click.echo(format_check(check, path))
     sys.exit(0 if check.ok else EXIT_MISMATCH)

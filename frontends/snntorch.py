@@ -51,6 +51,7 @@ import nir
 import numpy as np
 import torch
 
+from ..backends.reference.float32_kernels import FOLDED_BIAS_KEY, RECURRENT_BIAS_KEY
 from ..ir.errors import GraphError
 from ..ir.graph import Graph
 from ..ir.nir_io import RESET_DELAY_KEY, RESET_KEY, RESET_RECHECK_KEY
@@ -377,7 +378,10 @@ def fold_recurrent_biases(graph: Graph) -> Graph:
     snnTorch adds ``recurrent(spk_{t-1})`` from step 0, where it equals the bias;
     spikec's back edge carries zero at step 0. A bias on the only feed-forward
     synapse (an Affine/Linear/Conv2d used by this neuron alone) is added at every
-    step including 0, so the sum is the same at every step.
+    step including 0, so the sum is the same at every step. Both nodes remember the
+    moved bias in their metadata (``FOLDED_BIAS_KEY`` / ``RECURRENT_BIAS_KEY``), so
+    that ``simulate(precision="float32")`` can add it where snnTorch does, rounding
+    for rounding.
     """
     _, back = graph.execution_order()
     changes = {}
@@ -393,9 +397,10 @@ def fold_recurrent_biases(graph: Graph) -> Graph:
             ff = Affine(weight=ff.weight, bias=np.zeros(ff.weight.shape[0]), metadata=ff.metadata)
         if not isinstance(ff, (Affine, Conv2d)) or np.shape(ff.bias) != np.shape(rec.bias):
             continue
-        changes[forward[0]] = ff.replace(bias=ff.bias + rec.bias)
+        moved = [float(b) for b in np.ravel(rec.bias)]
+        changes[forward[0]] = ff.replace(bias=ff.bias + rec.bias, metadata={**ff.metadata, FOLDED_BIAS_KEY: moved})
         changes[src] = (
-            Linear(weight=rec.weight, metadata=rec.metadata) if isinstance(rec, Affine)
+            Linear(weight=rec.weight, metadata={**rec.metadata, RECURRENT_BIAS_KEY: moved}) if isinstance(rec, Affine)
             else rec.replace(bias=np.zeros_like(rec.bias))
         )
     return graph.replace_nodes(changes) if changes else graph

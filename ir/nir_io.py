@@ -25,7 +25,7 @@ from .errors import GraphError
 from .graph import Graph
 from .shapes import ShapeMismatch, infer_shapes
 from .nodes import (
-    IF, LI, LIF, MAX_ARRAY_ELEMENTS, MAX_DIMS, as_shape, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input,
+    IF, LI, LIF, MAX_ARRAY_ELEMENTS, MAX_DIMS, allow_array_elements, as_shape, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input,
     Integrator, Linear, Affine, MaxPool2d, Node, Output, ResetMode, Scale, SumPool2d, Threshold,
 )
 
@@ -40,13 +40,18 @@ _SPIKING = (nir.LIF, nir.CubaLIF, nir.IF)
 MAX_HDF5_DEPTH = 64
 #: Most groups and datasets a .nir file may hold (a hard-linked group counts each time it is reached).
 MAX_HDF5_OBJECTS = 200_000
-#: Most bytes of one dataset: MAX_ARRAY_ELEMENTS float64 values.
+#: Most bytes of one dataset by default: MAX_ARRAY_ELEMENTS float64 values (an explicit max_file_bytes raises it).
 MAX_DATASET_BYTES = 8 * MAX_ARRAY_ELEMENTS
-#: Most bytes all datasets of a file may declare together (compressed data can declare far more than the file holds).
-MAX_FILE_DATA_BYTES = 2 * MAX_DATASET_BYTES
-#: Address space libhdf5 may add while reading one file. It sizes some buffers from the file itself
-#: (a damaged heap reference in a 15 kB file made it allocate 4 GB), so the read runs under this budget.
-HDF5_READ_BUDGET_BYTES = 4 * MAX_FILE_DATA_BYTES
+#: The default limit on the bytes all datasets of a file may declare together (compressed data can declare far
+#: more than the file holds) is a quarter of the memory available, clamped to these bounds
+#: (``default_max_file_bytes``; ``max_file_bytes=`` / ``--max-file-bytes`` sets it).
+MIN_DEFAULT_FILE_BYTES, MAX_DEFAULT_FILE_BYTES = 256 << 20, 8 << 30
+#: Kept for callers of the old fixed limit: the lower bound of the default.
+MAX_FILE_DATA_BYTES = MIN_DEFAULT_FILE_BYTES
+#: Address space libhdf5 may add while reading one file, beyond twice the bytes its datasets declare. It sizes
+#: some buffers from the file itself (a damaged heap reference in a 15 kB file made it allocate 4 GB), so the read
+#: runs under this budget: the walk under it alone, the data read under it plus twice the declared bytes.
+HDF5_READ_BUDGET_BYTES = 4 * MIN_DEFAULT_FILE_BYTES
 #: Deepest nesting of subgraphs in a nir.NIRGraph.
 MAX_SUBGRAPH_DEPTH = 30
 
@@ -370,12 +375,59 @@ def explicit_flattens(graph: Graph) -> Graph:
     return graph
 
 
-def read_nir(path: str | os.PathLike, *, reset: ResetMode = "zero") -> Graph:
-    """Read a ``.nir`` file. Type checks are ours (``validate``), not NIR's asserts."""
+def default_max_file_bytes() -> int:
+    """A quarter of ``MemAvailable``, at least 256 MiB and at most 8 GiB (the bytes a .nir file's datasets may declare).
+
+    Reading holds the datasets, nir's copy and spikec's float64 copy: about three
+    times the limit at the peak, so a quarter leaves room for the compile.
+    """
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    return max(MIN_DEFAULT_FILE_BYTES, min(MAX_DEFAULT_FILE_BYTES, available // 4))
+    except (OSError, ValueError, IndexError):
+        pass
+    return MIN_DEFAULT_FILE_BYTES
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one .nir read may declare: bytes in all datasets, and bytes / values per dataset."""
+
+    file_bytes: int
+    dataset_bytes: int
+    array_elements: int
+
+    @staticmethod
+    def of(max_file_bytes: int | None) -> "ReadLimits":
+        """The default (per-array caps as in ``ir/nodes.py``), or an explicit limit that also raises them."""
+        if max_file_bytes is None:
+            return ReadLimits(default_max_file_bytes(), MAX_DATASET_BYTES, MAX_ARRAY_ELEMENTS)
+        if isinstance(max_file_bytes, bool) or not isinstance(max_file_bytes, int) or max_file_bytes <= 0:
+            raise GraphError(f"max_file_bytes must be a positive number of bytes, got {max_file_bytes!r}",
+                             parameter="max_file_bytes", value=max_file_bytes, limit="> 0")
+        elements = max(MAX_ARRAY_ELEMENTS, max_file_bytes // 8)
+        return ReadLimits(max_file_bytes, max(MAX_DATASET_BYTES, max_file_bytes), elements)
+
+
+def read_nir(path: str | os.PathLike, *, reset: ResetMode = "zero", max_file_bytes: int | None = None) -> Graph:
+    """Read a ``.nir`` file. Type checks are ours (``validate``), not NIR's asserts.
+
+    ``max_file_bytes`` bounds the bytes all its datasets may declare (default
+    ``default_max_file_bytes()``: a quarter of the available memory, 256 MiB-8 GiB);
+    a file over it is refused before any dataset is read. Given explicitly, it also
+    raises the per-array caps (2^24 values by default) to ``max_file_bytes / 8``
+    values for the rest of the process, so that a large dense layer loads and compiles.
+    """
     path = Path(path)
     if not path.exists():
         raise GraphError(f"no such file: {path}")
-    tree = _read_hdf5(path)
+    limits = ReadLimits.of(max_file_bytes)
+    if max_file_bytes is not None:
+        allow_array_elements(limits.array_elements)
+    tree = _read_hdf5(path, limits)
     node = tree.get("node")
     if not isinstance(node, dict):
         raise GraphError(f"{path}: not a NIR file (no 'node' group)")
@@ -399,10 +451,15 @@ def _where(parts: list[str]) -> tuple[str | None, str]:
     return (".".join(names) or None), (parts[-1] if parts else "")
 
 
-def _read_hdf5(path: Path) -> dict[str, Any]:
-    """The file as nested dicts (bytes as str), refusing before reading anything too big, too deep or linked away."""
+def _read_hdf5(path: Path, limits: ReadLimits | None = None) -> dict[str, Any]:
+    """The file as nested dicts (bytes as str), refusing before reading anything too big, too deep or linked away.
+
+    Two passes: the first walks the groups and checks every dataset's declared
+    size against ``limits``, the second reads the data; a refused file costs no data read.
+    """
     import h5py
 
+    limits = limits or ReadLimits.of(None)
     if not path.is_file():  # a FIFO would block the open forever; /dev/zero never ends
         raise GraphError(f"cannot read {path} as NIR: not a regular file (a folder, device or pipe)")
     try:
@@ -411,7 +468,8 @@ def _read_hdf5(path: Path) -> dict[str, Any]:
         raise GraphError(f"cannot read {path} as NIR: not an HDF5 file or damaged ({type(exc).__name__}: {exc})".replace("\n", " ")) from exc
     count = 0
     seen: set[int] = set()
-    total = [0]  # bytes of data read so far
+    total = [0]  # bytes of data declared so far
+    pending: list[tuple[dict[str, Any], str, Any, str | None, str]] = []  # datasets to read after the walk
 
     def walk(group: Any, parts: list[str]) -> dict[str, Any]:
         nonlocal count
@@ -437,14 +495,20 @@ def _read_hdf5(path: Path) -> dict[str, Any]:
                                      node=node, parameter=leaf, limit=MAX_HDF5_DEPTH)
                 out[key] = walk(item, here)
             elif isinstance(item, h5py.Dataset):
-                out[key] = _read_dataset(path, item, node, leaf, total)
+                _check_dataset(path, item, node, leaf, total, limits)
+                pending.append((out, key, item, node, leaf))
             else:
                 raise GraphError(f"{path}: /{'/'.join(here)} is a {type(item).__name__}, not a group or dataset", node=node, parameter=leaf)
         return out
 
     try:
-        with f, _address_space_budget(HDF5_READ_BUDGET_BYTES):
-            return walk(f, [])
+        with f:
+            with _address_space_budget(HDF5_READ_BUDGET_BYTES):
+                tree = walk(f, [])
+            with _address_space_budget(HDF5_READ_BUDGET_BYTES + 2 * total[0]):
+                for out, key, item, node, leaf in pending:
+                    out[key] = _read_dataset(path, item, node, leaf)
+            return tree
     except GraphError:
         raise
     except RecursionError as exc:
@@ -481,22 +545,28 @@ def _address_space_budget(extra: int) -> Iterator[None]:
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def _read_dataset(path: Path, item: Any, node: str | None, key: str, total: list[int]) -> Any:
+def _check_dataset(path: Path, item: Any, node: str | None, key: str, total: list[int], limits: ReadLimits) -> None:
+    """Refuse a dataset whose declared size is over the per-array caps or takes the file over its limit."""
     shape = item.shape
     if shape is None:  # HDF5 null dataspace
         raise GraphError(f"{path}: dataset {key!r} is empty (null dataspace)", node=node, parameter=key)
     size = math.prod(shape)
     nbytes = size * item.dtype.itemsize
-    if len(shape) > MAX_DIMS or size > MAX_ARRAY_ELEMENTS or nbytes > MAX_DATASET_BYTES:
+    if len(shape) > MAX_DIMS or size > limits.array_elements or nbytes > limits.dataset_bytes:
         raise GraphError(
             f"dataset {key!r} declares shape {tuple(shape)} ({size} elements, {nbytes} bytes); the limit is "
-            f"{MAX_ARRAY_ELEMENTS} elements, {MAX_DATASET_BYTES} bytes and {MAX_DIMS} dimensions per array",
-            node=node, parameter=key, value=tuple(shape), limit=MAX_ARRAY_ELEMENTS,
+            f"{limits.array_elements} elements, {limits.dataset_bytes} bytes and {MAX_DIMS} dimensions per array "
+            "(--max-file-bytes / max_file_bytes= raises it)",
+            node=node, parameter=key, value=tuple(shape), limit=limits.array_elements,
         )
     total[0] += nbytes
-    if total[0] > MAX_FILE_DATA_BYTES:
-        raise GraphError(f"{path}: datasets declare more than {MAX_FILE_DATA_BYTES} bytes together (the limit per file)",
-                         node=node, parameter=key, value=total[0], limit=MAX_FILE_DATA_BYTES)
+    if total[0] > limits.file_bytes:
+        raise GraphError(f"{path}: datasets declare more than {limits.file_bytes} bytes together, the limit per file "
+                         "(raise it with --max-file-bytes or load_nir(..., max_file_bytes=...))",
+                         node=node, parameter=key, value=total[0], limit=limits.file_bytes)
+
+
+def _read_dataset(path: Path, item: Any, node: str | None, key: str) -> Any:
     value = item[()]
     if isinstance(value, bytes):
         try:

@@ -25,14 +25,31 @@ RESET_MODES: tuple[str, ...] = ("zero", "subtract")
 #: Most elements (neurons, or values of a stateless node) one node may take in or put out:
 #: 2**24, 16 times a Loihi 2 chip; a larger layer is a hostile or broken file, refused before allocation.
 MAX_NODE_ELEMENTS = 2**24
-#: Most values one parameter array may hold (a 4096 x 4096 weight matrix, 128 MB as float64).
+#: Most values one parameter array may hold by default (a 4096 x 4096 weight matrix, 128 MB as float64).
+#: An explicit ``max_file_bytes`` (``--max-file-bytes``) raises it for the process: ``allow_array_elements``.
 MAX_ARRAY_ELEMENTS = 2**24
+_array_limit = [MAX_ARRAY_ELEMENTS]
+
+
+def array_element_limit() -> int:
+    """The per-array cap in force: MAX_ARRAY_ELEMENTS, or more once a caller allowed more."""
+    return _array_limit[0]
+
+
+def allow_array_elements(n: int) -> None:
+    """Admit parameter arrays of up to ``n`` values from now on in this process (never lowers the cap).
+
+    A dense 100,000 x 1,000 layer is 10^8 values: the user who asks for a large
+    ``max_file_bytes`` asks for arrays that large too, and every later pass
+    (which rebuilds nodes through ``as_array``) must accept them.
+    """
+    _array_limit[0] = max(_array_limit[0], int(n))
 #: Most dimensions of a shape or parameter array.
 MAX_DIMS = 8
 
 
 def as_array(value: Any, parameter: str | None = None) -> np.ndarray:
-    """A read-only float64 copy of ``value`` (real numbers only, at most MAX_ARRAY_ELEMENTS)."""
+    """A read-only float64 copy of ``value`` (real numbers only, at most ``array_element_limit()`` values)."""
     raw = value if isinstance(value, np.ndarray) else None
     if raw is None:
         try:
@@ -43,10 +60,11 @@ def as_array(value: Any, parameter: str | None = None) -> np.ndarray:
         raise GraphError(
             f"parameter {parameter} must hold real numbers, got dtype {raw.dtype}", parameter=parameter, value=str(raw.dtype),
         )
-    if raw.size > MAX_ARRAY_ELEMENTS or raw.ndim > MAX_DIMS:
+    limit = _array_limit[0]
+    if raw.size > limit or raw.ndim > MAX_DIMS:
         raise GraphError(
-            f"parameter {parameter} of shape {raw.shape} exceeds the limit of {MAX_ARRAY_ELEMENTS} elements and {MAX_DIMS} dimensions",
-            parameter=parameter, value=raw.shape, limit=MAX_ARRAY_ELEMENTS,
+            f"parameter {parameter} of shape {raw.shape} exceeds the limit of {limit} elements and {MAX_DIMS} dimensions",
+            parameter=parameter, value=raw.shape, limit=limit,
         )
     with np.errstate(over="ignore", invalid="ignore"):  # e.g. long double beyond float64: inf, refused by validate
         arr = np.array(raw, dtype=np.float64, copy=True)

@@ -1,10 +1,13 @@
-"""The float reference executor: a graph, discretised at dt, in float64 numpy.
+"""The float reference executor: a graph, discretised at dt, in float64 numpy (or the frameworks' float32).
 
 This module is the living definition of what a spikec graph means (the text is
 ``docs/semantics.md`` section 2). One time step evaluates every node once, in
 ``Graph.execution_order()``; a node's input is the sum of its incoming edges;
 a back edge carries its source's output of the previous step (zero at t = 0).
-All arrays inside are ``[B, *shape]``; the time loop is the only Python loop.
+All arrays inside are ``[B, *shape]``; the time loop is the only Python loop,
+and each step is one matrix product per layer over the whole batch.
+``precision="float32"`` (``float32_kernels``) repeats snnTorch's and Norse's
+float32 arithmetic in their operation order instead.
 """
 from __future__ import annotations
 
@@ -22,10 +25,11 @@ from ...ir.nodes import (
 )
 from ...ir.check import normalise
 from ...ir.shapes import conv_geometry, flatten_output, infer_shapes, pool_geometry
-from . import float_ops
+from . import float32_kernels, float_ops
 
 State = dict[str, np.ndarray]
 Step = Callable[[State, np.ndarray], np.ndarray]
+PRECISIONS = ("float64", "float32")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class Kernel:
 
     init: Callable[[int], State]
     step: Step
+    terms: bool = False  # step takes the list of input terms (float32: the neuron adds them in the framework's order)
 
 
 def _stateless(fn: Callable[[np.ndarray], np.ndarray]) -> Kernel:
@@ -93,23 +98,30 @@ def _if(node: IF, shape: tuple[int, ...]) -> Kernel:
     return Kernel(lambda b: {"v": np.zeros((b, *shape)), "s": np.zeros((b, *shape))}, step)
 
 
-def _li(node: LI, dt_s: float, shape: tuple[int, ...]) -> Kernel:
+def _li(node: LI, dt_s: float, shape: tuple[int, ...], dtype: type = np.float64) -> Kernel:
     a = dt_s / node.tau
-    decay, gain, leak = 1.0 - a, a * node.r, a * node.v_leak
+    decay, gain, leak = (np.asarray(c, dtype) for c in (1.0 - a, a * node.r, a * node.v_leak))
 
     def step(state: State, x: np.ndarray) -> np.ndarray:
         state["v"] = decay * state["v"] + leak + gain * x
         return state["v"]
 
-    return Kernel(lambda b: {"v": np.zeros((b, *shape))}, step)
+    return Kernel(lambda b: {"v": np.zeros((b, *shape), dtype)}, step)
 
 
-def _integrator(node: Integrator, shape: tuple[int, ...]) -> Kernel:
+def _integrator(node: Integrator, shape: tuple[int, ...], dtype: type = np.float64) -> Kernel:
+    r = np.asarray(node.r, dtype)
+
     def step(state: State, x: np.ndarray) -> np.ndarray:
-        state["v"] = state["v"] + node.r * x
+        state["v"] = state["v"] + r * x
         return state["v"]
 
-    return Kernel(lambda b: {"v": np.zeros((b, *shape))}, step)
+    return Kernel(lambda b: {"v": np.zeros((b, *shape), dtype)}, step)
+
+
+def _as(a: np.ndarray, dtype: type) -> np.ndarray:
+    """float64 arrays untouched (results bit for bit as before), others converted."""
+    return a if dtype is np.float64 else a.astype(dtype)
 
 
 def delay_steps(delay_s: np.ndarray, dt_s: float) -> np.ndarray:
@@ -123,12 +135,12 @@ def _within(steps: np.ndarray, horizon: int | None) -> np.ndarray:
     return steps if horizon is None else np.minimum(steps, horizon)
 
 
-def _delay(node: Delay, dt_s: float, shape: tuple[int, ...], horizon: int | None = None) -> Kernel:
+def _delay(node: Delay, dt_s: float, shape: tuple[int, ...], horizon: int | None = None, dtype: type = np.float64) -> Kernel:
     steps = _within(delay_steps(node.delay, dt_s), horizon)
     length = int(steps.max(initial=0)) + 1
 
     def init(b: int) -> State:
-        return {"buf": np.zeros((length, b, *shape)), "t": np.zeros((), dtype=np.int64)}
+        return {"buf": np.zeros((length, b, *shape), dtype), "t": np.zeros((), dtype=np.int64)}
 
     def step(state: State, x: np.ndarray) -> np.ndarray:
         t = int(state["t"])
@@ -142,14 +154,15 @@ def _delay(node: Delay, dt_s: float, shape: tuple[int, ...], horizon: int | None
     return Kernel(init, step)
 
 
-def _delay_linear(node: DelayLinear, dt_s: float, in_shape: tuple[int, ...], horizon: int | None = None) -> Kernel:
+def _delay_linear(node: DelayLinear, dt_s: float, in_shape: tuple[int, ...], horizon: int | None = None,
+                  dtype: type = np.float64) -> Kernel:
     """y(t) = sum_k W_k x(t - k), one weight matrix per distinct delay in steps."""
     steps = _within(delay_steps(node.delay, dt_s), horizon)
-    groups = [(int(k), np.where(steps == k, node.weight, 0.0).T) for k in np.unique(steps)]
+    groups = [(int(k), _as(np.where(steps == k, node.weight, 0.0).T, dtype)) for k in np.unique(steps)]
     length = int(steps.max(initial=0)) + 1
 
     def init(b: int) -> State:
-        return {"buf": np.zeros((length, b, *in_shape)), "t": np.zeros((), dtype=np.int64)}
+        return {"buf": np.zeros((length, b, *in_shape), dtype), "t": np.zeros((), dtype=np.int64)}
 
     def step(state: State, x: np.ndarray) -> np.ndarray:
         t = int(state["t"])
@@ -181,14 +194,35 @@ def _matrix_product(w: np.ndarray, sparse_below: float = 0.25) -> Callable[[np.n
     return product
 
 
-def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | None, horizon: int | None = None) -> Kernel:
-    """The step function of one node (``dt_s`` may be None for dt-free graphs; ``horizon``: steps in the run)."""
+def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | None, horizon: int | None = None,
+                precision: str = "float64", style: str = "snntorch") -> Kernel:
+    """The step function of one node (``dt_s`` may be None for dt-free graphs; ``horizon``: steps in the run).
+
+    ``precision="float32"``: the frameworks' float32 arithmetic (``float32_kernels``); ``style`` ("snntorch"
+    or "norse") picks whose operation order a neuron follows.
+    """
     needs_dt = isinstance(node, (LIF, CubaLIF, LI, Delay, DelayLinear))
     if needs_dt and dt_s is None:
         raise SpikecError(f"{node.kind} needs a time step: pass dt", node=name, parameter="dt")
     if needs_dt and not (np.isfinite(dt_s) and dt_s > 0):
         raise SpikecError(f"the time step must be a positive number of seconds, got {dt_s!r}", node=name,
                           parameter="dt", value=dt_s, limit="> 0")
+    single = precision == "float32"
+    dtype = np.float32 if single else np.float64
+    if single:
+        rule = float32_kernels.neuron(node, dt_s, in_shape, style)
+        if rule is not None:
+            return Kernel(rule[0], rule[1], terms=True)
+        if isinstance(node, (Affine, Linear)):
+            bias = float32_kernels.synapse_bias(node, node.bias if isinstance(node, Affine) else None)
+            return _stateless(float32_kernels.affine(node.weight, bias))
+        if isinstance(node, (Conv1d, Conv2d)):
+            g = conv_geometry(node)
+            torch_conv = float32_kernels.conv(node.weight, node.bias, g["stride"], g["padding"], g["dilation"], node.groups)
+            if torch_conv is not None:
+                return _stateless(torch_conv)
+            w, b = node.weight.astype(dtype), None if node.bias is None else node.bias.astype(dtype)
+            return _stateless(lambda x: float_ops.conv(x, w, b, g["stride"], g["padding"], g["dilation"], node.groups))
     if isinstance(node, (Input, Output)):
         return _stateless(lambda x: x)
     if isinstance(node, Affine):
@@ -197,9 +231,10 @@ def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | 
     if isinstance(node, Linear):
         return _stateless(_matrix_product(node.weight))
     if isinstance(node, Scale):
-        return _stateless(lambda x: x * node.scale)
+        scale = _as(np.asarray(node.scale), dtype)
+        return _stateless(lambda x: x * scale)
     if isinstance(node, Threshold):
-        return _stateless(lambda x: (x > node.threshold).astype(np.float64))
+        return _stateless(lambda x: (x > node.threshold).astype(dtype))
     if isinstance(node, Flatten):
         def flatten(x: np.ndarray) -> np.ndarray:
             return x.reshape((x.shape[0], *flatten_output(in_shape, node.start_dim, node.end_dim)))
@@ -221,13 +256,13 @@ def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | 
     if isinstance(node, IF):
         return _if(node, in_shape)
     if isinstance(node, LI):
-        return _li(node, dt_s, in_shape)
+        return _li(node, dt_s, in_shape, dtype)
     if isinstance(node, Integrator):
-        return _integrator(node, in_shape)
+        return _integrator(node, in_shape, dtype)
     if isinstance(node, Delay):
-        return _delay(node, dt_s, in_shape, horizon)
+        return _delay(node, dt_s, in_shape, horizon, dtype)
     if isinstance(node, DelayLinear):
-        return _delay_linear(node, dt_s, in_shape, horizon)
+        return _delay_linear(node, dt_s, in_shape, horizon, dtype)
     raise SpikecError(f"the float executor has no rule for {type(node).__name__}", node=name)
 
 
@@ -238,6 +273,8 @@ def simulate(
     *,
     dt: float | None = None,
     record: tuple[str, ...] = (),
+    precision: str = "float64",
+    progress: Any = None,
 ) -> dict[str, np.ndarray]:
     """Run ``graph`` on time-first ``inputs`` in float64; one array per Output node.
 
@@ -245,31 +282,47 @@ def simulate(
     graph's ``metadata["dt_s"]`` (set by the frontends) is used. ``record``
     names neuron state variables (``"v"``, ``"i"``) to return as
     ``"<node>.<var>"`` traces. Outputs keep the input's layout: ``[T, *shape]``
-    or ``[T, B, *shape]``.
+    or ``[T, B, *shape]``. ``precision="float32"`` computes in float32 in
+    snnTorch's (or, for ``from_norse`` graphs, Norse's) operation order, with
+    torch's matrix products when torch is installed: the spikes then equal the
+    framework's at every batch size. ``progress(steps_done)`` is called after
+    every step (the CLI's progress bar).
     """
+    if precision not in PRECISIONS:
+        raise SpikecError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}", parameter="precision",
+                          value=precision, limit=" | ".join(PRECISIONS))
+    dtype = np.float32 if precision == "float32" else np.float64
+    style = "norse" if graph.metadata.get("frontend") == "norse" else "snntorch"
     dt_s = dt_s if dt_s is not None else dt if dt is not None else graph.metadata.get("dt_s")
     graph = normalise(graph)
     shapes = infer_shapes(graph)
     order, back = graph.execution_order()
     xs, batched, steps = time_first_inputs(inputs, {n: graph.nodes[n].shape for n in graph.inputs})
     batch = next(iter(xs.values())).shape[1]
-    kernels = {name: make_kernel(name, graph.nodes[name], shapes[name][0], dt_s, horizon=steps) for name in order}
+    kernels = {name: make_kernel(name, graph.nodes[name], shapes[name][0], dt_s, horizon=steps, precision=precision,
+                                 style=style) for name in order}
     states = {name: kernels[name].init(batch) for name in order}
     preds = {name: [(src, (src, name) in back) for src in graph.predecessors(name)] for name in order}
-    previous = {name: np.zeros((batch, *shapes[name][1])) for name in order}
+    if dtype is np.float32:  # a framework adds the recurrent term after the layer's input (snnTorch's RLeaky)
+        preds = {name: sorted(p, key=lambda edge: edge[1]) for name, p in preds.items()}
+    previous = {name: np.zeros((batch, *shapes[name][1]), dtype) if dtype is np.float64
+                else float32_kernels.initial_output(graph.nodes[name], shapes[name][1], batch) for name in order}
     recordings: dict[str, list[np.ndarray]] = {name: [] for name in graph.outputs}
-    traced = [(n, var) for n in order for var in record if var in states[n] and var != "s"]
+    traced = [(n, var) for n in order for var in record if var in states[n] and var not in ("s", "i_decayed")]
     for n, var in traced:
         recordings[f"{n}.{var}"] = []
     for t in range(steps):
         current: dict[str, np.ndarray] = {}
         for name in order:
+            kernel = kernels[name]
             if name in xs:
-                x = xs[name][t]
+                x = xs[name][t] if dtype is np.float64 else xs[name][t].astype(dtype)  # per step: no copy of all T
+            elif kernel.terms:
+                x = [previous[src] if is_back else current[src] for src, is_back in preds[name]]
             else:
                 x = sum((previous[src] if is_back else current[src]) for src, is_back in preds[name])
             try:
-                current[name] = kernels[name].step(states[name], x)
+                current[name] = kernel.step(states[name], x)
             except SpikecError:
                 raise
             except Exception as exc:
@@ -279,4 +332,6 @@ def simulate(
         for n, var in traced:
             recordings[f"{n}.{var}"].append(states[n][var].copy())
         previous = current
-    return caller_layout({k: np.stack(v) if v else np.zeros((0, batch)) for k, v in recordings.items()}, batched)
+        if progress is not None:
+            progress(t + 1)
+    return caller_layout({k: np.stack(v) if v else np.zeros((0, batch), dtype) for k, v in recordings.items()}, batched)
