@@ -1,12 +1,12 @@
-"""``spikec compile`` and ``spikec targets``: thin wrappers over ``spikec.compiler.api``."""
+"""``spikec compile`` and ``spikec targets``: thin wrappers over ``spikec.api``."""
 from __future__ import annotations
 
 import click
 
-from ..compiler import api
+from .. import api
 from ..compiler.dump import describe_graph
-from ..compiler.fidelity import format_fidelity
-from ..compiler.place_loihi import format_placement
+from ..verification.fidelity import format_fidelity
+from ..compiler.loihi.place import format_placement
 from ..compiler.target import list_targets
 from ..ir.errors import InputError
 from .common import RESET_CHOICE, load_model, reports_errors

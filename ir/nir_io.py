@@ -706,3 +706,15 @@ def write_nir(graph: Graph, path: str | os.PathLike) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def load_nir(source: Any, *, reset: ResetMode = "zero") -> Graph:
+    """A normalised Graph from a ``.nir`` path or a ``nir.NIRGraph``.
+
+    ``reset`` states the reset mode of spiking neurons whose NIR node does not
+    record one (NIR has no field for it; spikec's own files do).
+    """
+    from .check import normalise
+
+    graph = read_nir(source, reset=reset) if isinstance(source, (str, os.PathLike)) else from_nir(source, reset=reset)
+    return normalise(graph)

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ...compiler.quantise_spinnaker import SpiNNakerNetwork
-from ...compiler.spinnaker_readout import apply_readout
-from ...compiler.spinnaker_format import (
+from ...compiler.spinnaker.quantise import SpiNNakerNetwork
+from ...compiler.spinnaker.readout import apply_readout
+from ...compiler.spinnaker.format import (
     EXCITATORY, INHIBITORY, RING_BUFFER_MAX, neuron_tick, new_state, synaptic_input,
 )
 from ...ir.errors import InputError
