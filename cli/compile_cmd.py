@@ -28,6 +28,9 @@ def format_quantisation(report: dict) -> str:
         for d in r["dense"]:
             lines.append(f"    from {d['source']}: weight_exp={d['weight_exp']} {d['sign_mode']}, {d['bits_used']} bits, "
                          f"relative RMS weight error {d['weight_rel_rms_error']:.4f}, {d['zeroed_synapses']} zeroed, {d['clipped_synapses']} clipped")
+    for name, r in report.get("quantise-loihi", {}).get("readouts", {}).items():
+        lines.append(f"  {name}: read-out on the host of {', '.join(r['sources'])} ({r['terms']} terms), "
+                     f"lags the float model by {r['latency_steps']} steps")
     for w in report.get("quantise-loihi", {}).get("warnings", []):
         lines.append(f"  warning: {w}")
     for f in report.get("feasibility", []):
@@ -54,8 +57,10 @@ def format_quantisation(report: dict) -> str:
 @click.option("--report", is_flag=True, help="Print the quantisation and float-vs-fixed fidelity report.")
 @click.option("--fidelity-steps", type=int, default=100, show_default=True, help="Steps of random input for the fidelity report (0: skip).")
 @click.option("--emit-lava", "emit_lava", type=click.Path(), default=None, help="Loihi targets: also write a standalone Lava script folder that rebuilds and runs the network.")
+@click.option("--emit-pynn", "emit_pynn", type=click.Path(), default=None, help="SpiNNaker targets: also write a standalone PyNN script folder (pyNN.spiNNaker on a machine, pyNN.nest here).")
 @reports_errors
-def compile_command(model, target, config, output, dt_s, chips, reset, explain, dump_after, report, fidelity_steps, emit_lava) -> None:
+def compile_command(model, target, config, output, dt_s, chips, reset, explain, dump_after, report, fidelity_steps, emit_lava,
+                    emit_pynn) -> None:
     """Compile MODEL (a .nir file) for a hardware target into a program.
 
     The program is written atomically: a failed compile leaves nothing behind.
@@ -68,6 +73,7 @@ def compile_command(model, target, config, output, dt_s, chips, reset, explain, 
       spikec compile --target loihi2 --explain
       spikec compile braille.nir --target loihi2 -o braille.loihi2 --emit-lava braille_lava/
       spikec compile model.nir --target loihi2 --dump-after quantise-loihi
+      spikec compile model.nir --target spinnaker1 -o m.spinnaker1 --emit-pynn m_pynn/
     """
     chosen = config or target
     if chosen is None:
@@ -77,7 +83,7 @@ def compile_command(model, target, config, output, dt_s, chips, reset, explain, 
         return
     if model is None:
         raise InputError("missing MODEL (a .nir file)")
-    if output is None and dump_after is None:
+    if output is None and dump_after is None and emit_pynn is None:
         raise InputError("missing -o/--output (where to write the program)")
     graph = load_model(model, reset=reset)
     program = api.compile(graph, chosen, dt_s=dt_s, dump_after=dump_after, fidelity_steps=fidelity_steps if report or dump_after is None else 0,
@@ -94,6 +100,13 @@ def compile_command(model, target, config, output, dt_s, chips, reset, explain, 
         from ..backends.lava.standalone import write_lava_script
 
         click.echo(f"wrote Lava script folder {write_lava_script(program, emit_lava)}")
+    if emit_pynn is not None:
+        if program.family != "spinnaker":
+            raise InputError(f"--emit-pynn needs a SpiNNaker target; '{program.target.name}' is {program.family}")
+        from ..backends.pynn.emit import write_pynn_script
+
+        click.echo(f"wrote PyNN script folder {write_pynn_script(program, emit_pynn)} "
+                   "(run: python run_pynn.py --simulator nest|spiNNaker)")
     if output is not None:
         path = program.save(output)
         machine = program.report.get("spinnaker", {}).get("machine_label")

@@ -31,7 +31,7 @@ import networkx as nx
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "spikec"
 #: folders that are not part of the library (their imports are not checked)
-SKIP = {"tests", "bench", "scripts", "examples", "docs", "hw_configs", ".git", "__pycache__", ".venv"}
+SKIP = {"tests", "bench", "scripts", "examples", "docs", "hw_configs", ".git", "__pycache__", ".venv", "build", "dist"}
 FAMILIES = ("loihi", "spinnaker", "rram")
 #: shared compiler modules that may import a family subpackage: tables with one entry per family
 ASSEMBLERS = {

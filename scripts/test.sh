@@ -8,6 +8,10 @@ VENV=${SPIKEC_VENV:-.venv}
 if [ "${SPIKEC_SKIP_LAVA:-0}" != "1" ]; then
   "$VENV/bin/python" -m spikec.backends.lava
 fi
+# NEST 3.10 with PyNN 0.13 (its own venv) runs the emitted PyNN scripts (docs/toolchains.md).
+if [ "${SPIKEC_SKIP_NEST:-0}" != "1" ]; then
+  "$VENV/bin/python" -m spikec.backends.pynn --setup
+fi
 # One BLAS thread per test worker: on a loaded 2-core machine OpenBLAS's own threads
 # made a 1000x1000 matrix-vector product 25x slower (bench/README.md).
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}

@@ -42,10 +42,10 @@ def output_lag(program: Any) -> int:
     """Steps by which the program's output trails the float model's."""
     if program.family != "loihi":
         return 0
+    from ..compiler.loihi.nodes import output_latency
+
     graph = program.graph
-    lags = [getattr(graph.nodes[src], "latency_steps", 0) for name, node in graph.items()
-            if node.kind == "LoihiOutput" for src in graph.predecessors(name)]
-    return max(lags, default=0)
+    return max((output_latency(graph, name) for name, node in graph.items() if node.kind in ("LoihiOutput", "LoihiReadout")), default=0)
 
 
 def train_agreement(a: np.ndarray, b: np.ndarray) -> float:

@@ -38,7 +38,7 @@ def output_names(program: Any) -> list[str]:
     """The program's output node names (a lowered Loihi graph marks them by node type)."""
     names = list(program.graph.outputs)
     if not names:
-        names = [n for n, node in program.graph.items() if type(node).__name__ == "LoihiOutput"]
+        names = [n for n, node in program.graph.items() if type(node).__name__ in ("LoihiOutput", "LoihiReadout")]
     return names
 
 
@@ -47,8 +47,9 @@ def run_in_float_time(program: Any, spikes: np.ndarray, backend: str = "referenc
 
     Loihi populations lag the float model by ``latency_steps`` (one step per
     Dense, docs/semantics.md section 3): the input is padded with that many
-    silent steps and each output read from its population's lag; a read-out's
-    integer ``v`` is divided by its ``v_scale``. SpiNNaker and RRAM outputs
+    silent steps and each output read from its population's lag (a
+    ``LoihiReadout``'s own ``latency_steps``); a read-out's integer ``v`` is
+    divided by its ``v_scale`` (a ``LoihiReadout`` is in float units already). SpiNNaker and RRAM outputs
     are already in graph time. ``backend_options`` go to the RRAM backend
     (``seed``, ``t_s``).
     """
@@ -56,17 +57,16 @@ def run_in_float_time(program: Any, spikes: np.ndarray, backend: str = "referenc
 
     steps = spikes.shape[0]
     if program.family == "loihi":
-        from ..compiler.loihi.nodes import gather_parts
+        from ..compiler.loihi.nodes import gather_parts, output_latency
 
         graph = program.graph
-        sources = {n: graph.predecessors(n)[0] for n in output_names(program)}
-        lags = {n: int(getattr(graph.nodes[src], "latency_steps", 0) or 0) for n, src in sources.items()}
+        lags = {n: output_latency(graph, n) for n in output_names(program)}
         pad = max(lags.values(), default=0)
         raw = run(program, np.concatenate([spikes, np.zeros((pad, *spikes.shape[1:]))]), backend=backend)
         out = {}
         for name, lag in lags.items():
             value = np.asarray(raw[name][lag:lag + steps], dtype=np.float64)
-            if graph.nodes[name].reads != "s":  # a split layer's parts: their scales in layer order
+            if graph.nodes[name].kind == "LoihiOutput" and graph.nodes[name].reads != "s":  # a split layer's parts: their scales in layer order
                 v_scale = gather_parts(graph, graph.predecessors(name), lambda p: np.asarray(graph.nodes[p].v_scale))
                 value = value / v_scale.reshape(value.shape[2:])
             out[name] = value

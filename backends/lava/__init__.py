@@ -32,7 +32,7 @@ def run_with_timing(program: Any, inputs: Any, record: tuple[str, ...] = ()) -> 
     else:
         results = run_description(network.description, network.arrays)
     flat = {rec.key: results[rec.key] for rec in network.recordings}  # [T, B, n]
-    outputs = assemble_results(program, flat, record)  # split layers back in layer order
+    outputs = assemble_results(program, flat, record, spikes)  # split layers back in layer order, read-outs applied
     return {k: v if batched else v[:, 0] for k, v in outputs.items()}, results[TIMING_KEY]
 
 

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ...compiler.loihi.nodes import gather_parts, layer_shape, merge_part_traces
+from ...compiler.loihi.readout import readout_values, readouts, source_recordings
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from ...ir.inputs import time_first_inputs
@@ -66,7 +67,7 @@ def program_graph(program: Any) -> Graph:
     if not isinstance(graph, Graph):
         raise CompileError(f"expected a compiled Loihi program, got {type(program).__name__}")
     kinds = {node.kind for node in graph.nodes.values()}
-    unknown = kinds - {"LoihiInput", "Dense", "LoihiNeurons", "LoihiOutput"}
+    unknown = kinds - {"LoihiInput", "Dense", "LoihiNeurons", "LoihiOutput", "LoihiReadout"}
     if unknown:
         raise CompileError(
             f"the Lava backend runs programs compiled for a Loihi target; this graph has {sorted(unknown)} nodes"
@@ -151,6 +152,11 @@ def emit_network(program: Any, spikes: Mapping[str, np.ndarray], record: tuple[s
         if node.kind == "LoihiOutput" and sources and "layer" in graph.nodes[sources[0]].metadata:
             for part in sources:
                 split_outputs.setdefault(part, []).append(node)
+    readout_vars: dict[str, list[str]] = {}  # population -> vars read-outs need (applied on the host afterwards)
+    for name in readouts(graph):
+        for source, var in source_recordings(graph, name):
+            if graph.nodes[source].kind == "LoihiNeurons" and var not in readout_vars.setdefault(source, []):
+                readout_vars[source].append(var)
     for name, node in graph.items():
         if node.kind == "LoihiInput":
             arrays[f"{name}.data"] = spikes[name]
@@ -161,6 +167,7 @@ def emit_network(program: Any, spikes: Mapping[str, np.ndarray], record: tuple[s
             arrays |= pop_arrays
             wanted = [var for var in STATE_VARS if var in record]
             wanted += [o.reads for o in split_outputs.get(name, []) if o.reads not in wanted]  # a split layer's output
+            wanted += [var for var in readout_vars.get(name, []) if var not in wanted]  # a read-out's source
             recordings += [Recording(f"{name}.{var}", name, var, tuple(node.shape)) for var in wanted]
         elif node.kind == "Dense":
             source = _only(graph, graph.predecessors(name), name, "a Dense's source")
@@ -178,14 +185,20 @@ def emit_network(program: Any, spikes: Mapping[str, np.ndarray], record: tuple[s
     return LavaNetwork(description, arrays, tuple(recordings))
 
 
-def assemble_results(program: Any, flat: Mapping[str, np.ndarray], record: tuple[str, ...]) -> dict[str, np.ndarray]:
+def assemble_results(program: Any, flat: Mapping[str, np.ndarray], record: tuple[str, ...],
+                     spikes: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The runner's ``[T, B, n]`` recordings as the reference executor returns them: outputs and
-    ``"<layer>.<var>"`` traces, split layers back in layer order, each in its layer's shape."""
+    ``"<layer>.<var>"`` traces, split layers back in layer order, each in its layer's shape.
+    Read-outs are applied here, on the host, to the recorded sources (and ``spikes``, the inputs
+    as given to ``emit_network``, ``[B, n, T]``), by the reference executor's own ``readout_values``."""
     graph = program_graph(program)
     out: dict[str, np.ndarray] = {}
     for name, node in graph.items():
         if node.kind == "LoihiOutput":
             out[name] = flat[name] if name in flat else gather_parts(graph, graph.predecessors(name), lambda p: flat[f"{p}.{node.reads}"])
+        elif node.kind == "LoihiReadout":
+            inputs = {k: np.asarray(v).transpose(2, 0, 1) for k, v in (spikes or {}).items()}
+            out[name] = readout_values(graph, name, lambda p, var: inputs[p] if p in inputs else flat[f"{p}.{var}"])
     traces = {k: v for k, v in flat.items() if k not in graph.nodes and k.rpartition(".")[2] in record}
     out |= merge_part_traces(graph, traces)
     return {k: v.reshape(v.shape[:2] + (graph.nodes[k].shape if k in graph.nodes else layer_shape(graph, k.rpartition(".")[0])))

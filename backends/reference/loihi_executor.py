@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...compiler.loihi.nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput, gather_parts, layer_shape, merge_part_traces
+from ...compiler.loihi.readout import readout_values, readouts, source_recordings
 from ...compiler.target import LoihiNumeric
 from ...ir.errors import SpikecError
 from ...ir.graph import Graph
@@ -129,6 +130,10 @@ def run_loihi_stepwise(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tup
                  "s": np.zeros((batch, p.n), bool), "owed": np.zeros((batch, p.n), bool)} for n, p in pops.items()}
     buffers = {n: DenseBuffer(d, batch) for n, d in denses.items()}
     traces = [(n, var) for n in pops for var in record if var in ("u", "v", "s")]
+    computed = readouts(graph)  # outputs after a stateless chain: from their sources' recordings
+    needed = [(p, var) for n in computed for p, var in source_recordings(graph, n) if p in pops]
+    kept = {f"{n}.{var}" for n, var in traces}
+    traces += [pv for pv in dict.fromkeys(needed) if pv not in traces]
     rec: dict[str, list[np.ndarray]] = {n: [] for n in outputs} | {f"{n}.{var}": [] for n, var in traces}
     for t in range(steps):
         a_in = {n: np.zeros((batch, p.n), np.int64) for n, p in pops.items()}
@@ -150,9 +155,12 @@ def run_loihi_stepwise(graph: Graph, fmt: LoihiNumeric, inputs: Any, record: tup
             rec[f"{n}.{var}"].append(state[n][var].astype(np.int8) if var == "s" else state[n][var].copy())
     flat = {key: np.stack(frames) if frames else np.zeros((0, batch, outputs[key].n if key in outputs else pops[key.rsplit(".", 1)[0]].n), np.int32)
             for key, frames in rec.items()}
+    for n in computed:
+        flat[n] = readout_values(graph, n, lambda p, var: spikes_in[p] if p in spikes_in else flat[f"{p}.{var}"])
+    flat = {k: v for k, v in flat.items() if k in outputs or k in kept or k in computed}
     result = {}
     for key, arr in merge_part_traces(graph, flat).items():
-        shape = outputs[key].shape if key in outputs else layer_shape(graph, key.rsplit(".", 1)[0])
+        shape = graph.nodes[key].shape if key in graph.nodes else layer_shape(graph, key.rsplit(".", 1)[0])
         arr = arr.reshape(steps, batch, *shape)
         result[key] = arr if batched else arr[:, 0]
     return result

@@ -30,6 +30,7 @@ import networkx as nx
 import numpy as np
 
 from ...compiler.loihi.nodes import Dense, LoihiNeurons, LoihiOutput, gather_parts, merge_part_traces
+from ...compiler.loihi.readout import readout_values, readouts, source_recordings
 from ...compiler.target import LoihiNumeric
 from ...ir.errors import SpikecError
 from ...ir.graph import Graph
@@ -147,6 +148,11 @@ def run_schedule(graph: Graph, fmt: LoihiNumeric, spikes_in: dict[str, np.ndarra
     for n in outputs:
         for source in graph.predecessors(n):  # a split layer's output reads every part
             want[source].add(outputs[n].reads)
+    computed = readouts(graph)  # outputs after a stateless chain: from their sources' recordings
+    for n in computed:
+        for source, var in source_recordings(graph, n):
+            if source in want:
+                want[source].add(var)
     for n in pops:
         want[n] |= {var for var in record if var in ("u", "v", "s")}
     state = {n: Population(n, p, np.zeros((batch, p.n), np.int32), np.zeros((batch, p.n), np.int32),
@@ -178,6 +184,8 @@ def run_schedule(graph: Graph, fmt: LoihiNumeric, spikes_in: dict[str, np.ndarra
     for n, o in outputs.items():
         rec = gather_parts(graph, graph.predecessors(n), lambda p: state[p].record[o.reads])
         result[n] = rec.astype(np.int8) if o.reads == "s" else rec
+    for n in computed:
+        result[n] = readout_values(graph, n, lambda p, var: spikes_in[p] if p in spikes_in else state[p].record[var])
     traces = {}
     for n in pops:
         for var in record:

@@ -1,7 +1,8 @@
 """The lowered Loihi graph: Lava's processes, with Lava's own parameter names and units.
 
 A compiled Loihi program is a ``Graph`` of these nodes:
-``LoihiInput -> Dense -> LoihiNeurons -> Dense -> ... -> LoihiNeurons -> LoihiOutput``.
+``LoihiInput -> Dense -> LoihiNeurons -> Dense -> ... -> LoihiNeurons -> LoihiOutput``;
+an output after a stateless chain is a ``LoihiReadout`` fed by its source layers.
 Every ``Dense`` joins exactly one source (input or neuron population) to one
 neuron population, so a backend builds one ``lava.proc.dense.process.Dense``
 per ``Dense`` node and one ``lava.proc.lif.process.LIF`` per ``LoihiNeurons``
@@ -27,8 +28,10 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
+from ...ir.errors import GraphError
 from ...ir.graph import Graph
 from ...ir.nodes import Node, Shape
+from ..readout import Readout, ReadoutTerm
 
 # lava.utils.weightutils.SignMode values
 SIGN_MODES: dict[str, int] = {"mixed": 1, "excitatory": 2, "inhibitory": 3}
@@ -159,6 +162,71 @@ class LoihiOutput(Node):
         return int(np.prod(self.shape))
 
 
+@dataclass(frozen=True, eq=False)
+class LoihiReadout(Node):
+    """A graph output after a stateless chain, computed on the host from recordings, in chip time.
+
+    ``y[t] = sum_j M_j @ x_j[t - lags[j]] + sum_{constant_lags[k] <= t} constants[k]`` where ``x_j``
+    is the recording ``reads[j]`` of ``sources[j]`` (a layer, in layer order for a split one, or an
+    input): spikes 0/1 (``"s"``) or integer v (``"v"``; ``1 / v_scale`` is folded into ``M_j``).
+    ``M_j`` are the consecutive column blocks of ``matrix`` (``widths``). ``y`` lags the float
+    model's output by ``latency_steps``, as a population lags its float layer
+    (``compiler/loihi/readout.py``; the arithmetic is ``readout.apply_readout``, float64).
+    """
+
+    kind: ClassVar[str] = "LoihiReadout"
+    shape: Shape
+    sources: tuple[str, ...]
+    reads: tuple[str, ...]
+    lags: tuple[int, ...]
+    widths: tuple[int, ...]
+    matrix: np.ndarray  # (n_out, sum(widths)) float64
+    constant_lags: tuple[int, ...] = ()
+    constants: np.ndarray | None = None  # (len(constant_lags), n_out) float64
+    latency_steps: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+        for name, cast in (("sources", str), ("reads", str), ("lags", int), ("widths", int), ("constant_lags", int)):
+            object.__setattr__(self, name, tuple(cast(v) for v in getattr(self, name)))
+        object.__setattr__(self, "latency_steps", int(self.latency_steps))
+        terms = len(self.sources)
+        if not len(self.reads) == len(self.lags) == len(self.widths) == terms:
+            raise GraphError(f"a read-out needs one read, lag and width per source, got {terms} sources, "
+                             f"{len(self.reads)} reads, {len(self.lags)} lags, {len(self.widths)} widths", parameter="sources")
+        if set(self.reads) - {"s", "v"}:
+            raise GraphError(f"a read-out reads 's' or 'v', got {sorted(set(self.reads) - {'s', 'v'})}", parameter="reads")
+        for name in ("lags", "widths", "constant_lags"):
+            if any(v < 0 for v in getattr(self, name)):
+                raise GraphError(f"read-out {name} must be >= 0, got {min(getattr(self, name))}", parameter=name, value=min(getattr(self, name)), limit=0)
+        consts = np.zeros((0, self.n)) if self.constants is None else np.asarray(self.constants)
+        for name, value, want in (("matrix", np.asarray(self.matrix), (self.n, sum(self.widths))),
+                                  ("constants", consts, (len(self.constant_lags), self.n))):
+            if value.shape != want:
+                raise GraphError(f"read-out {name} of shape {value.shape}, expected {want}", parameter=name, value=value.shape, limit=want)
+            object.__setattr__(self, name, int_array(value, np.float64))
+
+    @property
+    def n(self) -> int:
+        return int(np.prod(self.shape))
+
+    def readout(self) -> Readout:
+        """The family-neutral ``Readout`` (recordings keyed ``"<source>.<s|v>"``)."""
+        edges = np.cumsum((0,) + self.widths)
+        terms = tuple(ReadoutTerm(src, var, lag, self.matrix[:, a:b])
+                      for src, var, lag, a, b in zip(self.sources, self.reads, self.lags, edges[:-1], edges[1:]))
+        return Readout(self.shape, terms, tuple(zip(self.constant_lags, self.constants)))
+
+
+def output_latency(graph: Graph, name: str) -> int:
+    """Steps by which output ``name`` (a LoihiOutput or LoihiReadout) trails the float model's."""
+    node = graph.nodes[name]
+    if isinstance(node, LoihiReadout):
+        return node.latency_steps
+    return max((int(getattr(graph.nodes[src], "latency_steps", 0) or 0) for src in graph.predecessors(name)), default=0)
+
+
 def layer_parts(graph: Graph) -> dict[str, list[str]]:
     """Every split layer's populations, in graph order: ``{layer: [part, ...]}``."""
     parts: dict[str, list[str]] = {}
@@ -207,4 +275,4 @@ def merge_part_traces(graph: Graph, traces: Mapping[str, np.ndarray]) -> dict[st
     return out
 
 
-LOIHI_NODE_TYPES: dict[str, type[Node]] = {c.kind: c for c in (LoihiInput, Dense, LoihiNeurons, LoihiOutput)}
+LOIHI_NODE_TYPES: dict[str, type[Node]] = {c.kind: c for c in (LoihiInput, Dense, LoihiNeurons, LoihiOutput, LoihiReadout)}

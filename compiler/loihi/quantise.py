@@ -28,6 +28,7 @@ from ...ir.graph import Graph
 from ...ir.nodes import Input, Output, Threshold, NEURON_TYPES
 from ..linear_maps import LayerInputs, Projection, layer_inputs
 from .fusion import fuse_li_chains
+from .readout import is_direct_output, lower_readouts
 from .populations import clustering_warning, decay_profiles, limit_profiles
 from .nodes import SIGN_MODES, Dense, LoihiInput, LoihiNeurons, LoihiOutput
 from ..quantise_delays import check_representable, delay_limits
@@ -327,14 +328,21 @@ def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Gr
         for dense_name, source, dense in _named_denses(name, denses, nodes, graph, target, dt_s):
             nodes[dense_name] = dense
             edges += [(source, dense_name), (dense_name, name)]
+    computed = []  # outputs after a stateless chain: host-side read-outs (loihi_readout)
     for name in graph.outputs:
         projections = inputs.projections[name]
-        if len(projections) != 1 or not isinstance(graph.nodes[projections[0].source], NEURON_TYPES) \
-                or not np.array_equal(projections[0].matrix, np.eye(projections[0].matrix.shape[0])):
-            raise CompileError("a Loihi output must be connected directly to one neuron layer", node=name)
+        if not is_direct_output(graph, projections, absorbed):
+            computed.append(name)
+            continue
         source = projections[0].source
         nodes[name] = LoihiOutput(shape=inputs.shapes[name][1], reads="s" if nodes[source].spiking else "v")
         edges.append((source, name))
+    for name, readout in lower_readouts(graph, computed, nodes, dt_s).items():
+        nodes[name] = readout
+        edges += [(source, name) for source in dict.fromkeys(readout.sources)]
+    if computed:  # (absent otherwise: a program without read-outs keeps its bytes)
+        report["readouts"] = {name: {"sources": sorted(set(nodes[name].sources)), "terms": len(nodes[name].sources),
+                                     "latency_steps": nodes[name].latency_steps} for name in computed}
     lowered = Graph(nodes, tuple(edges), {"dt_s": dt_s, "family": "loihi", "target": target.name})
     return lowered, report
 

@@ -31,10 +31,10 @@ import numpy as np
 from ...ir.check import normalise
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
-from ...ir.nodes import IF, LI, LIF, CubaLIF, Delay, DelayLinear, Input, Integrator, Node, Output, NEURON_TYPES
+from ...ir.nodes import IF, LI, LIF, CubaLIF, Input, Integrator, Node, Output, NEURON_TYPES
 from ...ir.shapes import infer_shapes
-from ..linear_maps import node_matrix
-from .readout import Readout, ReadoutTerm
+from .. import readout
+from ..readout import Readout, is_population as _is_population, records_directly as _records_directly
 from .format import (
     EXCITATORY, INHIBITORY, INT32_MAX, RING_BUFFER_MAX, NeuronParams, UINT32_MAX, WEIGHT_MAX,
 )
@@ -105,134 +105,16 @@ class SpiNNakerNetwork:
 # --- paths between populations ---------------------------------------------------------
 
 
-def _is_population(node: Node) -> bool:
-    return isinstance(node, Input) or isinstance(node, NEURON_TYPES)
-
-
 def collect_paths(graph: Graph) -> tuple[dict, dict]:
-    """For each neuron node: {(source, back_edges, delay_steps): matrix} and {(back, delay): constant}."""
-    shapes = infer_shapes(graph)
-    _, back = graph.execution_order()
-    dt_s = graph.metadata.get("dt_s")
-    memo: dict[str, tuple[dict, dict]] = {}
-
-    def incoming(name: str) -> tuple[dict, dict]:
-        n_in = int(np.prod(shapes[name][0]))
-        acc: dict[tuple[str, int, int], np.ndarray | None] = {}  # None: identity (not materialised)
-        const: dict[tuple[int, int], np.ndarray] = {}
-
-        def add(key: tuple[str, int, int], m: np.ndarray | None) -> None:
-            if key not in acc:
-                acc[key] = m
-            else:
-                acc[key] = _dense(acc[key], n_in) + _dense(m, n_in)
-
-        for src in graph.predecessors(name):
-            extra = 1 if (src, name) in back else 0
-            if _is_population(graph.nodes[src]):
-                add((src, extra, 0), None)
-                continue
-            forms, consts = output_form(src)
-            for (s, b, d), m in forms.items():
-                add((s, b + extra, d), m)
-            for (b, d), c in consts.items():
-                const[(b + extra, d)] = const.get((b + extra, d), 0) + c
-        return acc, const
-
-    def output_form(name: str) -> tuple[dict, dict]:
-        if name in memo:
-            return memo[name]
-        node = graph.nodes[name]
-        acc, const = incoming(name)
-        if isinstance(node, Delay):
-            n = int(np.prod(shapes[name][0]))
-            steps = _delay_steps(name, node, dt_s, n)
-            if np.all(steps == steps[0]):
-                k = int(steps[0])
-                memo[name] = ({(s, b, d + k): m for (s, b, d), m in acc.items()},
-                              {(b, d + k): c for (b, d), c in const.items()})
-            else:  # per-element delays: each element's row of every form moves to its own delay
-                memo[name] = _per_element_delay_form(steps, acc, const, n)
-            return memo[name]
-        if isinstance(node, DelayLinear):  # per-synapse delays: one matrix per distinct delay
-            memo[name] = _delay_linear_form(name, node, dt_s, acc, const)
-            return memo[name]
-        matrix, bias = node_matrix(name, node, shapes[name][0], shapes[name][1])
-        forms = {key: matrix if m is None else matrix @ m for key, m in acc.items()}
-        consts = {key: matrix @ c for key, c in const.items()}
-        if np.any(bias != 0):
-            consts[(0, 0)] = consts.get((0, 0), 0) + bias
-        memo[name] = (forms, consts)
-        return memo[name]
-
-    paths: dict[str, dict] = {}
-    constants: dict[str, dict] = {}
-    for name, node in graph.items():
-        if isinstance(node, NEURON_TYPES) or (isinstance(node, Output) and not _records_directly(graph, name)):
-            acc, constants[name] = incoming(name)  # an Output here: its read-out (spinnaker_readout)
-            n_in = int(np.prod(shapes[name][0]))
-            paths[name] = {key: _dense(m, n_in) for key, m in acc.items()}
-    return paths, constants
-
-
-def _records_directly(graph: Graph, output: str) -> bool:
-    """An Output fed by exactly one population records that population; any other is a read-out."""
-    preds = graph.predecessors(output)
-    return len(preds) == 1 and _is_population(graph.nodes[preds[0]])
+    """For each neuron node and read-out Output: {(source, back_edges, delay_steps): matrix} and
+    {(back, delay): constant} (``readout.collect_paths``, dt from the graph's metadata)."""
+    return readout.collect_paths(graph)
 
 
 def _readout(graph: Graph, name: str, shape: tuple[int, ...], forms: dict, consts: dict) -> Readout:
-    """The Output's stateless chain as terms over its source populations' recordings."""
-    terms = []
-    for (src, b, d), m in sorted(forms.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
-        node = graph.nodes[src]
-        kind = "v" if isinstance(node, (LI, Integrator)) else "spikes"
-        terms.append(ReadoutTerm(src, kind, int(b + d), np.asarray(m, dtype=np.float64)))
-    constants = tuple((int(b + d), np.asarray(c, dtype=np.float64).reshape(-1)) for (b, d), c in sorted(consts.items()))
-    return Readout(tuple(shape), tuple(terms), constants)
-
-
-def _dense(m: np.ndarray | None, n: int) -> np.ndarray:
-    """``None`` stands for the identity (a population wired straight into the next node)."""
-    return np.eye(n) if m is None else m
-
-
-def _delay_linear_form(name: str, node: Node, dt_s: float | None, acc: dict, const: dict) -> tuple[dict, dict]:
-    """y(t) = sum_k W_k x(t - k): each incoming form, through each W_k, k steps later."""
-    if dt_s is None:
-        raise CompileError("a DelayLinear node needs dt_s", node=name, parameter="dt_s")
-    steps = np.rint(np.asarray(node.delay) / dt_s).astype(np.int64)
-    steps = np.broadcast_to(steps, node.weight.shape)
-    forms: dict = {}
-    consts: dict = {}
-    for k in np.unique(steps[node.weight != 0]).tolist():
-        w_k = np.where(steps == k, node.weight, 0.0)
-        for (s, b, d), m in acc.items():
-            forms[(s, b, d + k)] = forms.get((s, b, d + k), 0) + (w_k if m is None else w_k @ m)
-        for (b, d), c in const.items():
-            consts[(b, d + k)] = consts.get((b, d + k), 0) + w_k @ c
-    return forms, consts
-
-
-def _delay_steps(name: str, node: Delay, dt_s: float | None, n: int) -> np.ndarray:
-    """Each element's delay in steps (round half to even), flattened to ``n``."""
-    if dt_s is None:
-        raise CompileError("a Delay node needs dt_s", node=name, parameter="dt_s")
-    steps = np.rint(np.asarray(node.delay) / dt_s).astype(np.int64)
-    return np.broadcast_to(steps.reshape(-1) if steps.size > 1 else steps.reshape(-1)[:1], (n,)).copy() if steps.size else np.zeros(n, np.int64)
-
-
-def _per_element_delay_form(steps: np.ndarray, acc: dict, const: dict, n: int) -> tuple[dict, dict]:
-    """Element o of a Delay's output is its input's element o, ``steps[o]`` steps later."""
-    forms: dict = {}
-    consts: dict = {}
-    for k in np.unique(steps).tolist():
-        rows = (steps == k)[:, None]
-        for (s, b, d), m in acc.items():
-            forms[(s, b, d + k)] = forms.get((s, b, d + k), 0) + np.where(rows, _dense(m, n), 0.0)
-        for (b, d), c in const.items():
-            consts[(b, d + k)] = consts.get((b, d + k), 0) + np.where(rows[:, 0], c, 0.0)
-    return forms, consts
+    """The Output's stateless chain as terms over its source populations' recordings (graph time)."""
+    return readout.build_readout(shape, forms, consts,
+                                 lambda src: "v" if isinstance(graph.nodes[src], (LI, Integrator)) else "spikes")
 
 
 # --- neuron parameters -------------------------------------------------------------------

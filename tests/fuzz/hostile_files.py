@@ -96,12 +96,15 @@ def rehash(files: dict[str, bytes]) -> dict[str, bytes]:
 def run_cli(args: list[str], cwd: Path, timeout: float = 120, env: dict | None = None) -> tuple[subprocess.CompletedProcess, int]:
     """``python -m spikec.cli.main ARGS`` in a child; returns (result, the child's peak RSS in bytes)."""
     import os
-    import resource
 
-    code = ("import resource, runpy, sys\n"
+    # VmHWM is the peak of this process's own memory map. getrusage's ru_maxrss is not: Linux carries
+    # the forked parent's RSS across exec into it, so a 4 GB pytest worker made every child "4 GB".
+    code = ("import runpy, sys\n"
             "sys.argv = ['spikec'] + sys.argv[1:]\n"
             "try:\n    runpy.run_module('spikec.cli.main', run_name='__main__')\n"
-            "finally:\n    sys.stderr.write('\\n@@peak_rss_kb=%d' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+            "finally:\n"
+            "    hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
+            "    sys.stderr.write('\\n@@peak_rss_kb=%s' % (hwm[0] if hwm else '0'))\n")
     proc = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **(env or {})})
     err, _, peak = proc.stderr.rpartition("\n@@peak_rss_kb=")
