@@ -12,7 +12,7 @@ outputs are in chip time: population L lags the float model by
 from __future__ import annotations
 
 from .backends import BACKENDS, run
-from .compiler.api import EXTERNAL_COMPILERS, PIPELINES, explain, load_program, load_target, pipeline_for
+from .compiler.api import PIPELINES, explain, load_program, load_target, pipeline_for
 from .verification.fidelity import FIDELITY_FAMILIES, compile
 
-__all__ = ["BACKENDS", "EXTERNAL_COMPILERS", "FIDELITY_FAMILIES", "PIPELINES", "compile", "explain", "load_program", "load_target", "pipeline_for", "run"]
+__all__ = ["BACKENDS", "FIDELITY_FAMILIES", "PIPELINES", "compile", "explain", "load_program", "load_target", "pipeline_for", "run"]

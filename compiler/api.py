@@ -1,16 +1,14 @@
 """The compiler's entry points: ``compile``, ``explain``, ``pipeline_for``, ``load_program``, ``load_target``.
 
-``compile(graph, target)`` runs the target family's pass pipeline and returns
-a Program. It neither runs nor compares anything: the float-vs-fixed fidelity
-report (``spikec.verification.fidelity``) and ``run`` (the backend table in
-``spikec.backends``) sit above the compiler, and ``spikec.compile`` /
-``spikec.run`` (``spikec/api.py``) combine them. Families in
-``EXTERNAL_COMPILERS`` (SpiNNaker, RRAM) are compiled by their own modules,
-which return their program objects.
+``compile(graph, target)`` runs the target family's pass pipeline
+(``PIPELINES``: Loihi, SpiNNaker and RRAM alike, one ``Pipeline`` of ``Pass``
+objects each) and returns a Program. It neither runs nor compares anything:
+the float-vs-fixed fidelity report (``spikec.verification.fidelity``) and
+``run`` (the backend table in ``spikec.backends``) sit above the compiler, and
+``spikec.compile`` / ``spikec.run`` (``spikec/api.py``) combine them.
 """
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -27,20 +25,19 @@ from .loihi.place import PlaceLoihi
 from .quantise_delays import QuantiseDelays
 from .program import Program, load_program
 from .loihi.quantise import QuantiseLoihi
+from .rram.compile import rram_passes
+from .spinnaker.compile import spinnaker_passes
 from .target import Target, load_target, with_chips
 from .validate import Normalise
 
-#: family -> the passes of its pipeline (other families add theirs here)
+#: family -> the passes of its pipeline
 PIPELINES: dict[str, Callable[[], tuple[Any, ...]]] = {
     "loihi": lambda: (Normalise(), Discretise(), Feasibility(), QuantiseDelays(), QuantiseLoihi(), SplitPopulations(), SplitLoihiDelays(), PlaceLoihi()),
+    "spinnaker": spinnaker_passes,
+    "rram": rram_passes,
 }
-#: ``chips = "auto"`` on a target without ``[limits] max_chips``: the machine placement may use (Loihi 1's 16,384)
+#: ``chips = "auto"`` on a Loihi target without ``[limits] max_chips``: the machine placement may use (Loihi 1's 16,384)
 AUTO_MAX_CHIPS = 16384
-#: families compiled outside this pipeline for now: "module:function(graph, target, dt_s)"
-EXTERNAL_COMPILERS: dict[str, str] = {
-    "spinnaker": "spikec.compiler.spinnaker.compile:compile_spinnaker",
-    "rram": "spikec.compiler.rram.compile:compile_rram_program",
-}
 
 
 def pipeline_for(target: str | os.PathLike | Target) -> Pipeline:
@@ -54,12 +51,7 @@ def pipeline_for(target: str | os.PathLike | Target) -> Pipeline:
 def explain(target: str | os.PathLike | Target) -> str:
     """The pipeline ``compile`` would run for ``target``, one line per pass."""
     t = load_target(target)
-    head = f"target {t.name}: {t.description}\n"
-    if t.family not in PIPELINES and t.family in EXTERNAL_COMPILERS:
-        module, _, fn = EXTERNAL_COMPILERS[t.family].partition(":")
-        doc = (getattr(importlib.import_module(module), fn).__doc__ or "").strip().splitlines()
-        return head + f"the {t.family} family is compiled by {module}.{fn}" + (f": {doc[0]}" if doc else "")
-    return head + pipeline_for(t).explain()
+    return f"target {t.name}: {t.description}\n" + pipeline_for(t).explain()
 
 
 def _as_graph(graph: Graph | str | os.PathLike) -> Graph:
@@ -90,17 +82,15 @@ def compile(
 
     t = with_chips(load_target(target), chips)
     source = lower_max_pools(_as_graph(graph), t.name)  # every family: synapses cannot take a max
-    if t.family in EXTERNAL_COMPILERS and t.family not in PIPELINES:
-        module, _, fn = EXTERNAL_COMPILERS[t.family].partition(":")
-        return getattr(importlib.import_module(module), fn)(source, t, dt_s)
     pipeline = pipeline_for(t)
-    auto = t.limits.chips == "auto"
+    auto = t.family == "loihi" and t.limits.chips == "auto"  # SpiNNaker's partition pass picks its own machine
     if auto:  # place on the largest machine allowed, then keep the chips the placement used
         t = with_chips(t, t.limits.max_chips or AUTO_MAX_CHIPS)
     state = CompileState(source=source, graph=source, target=t, dt_s=dt_s)
     state, log = pipeline.run(state, stop_after=dump_after)
     lowered = state.lowered if state.lowered is not None else state.graph
     report = {k: v for k, v in state.notes.items()}
+    t = state.target  # a pass may name the machine it chose (SpiNNaker's --chips auto)
     if auto and "place-loihi" in report:
         used = max(1, -(-report["place-loihi"]["cores"] // t.limits.cores_per_chip))
         t = with_chips(t, used)

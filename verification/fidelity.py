@@ -10,6 +10,12 @@ step t. Per layer: spike counts, count agreement ``1 - sum|c_float - c_fixed|
 equal (t, b, neuron) entries), and the Jaccard index of the spike sets; for
 read-outs the relative RMS error of v.
 
+Every family has one (``FIDELITY_FAMILIES``): Loihi as above; SpiNNaker
+compares its integer reference executor (graph-aligned: no lag) with the
+float model layer by layer, spikes for spiking layers and v (in float units)
+for read-outs; RRAM compares its reference, the float executor on the
+program's graph (the weights its tiles represent), with the float model.
+
 This measures the compiler, not a backend: backends are held to the reference
 executor bit for bit.
 """
@@ -28,11 +34,11 @@ from ..compiler.program import Program
 from ..compiler.target import Target
 from ..ir.errors import SpikecError
 from ..ir.graph import Graph
-from ..ir.nodes import Output
+from ..ir.nodes import NEURON_TYPES, SPIKING_TYPES, Output
 
 PROBE = "__probe__."
 #: families whose reference executor the fidelity report can compare population by population
-FIDELITY_FAMILIES = ("loihi",)
+FIDELITY_FAMILIES = ("loihi", "spinnaker", "rram")
 
 
 def random_spikes(shape: tuple[int, ...], steps: int, batch: int, rate: float, seed: int) -> np.ndarray:
@@ -61,8 +67,47 @@ def compare_layer(f: np.ndarray, q: np.ndarray) -> dict[str, Any]:
     }
 
 
+def _aligned(f: np.ndarray, q: np.ndarray, spiking: bool, scale: float = 1.0) -> dict[str, Any]:
+    """One layer's record from aligned float and fixed-point arrays: spike agreement, or v's relative RMS error."""
+    if spiking:
+        return compare_layer(f, q) | {"latency_steps": 0}
+    rms = float(np.sqrt(np.mean(f**2))) or 1.0
+    return {"latency_steps": 0, "v_rel_rms_error": float(np.sqrt(np.mean((q / scale - f) ** 2))) / rms}
+
+
+def _graph_aligned_report(program: Any, inputs: dict[str, np.ndarray], fixed: dict[str, np.ndarray], layers: list[str]) -> dict[str, Any]:
+    floats = float_executor.simulate(with_probes(program.source, layers), inputs, program.dt_s)
+    out = {}
+    for name in layers:
+        spiking = isinstance(program.source.nodes[name], SPIKING_TYPES)
+        out[name] = _aligned(floats[PROBE + name], fixed[name], spiking)
+    return out
+
+
+def _spinnaker_layers(program: Any, inputs: dict[str, np.ndarray]) -> dict[str, Any]:
+    """SpiNNaker: its integer reference executor (spikes and v of every population) vs the float model."""
+    from ..backends.reference.spinnaker_executor import network_of
+
+    names = {p.name for p in network_of(program).populations if not p.is_source}
+    layers = [n for n, node in program.source.items() if isinstance(node, NEURON_TYPES) and n in names]
+    raw = backends.run(program, inputs, backend="reference", record=("s", "v"))
+    fixed = {n: raw[f"{n}.s"] if isinstance(program.source.nodes[n], SPIKING_TYPES) else raw[f"{n}.v"] for n in layers}
+    return _graph_aligned_report(program, inputs, fixed, layers)
+
+
+def _rram_layers(program: Any, inputs: dict[str, np.ndarray]) -> dict[str, Any]:
+    """RRAM: its reference (the float executor on the graph of tile weights) vs the float model."""
+    layers = [n for n, node in program.source.items() if isinstance(node, NEURON_TYPES) and n in program.graph.nodes]
+    fixed_probes = float_executor.simulate(with_probes(program.graph, layers), inputs, program.dt_s)
+    return _graph_aligned_report(program, inputs, {n: fixed_probes[PROBE + n] for n in layers}, layers)
+
+
 def fidelity_report(program: Any, *, steps: int = 100, batch: int = 2, rate: float = 0.2, seed: int = 0) -> dict[str, Any]:
     """Float reference vs the program's integer arithmetic, per layer (see module docstring)."""
+    if program.family in ("spinnaker", "rram"):
+        inputs = {n: random_spikes(program.source.nodes[n].shape, steps, batch, rate, seed) for n in program.source.inputs}
+        layers = (_spinnaker_layers if program.family == "spinnaker" else _rram_layers)(program, inputs)
+        return {"steps": steps, "batch": batch, "input_rate": rate, "seed": seed, "layers": layers}
     scales: dict[str, np.ndarray] = {}
     split = layer_parts(program.graph)
     pops = {}

@@ -43,6 +43,12 @@ def decode_recordings(net: SpiNNakerNetwork, raw: dict[str, np.ndarray], batched
             if kind == "v":
                 pop = net.population(pop_name)
                 result[key] = (data / pop.params.scale).reshape(data.shape[0], data.shape[1], *pop.shape)
+    if "s" in record:  # every population's spikes, as "<population>.s" (the Loihi executor's key)
+        for key, data in raw.items():
+            pop_name, kind = key.rsplit(".", 1)
+            if kind == "spikes":
+                pop = net.population(pop_name)
+                result[f"{pop_name}.s"] = data.astype(np.float64).reshape(data.shape[0], data.shape[1], *pop.shape)
     if not batched:
         result = {k: v[:, 0] for k, v in result.items()}
     return result
@@ -53,6 +59,8 @@ def recorded_keys(net: SpiNNakerNetwork, record: tuple[str, ...]) -> list[str]:
     keys |= {f"{pop}.{kind}" for r in net.readouts.values() for pop, kind in r.sources}
     if "v" in record:
         keys |= {f"{p.name}.v" for p in net.populations if not p.is_source}
+    if "s" in record:
+        keys |= {f"{p.name}.spikes" for p in net.populations if not p.is_source}
     return sorted(keys)
 
 

@@ -1,4 +1,9 @@
-"""``spikec.compile`` for RRAM targets: a Program whose artefact is the crossbar map.
+"""The RRAM pipeline (map, quantise, pack as ``Pass`` objects): a Program whose artefact is the crossbar map.
+
+``map-crossbars`` checks the delays against the digital delay buffer and
+rewrites what an array cannot hold (``DelayLinear`` taps, chained buffers);
+``quantise-crossbars`` turns every weight matrix into quantised conductance
+tiles; ``pack-crossbars`` places the tiles on arrays and makes the Program.
 
 The Program's ``graph`` is the normalised graph with every mapped weight
 replaced by what its tiles represent (``crossbar_map.quantised_graph``); its
@@ -11,17 +16,19 @@ placement) the RRAM backend reads; the device and periphery figures come from
 """
 from __future__ import annotations
 
-import time
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
 
 from ...ir.check import normalise
+from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from ...ir.nodes import Delay
-from ..pipeline import PassRecord
+from ..pipeline import CompileState, Pipeline
 from ..program import Program
 from ..quantise_delays import check_graph_delays, delay_limits, delay_report, delay_steps, with_stages
 from .config import RramConfig
-from .lower import lower_to_crossbars
+from .crossbar_map import LayerMapping
+from .lower import expand_delays, pack_layers, quantise_layers
 from ..target import Target
 
 
@@ -55,22 +62,83 @@ def _delay_report(source: Graph, lowered: Graph, dt_s: float | None, limits: Any
     return with_stages(delay_report(source, dt_s), limits, buffers, cost)
 
 
+@dataclass(frozen=True, eq=False)
+class RramWork:
+    """What the RRAM passes hand each other (``CompileState.work``)."""
+
+    config: RramConfig
+    limits: Any  # the target's DelayLimits
+    layers: Mapping[str, LayerMapping] = field(default_factory=dict)
+    errors: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+def _work(state: CompileState, pass_name: str) -> RramWork:
+    if not isinstance(state.work, RramWork):
+        raise CompileError(f"pass '{pass_name}' needs the crossbar configuration: run 'map-crossbars' first")
+    return state.work
+
+
+@dataclass(frozen=True)
+class MapCrossbars:
+    """Delays checked against the digital delay buffer; DelayLinear as buffer taps, long delays as chained buffers."""
+
+    name: ClassVar[str] = "map-crossbars"
+
+    def run(self, state: CompileState) -> CompileState:
+        target = state.target
+        source = normalise(state.graph)
+        dt = state.dt_s if state.dt_s is not None else source.metadata.get("dt_s", target.default_dt_s)
+        limits = delay_limits(target)
+        check_graph_delays(source, dt, limits)  # the digital delay buffer's depth
+        config = RramConfig.from_target(target)
+        lowered = expand_delays(source, dt, limits.row_max if limits.stage_span else None)
+        return state.evolve(graph=source, dt_s=dt, lowered=lowered, work=RramWork(config, limits))
+
+
+@dataclass(frozen=True)
+class QuantiseCrossbars:
+    """Each weight matrix as tiles of signed conductance levels (one weight step per tile), with its quantisation error."""
+
+    name: ClassVar[str] = "quantise-crossbars"
+
+    def run(self, state: CompileState) -> CompileState:
+        work = _work(state, self.name)
+        layers, errors = quantise_layers(state.lowered, work.config)
+        return state.evolve(work=RramWork(work.config, work.limits, layers, errors))
+
+    def summary(self, state: CompileState) -> str:
+        layers = state.work.layers
+        return f"{len(layers)} layers in {sum(len(m.tiles) for m in layers.values())} tiles"
+
+
+@dataclass(frozen=True)
+class PackCrossbars:
+    """Tiles placed on arrays (block-diagonal packing); the graph holds the weights the tiles represent."""
+
+    name: ClassVar[str] = "pack-crossbars"
+
+    def run(self, state: CompileState) -> CompileState:
+        work = _work(state, self.name)
+        mapping = pack_layers(state.lowered, dict(work.layers), dict(work.errors), work.config)
+        report = {"crossbars": report_dict(mapping), "delays": _delay_report(state.graph, mapping.graph, state.dt_s, work.limits)}
+        return state.evolve(family="rram", lowered=mapping.graph, notes=report, artefacts={"crossbars": mapping.crossbars})
+
+    def summary(self, state: CompileState) -> str:
+        crossbars = state.artefacts["crossbars"]
+        return (f"{len(crossbars.layers)} layers on {crossbars.n_arrays} arrays "
+                f"({100 * state.notes['crossbars']['utilisation']:.1f} % of cells)")
+
+
+def rram_passes() -> tuple[Any, ...]:
+    """The RRAM family's pipeline (``compiler/api.py``'s ``PIPELINES["rram"]``)."""
+    return (MapCrossbars(), QuantiseCrossbars(), PackCrossbars())
+
+
 def compile_rram_program(graph: Graph, target: Target, dt_s: float | None = None) -> Program:
     """Map ``graph`` onto ``target``'s arrays; dt from the argument, the graph's metadata or the target."""
     from ...ir.version import __version__
 
-    start = time.perf_counter()
-    source = normalise(graph)
-    dt = dt_s if dt_s is not None else source.metadata.get("dt_s", target.default_dt_s)
-    limits = delay_limits(target)
-    check_graph_delays(source, dt, limits)  # the digital delay buffer's depth
-    mapping = lower_to_crossbars(source, RramConfig.from_target(target), dt, limits.row_max if limits.stage_span else None)
-    seconds = time.perf_counter() - start
-    log = (PassRecord("map-to-crossbars", seconds,
-                      f"{len(mapping.crossbars.layers)} layers on {mapping.crossbars.n_arrays} arrays "
-                      f"({100 * mapping.report.utilisation:.1f} % of cells)"),)
-    return Program(
-        family="rram", target=target, dt_s=dt, graph=mapping.graph, source=source, pass_log=log,
-        report={"crossbars": report_dict(mapping), "delays": _delay_report(source, mapping.graph, dt, limits)}, artefacts={"crossbars": mapping.crossbars},
-        spikec_version=__version__,
-    )
+    state = CompileState(source=graph, graph=graph, target=target, dt_s=dt_s)
+    state, log = Pipeline("rram", rram_passes()).run(state)
+    return Program(family="rram", target=target, dt_s=state.dt_s, graph=state.lowered, source=state.graph, pass_log=log,
+                   report=dict(state.notes), artefacts=dict(state.artefacts), spikec_version=__version__)

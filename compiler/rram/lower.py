@@ -17,7 +17,7 @@ from ...ir.check import normalise
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from ...ir.nodes import Delay, DelayLinear, Linear
-from .crossbar_map import CrossbarMap, map_graph, quantisation_error, quantised_graph
+from .crossbar_map import CrossbarMap, LayerMapping, map_graph, quantisation_error, quantised_graph
 from .crossbar_pack import UtilisationReport, place_tiles, utilisation_report
 from ..quantise_delays import delay_steps
 from .config import RramConfig
@@ -98,20 +98,38 @@ def chain_long_delays(graph: Graph, dt_s: float | None, buffer_steps: int | None
     return Graph(nodes, tuple(edges), graph.metadata)
 
 
-def lower_to_crossbars(graph: Graph, config: RramConfig, dt_s: float | None = None,
-                       delay_buffer_steps: int | None = None) -> RramMapping:
-    """Map, quantise and place every weight matrix of ``graph`` on ``config``'s arrays
-    (``DelayLinear`` first becomes delay-buffer branches, ``expand_delay_linear``; a delay
-    longer than ``delay_buffer_steps`` a chain of buffers, ``chain_long_delays``)."""
+def expand_delays(graph: Graph, dt_s: float | None = None, delay_buffer_steps: int | None = None) -> Graph:
+    """The normalised graph with what a crossbar cannot hold rewritten for the digital side:
+    ``DelayLinear`` as delay-buffer taps (``expand_delay_linear``), delays longer than one
+    buffer as chains (``chain_long_delays``); dt from the argument or the graph."""
     graph = normalise(graph)
     dt = dt_s if dt_s is not None else graph.metadata.get("dt_s")
-    graph = chain_long_delays(expand_delay_linear(graph, dt), dt, delay_buffer_steps)
+    return chain_long_delays(expand_delay_linear(graph, dt), dt, delay_buffer_steps)
+
+
+def quantise_layers(graph: Graph, config: RramConfig) -> tuple[dict[str, LayerMapping], dict[str, dict[str, float]]]:
+    """Every weight matrix as quantised tiles (``crossbar_map``), and each layer's quantisation error."""
     layers = map_graph(graph, config.geometry)
+    return layers, {name: quantisation_error(graph.nodes[name], m) for name, m in layers.items()}
+
+
+def pack_layers(graph: Graph, layers: dict[str, LayerMapping], errors: dict[str, dict[str, float]], config: RramConfig) -> RramMapping:
+    """The tiles placed on arrays (``crossbar_pack``) and the graph whose weights are what they represent."""
     crossbars = place_tiles(layers, config.geometry, pack=config.pack)
-    errors = {name: quantisation_error(graph.nodes[name], m) for name, m in layers.items()}
     return RramMapping(
         graph=quantised_graph(graph, crossbars.layers),
         crossbars=crossbars,
         config=config,
         report=utilisation_report(crossbars, errors),
     )
+
+
+def lower_to_crossbars(graph: Graph, config: RramConfig, dt_s: float | None = None,
+                       delay_buffer_steps: int | None = None) -> RramMapping:
+    """Map, quantise and place every weight matrix of ``graph`` on ``config``'s arrays
+    (``DelayLinear`` first becomes delay-buffer branches, ``expand_delay_linear``; a delay
+    longer than ``delay_buffer_steps`` a chain of buffers, ``chain_long_delays``): the three
+    steps the RRAM pipeline runs as passes (``compiler/rram/compile.py``)."""
+    graph = expand_delays(graph, dt_s, delay_buffer_steps)
+    layers, errors = quantise_layers(graph, config)
+    return pack_layers(graph, layers, errors, config)

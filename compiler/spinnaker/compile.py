@@ -1,49 +1,266 @@
-"""The SpiNNaker compile: quantise, partition, place, allocate keys, route, compress, pack rows.
+"""The SpiNNaker pipeline: quantise, partition, place, keys, route, compress, rows, as ``Pass`` objects.
 
-``compile_spinnaker`` returns the quantised network (what the reference
-executor runs) and the ``SpiNNakerArtefacts`` (what the machine loads: routing
-tables, keys, per-core neuron parameters, synaptic rows and master population
-tables, and the placement map that says where inputs enter and outputs are
-recorded). The event-driven machine reads only the artefacts.
+Each pass is a frozen dataclass run by ``compiler/pipeline.py``'s Pipeline
+(``spikec compile --explain --target spinnaker1`` lists them,
+``--dump-after PASS`` stops after one). Between passes the intermediate
+products travel in ``CompileState.work`` (a ``SpiNNakerWork``): the quantised
+network, machine vertices, placements, keys, tables, rows. The last pass
+assembles the ``SpiNNakerArtefacts`` (what the machine loads: routing tables,
+keys, per-core neuron parameters, synaptic rows and master population tables,
+and the placement map that says where inputs enter and outputs are recorded)
+and, for a SpiNNaker target, the Program's report. The event-driven machine
+reads only the artefacts; the reference executor runs the quantised network.
+
+``compile_event_tables`` (tests, benchmarks; an explicit ``machine`` allowed)
+and ``compile_spinnaker`` run the same passes.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Mapping
 
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
-from .quantise import SpiNNakerNetwork, quantise_spinnaker
-from .routing_table import RoutingTable
+from ..pipeline import CompileState, Pipeline
 from ..quantise_delays import DelayLimits, check_graph_delays, delay_limits
-from .delays import ExtensionCore, add_delay_extensions, extension_cores, extension_targets, stage_report
-from .format import NeuronParams
+from .delays import DelayExtension, ExtensionCore, add_delay_extensions, extension_cores, extension_targets, stage_report
+from .io import FORMAT_VERSION, CoreData, SpiNNakerArtefacts, SpiNNakerProgram  # noqa: F401  (the types live with their bytes)
 from .keys import KeyAllocation, allocate_keys
 from .partition import MachineVertex, partition
 from .place import Chip, Placements, SpiNNakerMachine, place
+from .quantise import SpiNNakerNetwork, quantise_spinnaker
 from .route import TableReport, build_routing_tables, fit_tables, vertex_targets
+from .routing_table import RoutingTable
 from .rows import CoreSynapses, SynapticWordFormat, build_rows
-from .io import FORMAT_VERSION, CoreData, SpiNNakerArtefacts, SpiNNakerProgram  # noqa: F401  (the types live with their bytes)
 
-def compile_spinnaker(graph: Graph, target: Any = None, dt_s: float | None = None, *,
-                      machine: SpiNNakerMachine | None = None) -> Any:
-    """``spikec.compile``'s entry for the spinnaker family: a ``Program`` whose
-    ``artefacts["spinnaker"]`` is the ``SpiNNakerProgram`` (saved inside the program).
+#: ``--chips auto``: machines tried after the first that has the cores (a router may still overflow)
+AUTO_TRIES = 3
+
+
+@dataclass(frozen=True, eq=False)
+class SpiNNakerWork:
+    """What the SpiNNaker passes hand each other (``CompileState.work``); ``seconds`` per stage."""
+
+    machine: SpiNNakerMachine
+    auto: bool
+    fmt: SynapticWordFormat
+    limits: DelayLimits
+    original: SpiNNakerNetwork  # before delay extensions: what the reference executor runs
+    net: SpiNNakerNetwork  # with the delay-extension populations
+    extensions: Mapping[str, DelayExtension]
+    machines: tuple[SpiNNakerMachine, ...] = ()  # --chips auto: the candidates, smallest first
+    vertices: tuple[MachineVertex, ...] = ()
+    placements: Placements | None = None
+    keys: KeyAllocation | None = None
+    targets: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    tables: Mapping[Chip, RoutingTable] = field(default_factory=dict)
+    loaded: Mapping[Chip, RoutingTable] = field(default_factory=dict)
+    reports: tuple[TableReport, ...] = ()
+    seconds: Mapping[str, float] = field(default_factory=dict)
+
+    def after(self, stage: str, start: float, **changes: Any) -> "SpiNNakerWork":
+        """A copy with ``changes`` and the seconds ``stage`` took since ``start``."""
+        return replace(self, seconds={**self.seconds, stage: time.perf_counter() - start}, **changes)
+
+
+def _work(state: CompileState, pass_name: str) -> SpiNNakerWork:
+    if not isinstance(state.work, SpiNNakerWork):
+        raise CompileError(f"pass '{pass_name}' needs the SpiNNaker network: run 'quantise-spinnaker' first")
+    return state.work
+
+
+@dataclass(frozen=True)
+class QuantiseSpiNNaker:
+    """Integer LIF populations and synapse lists (s16.15, ring-buffer shifts), delay-extension populations for long delays."""
+
+    name: ClassVar[str] = "quantise-spinnaker"
+    machine: SpiNNakerMachine | None = None  # an explicit machine (tests); else the target's
+
+    def run(self, state: CompileState) -> CompileState:
+        start = time.perf_counter()
+        target, graph, dt_s, machine = state.target, state.graph, state.dt_s, self.machine
+        if machine is None and target is None:
+            raise CompileError("compile_spinnaker needs a target or a machine")
+        auto = machine is None and _auto(target)
+        if machine is None:
+            machine = SpiNNakerMachine.from_target(target, chips=1 if auto else None)
+        numeric = getattr(target, "numeric", None)
+        if dt_s is None and graph.metadata.get("dt_s") is None:  # as Discretise: caller, graph, then target
+            dt_s = getattr(target, "default_dt_s", None)
+        fmt = SynapticWordFormat.for_core(machine.neurons_per_core, getattr(numeric, "ring_buffer_bits", 14))
+        if getattr(target, "family", None) == "spinnaker":
+            limits = delay_limits(target)
+            graph_dt = dt_s if dt_s is not None else graph.metadata.get("dt_s")
+            if graph_dt:  # each Delay/DelayLinear node's own delay, naming the node and the figure of the chain
+                check_graph_delays(graph, graph_dt, limits)
+        else:
+            limits = DelayLimits(fmt.max_delay, fmt.max_delay, fmt.max_delay, 1, "delay extension")
+        original = quantise_spinnaker(graph, dt_s, spike_compare=getattr(numeric, "spike_compare", ">="), max_delay=limits.max_total)
+        net, extensions = add_delay_extensions(original, limits)
+        work = SpiNNakerWork(machine, auto, fmt, limits, original, net, extensions)
+        return state.evolve(work=work.after("quantise", start))
+
+    def summary(self, state: CompileState) -> str:
+        w = state.work
+        return f"{len(w.original.populations)} populations, {len(w.extensions)} delay extensions, dt {w.original.dt_s} s"
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Populations cut into machine vertices that fit one core's neurons and synaptic memory; the machine(s) to try."""
+
+    name: ClassVar[str] = "partition"
+
+    def run(self, state: CompileState) -> CompileState:
+        start, work, target = time.perf_counter(), _work(state, self.name), state.target
+        vertices = partition(work.net, work.machine.neurons_per_core, work.machine.synaptic_bytes_per_core)
+        if work.auto:
+            machines = machine_candidates(target, len(vertices))
+            if not machines:
+                raise CompileError(f"the network needs {len(vertices)} cores; no {target.numeric.board} machine of at most "
+                                   f"[limits] max_chips = {target.limits.max_chips} chips has them",
+                                   parameter="cores", value=len(vertices), limit=target.limits.max_chips)
+        else:
+            if target is not None and len(vertices) > work.machine.n_cores:
+                _too_few_cores(target, work.machine, len(vertices))
+            machines = [work.machine]
+        work = work.after("partition", start, vertices=vertices, machines=tuple(machines), machine=machines[0])
+        return state.evolve(work=work)
+
+    def summary(self, state: CompileState) -> str:
+        w = state.work
+        return f"{len(w.vertices)} machine vertices" + (f", {len(w.machines)} machines to try" if w.auto else "")
+
+
+def _place(work: SpiNNakerWork, machine: SpiNNakerMachine) -> SpiNNakerWork:
+    start = time.perf_counter()
+    return work.after("place", start, machine=machine, placements=place(work.vertices, machine))
+
+
+def _keys(work: SpiNNakerWork) -> SpiNNakerWork:
+    start = time.perf_counter()
+    return work.after("keys", start, keys=allocate_keys(work.vertices))
+
+
+def _route(work: SpiNNakerWork) -> SpiNNakerWork:
+    start = time.perf_counter()
+    targets = vertex_targets(work.net, work.vertices)
+    for src, exts in extension_targets(work.vertices, work.extensions).items():
+        targets[src] = tuple(sorted(set(targets.get(src, ())) | set(exts)))
+    tables = build_routing_tables(work.machine, work.vertices, work.placements, work.keys, targets)
+    return work.after("route", start, targets=targets, tables=tables)
+
+
+@dataclass(frozen=True)
+class PlaceSpiNNaker:
+    """Each machine vertex on a core (chip by chip, sources near their targets)."""
+
+    name: ClassVar[str] = "place-spinnaker"
+
+    def run(self, state: CompileState) -> CompileState:
+        work = _work(state, self.name)
+        return state.evolve(work=_place(work, work.machine))
+
+    def summary(self, state: CompileState) -> str:
+        w = state.work
+        return f"{len(w.vertices)} cores on {len({loc[:2] for loc in w.placements.locations})} chips of {w.machine.describe()}"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """A multicast key range (base, mask) per machine vertex."""
+
+    name: ClassVar[str] = "keys"
+
+    def run(self, state: CompileState) -> CompileState:
+        return state.evolve(work=_keys(_work(state, self.name)))
+
+    def summary(self, state: CompileState) -> str:
+        return f"{len(state.work.vertices)} key ranges, mask {state.work.keys.mask:#010x}"
+
+
+@dataclass(frozen=True)
+class Route:
+    """Multicast trees from each vertex to the cores that listen, as per-chip routing tables."""
+
+    name: ClassVar[str] = "route"
+
+    def run(self, state: CompileState) -> CompileState:
+        return state.evolve(work=_route(_work(state, self.name)))
+
+    def summary(self, state: CompileState) -> str:
+        return f"{sum(len(t) for t in state.work.tables.values())} entries on {len(state.work.tables)} chips"
+
+
+@dataclass(frozen=True)
+class Compress:
+    """Routing tables within the router's entries: defaultable entries dropped, then ordered-covering compression.
+
+    With ``--chips auto`` a router that still overflows moves the network to the
+    next larger machine (placed, keyed and routed again there).
     """
+
+    name: ClassVar[str] = "compress"
+
+    def run(self, state: CompileState) -> CompileState:
+        work = _work(state, self.name)
+        while True:
+            start = time.perf_counter()
+            try:
+                loaded, reports = fit_tables(work.tables, work.machine.routing_table_entries)
+                return state.evolve(work=work.after("compress", start, loaded=loaded, reports=reports))
+            except CompileError as exc:  # --chips auto: a router overflowed; a larger machine spreads the routes
+                later = work.machines[work.machines.index(work.machine) + 1:]
+                if not later or exc.parameter != "routing_table_entries":
+                    raise
+                work = _route(_keys(_place(work, later[0])))
+
+    def summary(self, state: CompileState) -> str:
+        w = state.work
+        return f"{sum(len(t) for t in w.loaded.values())} entries loaded (router holds {w.machine.routing_table_entries})"
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Synaptic rows and master population tables per core; assembles the artefacts (and the Program's report)."""
+
+    name: ClassVar[str] = "rows"
+
+    def run(self, state: CompileState) -> CompileState:
+        work = _work(state, self.name)
+        start = time.perf_counter()
+        rows = build_rows(work.net, work.vertices, work.keys, work.fmt)
+        work = work.after("rows", start)
+        start = time.perf_counter()
+        machine, net = work.machine, work.net
+        _check_memory(rows, work.vertices, machine)
+        artefacts = _assemble(net, work.vertices, work.placements, work.keys, work.loaded, work.reports, rows, machine, work.fmt,
+                              work.targets, extension_cores(work.vertices, work.extensions, work.keys.base, work.keys.mask))
+        stages, _ = stage_report(work.extensions, work.vertices, net)
+        artefacts = replace(artefacts, delay_stages=tuple(stages))
+        work = work.after("assemble", start)
+        artefacts.stage_seconds.update(work.seconds)
+        compiled = SpiNNakerProgram(work.original, artefacts, getattr(state.target, "name", ""))
+        if getattr(state.target, "family", None) != "spinnaker":  # an explicit machine without a target (tests)
+            return state.evolve(work=work, artefacts={"spinnaker": compiled})
+        return _program_state(state, work, compiled)
+
+    def summary(self, state: CompileState) -> str:
+        art = state.artefacts["spinnaker"].artefacts
+        rows = sum(c.synapses.n_bytes for c in art.cores if c.synapses is not None)
+        return f"{len(art.cores)} cores loaded, {rows} bytes of synaptic rows"
+
+
+def _program_state(state: CompileState, work: SpiNNakerWork, compiled: SpiNNakerProgram) -> CompileState:
+    """The state a SpiNNaker Program is made of: the machine chosen, the normalised graph, the report."""
     from ...ir.check import normalise
-    from ..program import Program
-    from ..target import load_target
-    from ...ir.version import __version__
+    from ..target import with_chips
 
-    target = load_target(target if target is not None else "spinnaker1")
-    compiled = compile_event_tables(graph, target, dt_s, machine=machine)
-    net, art = compiled.network, compiled.artefacts
+    target, net, art = state.target, compiled.network, compiled.artefacts
     if _auto(target):  # the program's target names the machine chosen
-        from ..target import with_chips
-
         target = with_chips(target, art.machine.n_chips)
-    source = normalise(graph).with_metadata(dt_s=net.dt_s)
+    source = normalise(state.graph).with_metadata(dt_s=net.dt_s)
     report = {"spinnaker": {
         "cores": len(art.cores), "chips": len({c.location[:2] for c in art.cores}),
         "machine": [art.machine.width, art.machine.height], "machine_chips": art.machine.n_chips,
@@ -53,9 +270,41 @@ def compile_spinnaker(graph: Graph, target: Any = None, dt_s: float | None = Non
         "synaptic_bytes": {str(c.location): c.synapses.n_bytes for c in art.cores if c.synapses is not None},
         "notes": list(net.notes), "stage_seconds": dict(art.stage_seconds),
     }}
-    report["delays"] = _delay_report(graph, net.dt_s, target, art)
-    return Program(family="spinnaker", target=target, dt_s=net.dt_s, graph=source, source=source, report=report,
-                   artefacts={"spinnaker": compiled}, spikec_version=__version__)
+    report["delays"] = _delay_report(state.graph, net.dt_s, target, art)
+    return state.evolve(work=work, family="spinnaker", target=target, dt_s=net.dt_s, graph=source, notes=report,
+                        artefacts={"spinnaker": compiled})
+
+
+def spinnaker_passes(machine: SpiNNakerMachine | None = None) -> tuple[Any, ...]:
+    """The SpiNNaker family's pipeline (``compiler/api.py``'s ``PIPELINES["spinnaker"]``)."""
+    return (QuantiseSpiNNaker(machine), Partition(), PlaceSpiNNaker(), Keys(), Route(), Compress(), Rows())
+
+
+def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = None, *,
+                         machine: SpiNNakerMachine | None = None) -> SpiNNakerProgram:
+    """Compile ``graph`` for a SpiNNaker target (or an explicit ``machine``) into the event tables.
+
+    With ``[limits] chips = "auto"`` (``--chips auto``) the machine is the
+    smallest real one of the target's board layout whose cores hold the
+    partitioned network and whose routers hold its tables.
+    """
+    state = CompileState(source=graph, graph=graph, target=target, dt_s=dt_s)
+    state, _ = Pipeline("spinnaker", spinnaker_passes(machine)).run(state)
+    return state.artefacts["spinnaker"]
+
+
+def compile_spinnaker(graph: Graph, target: Any = None, dt_s: float | None = None, *,
+                      machine: SpiNNakerMachine | None = None) -> Any:
+    """A ``Program`` whose ``artefacts["spinnaker"]`` is the ``SpiNNakerProgram`` (saved inside the program)."""
+    from ...ir.version import __version__
+    from ..program import Program
+    from ..target import load_target
+
+    target = load_target(target if target is not None else "spinnaker1")
+    state = CompileState(source=graph, graph=graph, target=target, dt_s=dt_s)
+    state, log = Pipeline("spinnaker", spinnaker_passes(machine)).run(state)
+    return Program(family="spinnaker", target=state.target, dt_s=state.dt_s, graph=state.graph, source=state.graph,
+                   pass_log=log, report=dict(state.notes), artefacts=dict(state.artefacts), spikec_version=__version__)
 
 
 def _delay_report(graph: Graph, dt_s: float, target: Any, art: SpiNNakerArtefacts) -> dict[str, Any]:
@@ -84,88 +333,6 @@ def machine_candidates(target: Any, needed_cores: int) -> list[SpiNNakerMachine]
             if len(out) == AUTO_TRIES:
                 break
     return out
-
-
-#: ``--chips auto``: machines tried after the first that has the cores (a router may still overflow)
-AUTO_TRIES = 3
-
-
-def compile_event_tables(graph: Graph, target: Any = None, dt_s: float | None = None, *,
-                         machine: SpiNNakerMachine | None = None) -> SpiNNakerProgram:
-    """Compile ``graph`` for a SpiNNaker target (or an explicit ``machine``) into the event tables.
-
-    With ``[limits] chips = "auto"`` (``--chips auto``) the machine is the
-    smallest real one of the target's board layout whose cores hold the
-    partitioned network and whose routers hold its tables.
-    """
-    if machine is None and target is None:
-        raise CompileError("compile_spinnaker needs a target or a machine")
-    auto = machine is None and _auto(target)
-    if machine is None:
-        machine = SpiNNakerMachine.from_target(target, chips=1 if auto else None)
-    numeric = getattr(target, "numeric", None)
-    if dt_s is None and graph.metadata.get("dt_s") is None:  # as Discretise: caller, graph, then target
-        dt_s = getattr(target, "default_dt_s", None)
-    spike_compare = getattr(numeric, "spike_compare", ">=")
-    fmt = SynapticWordFormat.for_core(machine.neurons_per_core, getattr(numeric, "ring_buffer_bits", 14))
-    seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[stage] = now - clock
-        clock = now
-
-    if getattr(target, "family", None) == "spinnaker":
-        limits = delay_limits(target)
-        graph_dt = dt_s if dt_s is not None else graph.metadata.get("dt_s")
-        if graph_dt:  # each Delay/DelayLinear node's own delay, naming the node and the figure of the chain
-            check_graph_delays(graph, graph_dt, limits)
-    else:
-        limits = DelayLimits(fmt.max_delay, fmt.max_delay, fmt.max_delay, 1, "delay extension")
-    original = quantise_spinnaker(graph, dt_s, spike_compare=spike_compare, max_delay=limits.max_total)
-    net, extensions = add_delay_extensions(original, limits)
-    lap("quantise")
-    vertices = partition(net, machine.neurons_per_core, machine.synaptic_bytes_per_core)
-    lap("partition")
-    if auto:
-        machines = machine_candidates(target, len(vertices))
-        if not machines:
-            raise CompileError(f"the network needs {len(vertices)} cores; no {target.numeric.board} machine of at most "
-                               f"[limits] max_chips = {target.limits.max_chips} chips has them",
-                               parameter="cores", value=len(vertices), limit=target.limits.max_chips)
-    else:
-        if target is not None and len(vertices) > machine.n_cores:
-            _too_few_cores(target, machine, len(vertices))
-        machines = [machine]
-    for attempt, machine in enumerate(machines):
-        try:
-            placements = place(vertices, machine)
-            lap("place")
-            keys = allocate_keys(vertices)
-            lap("keys")
-            targets = vertex_targets(net, vertices)
-            for src, exts in extension_targets(vertices, extensions).items():
-                targets[src] = tuple(sorted(set(targets.get(src, ())) | set(exts)))
-            tables = build_routing_tables(machine, vertices, placements, keys, targets)
-            lap("route")
-            loaded, reports = fit_tables(tables, machine.routing_table_entries)
-            lap("compress")
-            break
-        except CompileError as exc:  # --chips auto: a router overflowed; a larger machine spreads the routes
-            if attempt + 1 == len(machines) or exc.parameter != "routing_table_entries":
-                raise
-    rows = build_rows(net, vertices, keys, fmt)
-    lap("rows")
-    _check_memory(rows, vertices, machine)
-    artefacts = _assemble(net, vertices, placements, keys, loaded, reports, rows, machine, fmt, targets,
-                          extension_cores(vertices, extensions, keys.base, keys.mask))
-    stages, _ = stage_report(extensions, vertices, net)
-    artefacts = replace(artefacts, delay_stages=tuple(stages))
-    lap("assemble")
-    artefacts.stage_seconds.update(seconds)
-    return SpiNNakerProgram(original, artefacts, getattr(target, "name", ""))
 
 
 def _too_few_cores(target: Any, machine: SpiNNakerMachine, needed: int) -> None:
