@@ -40,6 +40,12 @@ class CompileState:
         """A copy with ``changes``; ``notes`` and ``artefacts`` are added to (not replacing) the existing ones."""
         return replace(self, notes={**self.notes, **(notes or {})}, artefacts={**self.artefacts, **(artefacts or {})}, **changes)
 
+    def work_of(self, kind: type, needed_by: str, made_by: str) -> Any:
+        """``work`` when it is a ``kind`` (what pass ``made_by`` leaves); else a CompileError naming both passes."""
+        if not isinstance(self.work, kind):
+            raise CompileError(f"pass '{needed_by}' needs what '{made_by}' makes ({kind.__name__}): run '{made_by}' first")
+        return self.work
+
     @property
     def current(self) -> Graph:
         """The graph the next pass works on: the lowered one once there is one."""

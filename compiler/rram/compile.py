@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
 from ...ir.check import normalise
-from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from ...ir.nodes import Delay
 from ..pipeline import CompileState, Pipeline
@@ -73,9 +72,7 @@ class RramWork:
 
 
 def _work(state: CompileState, pass_name: str) -> RramWork:
-    if not isinstance(state.work, RramWork):
-        raise CompileError(f"pass '{pass_name}' needs the crossbar configuration: run 'map-crossbars' first")
-    return state.work
+    return state.work_of(RramWork, pass_name, MapCrossbars.name)
 
 
 @dataclass(frozen=True)

@@ -65,9 +65,7 @@ class SpiNNakerWork:
 
 
 def _work(state: CompileState, pass_name: str) -> SpiNNakerWork:
-    if not isinstance(state.work, SpiNNakerWork):
-        raise CompileError(f"pass '{pass_name}' needs the SpiNNaker network: run 'quantise-spinnaker' first")
-    return state.work
+    return state.work_of(SpiNNakerWork, pass_name, QuantiseSpiNNaker.name)
 
 
 @dataclass(frozen=True)
@@ -133,8 +131,8 @@ class Partition:
         return f"{len(w.vertices)} machine vertices" + (f", {len(w.machines)} machines to try" if w.auto else "")
 
 
-def _place(work: SpiNNakerWork, machine: SpiNNakerMachine) -> SpiNNakerWork:
-    start = time.perf_counter()
+def _place(work: SpiNNakerWork, machine: SpiNNakerMachine | None = None) -> SpiNNakerWork:
+    start, machine = time.perf_counter(), machine or work.machine
     return work.after("place", start, machine=machine, placements=place(work.vertices, machine))
 
 
@@ -152,15 +150,22 @@ def _route(work: SpiNNakerWork) -> SpiNNakerWork:
     return work.after("route", start, targets=targets, tables=tables)
 
 
+class _Stage:
+    """A pass that applies one stage function (``stage``) to the SpiNNaker work."""
+
+    name: ClassVar[str]
+    stage: ClassVar[Any]
+
+    def run(self, state: CompileState) -> CompileState:
+        return state.evolve(work=type(self).stage(_work(state, self.name)))
+
+
 @dataclass(frozen=True)
-class PlaceSpiNNaker:
+class PlaceSpiNNaker(_Stage):
     """Each machine vertex on a core (chip by chip, sources near their targets)."""
 
     name: ClassVar[str] = "place-spinnaker"
-
-    def run(self, state: CompileState) -> CompileState:
-        work = _work(state, self.name)
-        return state.evolve(work=_place(work, work.machine))
+    stage: ClassVar[Any] = staticmethod(_place)
 
     def summary(self, state: CompileState) -> str:
         w = state.work
@@ -168,26 +173,22 @@ class PlaceSpiNNaker:
 
 
 @dataclass(frozen=True)
-class Keys:
+class Keys(_Stage):
     """A multicast key range (base, mask) per machine vertex."""
 
     name: ClassVar[str] = "keys"
-
-    def run(self, state: CompileState) -> CompileState:
-        return state.evolve(work=_keys(_work(state, self.name)))
+    stage: ClassVar[Any] = staticmethod(_keys)
 
     def summary(self, state: CompileState) -> str:
         return f"{len(state.work.vertices)} key ranges, mask {state.work.keys.mask:#010x}"
 
 
 @dataclass(frozen=True)
-class Route:
+class Route(_Stage):
     """Multicast trees from each vertex to the cores that listen, as per-chip routing tables."""
 
     name: ClassVar[str] = "route"
-
-    def run(self, state: CompileState) -> CompileState:
-        return state.evolve(work=_route(_work(state, self.name)))
+    stage: ClassVar[Any] = staticmethod(_route)
 
     def summary(self, state: CompileState) -> str:
         return f"{sum(len(t) for t in state.work.tables.values())} entries on {len(state.work.tables)} chips"
