@@ -11,7 +11,8 @@ what NIR means when several edges meet at one node:
 * ``a + b`` (``operator.add``, ``torch.add``, ``Tensor.add``, ``+=``) -> the union of both sums;
 * ``torch.flatten`` / ``Tensor.flatten`` / ``view`` / ``reshape`` that merge adjacent
   dims (batch kept) -> a ``Flatten`` node;
-* ``F.max_pool2d`` / ``F.avg_pool2d`` -> the node ``nn.MaxPool2d`` / ``nn.AvgPool2d`` would give;
+* ``F.max_pool2d`` / ``F.avg_pool2d`` -> the node ``nn.MaxPool2d`` / ``nn.AvgPool2d`` would give
+  (1-D pools refuse: spikec has no 1-D pooling node);
 * ``getitem`` 0 of a leaf's tuple (snnTorch ``output=True`` returns ``(spk, mem)``) -> the spikes;
 * ``size``/``shape``/``dim`` (used by ``view``) -> ignored.
 
@@ -101,10 +102,14 @@ def _pool_node(name: str, kind: str, args: tuple, kwargs: dict) -> Any:
     return cls(**params)
 
 
-def fx_trace(module: torch.nn.Module, sample: torch.Tensor, module_map: ModuleMap, leaf_types: tuple[type, ...]) -> Any:
-    """A ``nir.NIRGraph`` (type_check off) of ``module`` run on ``sample`` (with its batch dimension)."""
+def fx_trace(module: torch.nn.Module, sample: torch.Tensor, module_map: ModuleMap, leaf_types: tuple[type, ...],
+             concrete_args: dict[str, Any] | None = None) -> Any:
+    """A ``nir.NIRGraph`` (type_check off) of ``module`` run on ``sample`` (with its batch dimension).
+
+    ``concrete_args`` fixes arguments after the input (Norse's ``state=None``: the first step).
+    """
     try:
-        graph = _LeafTracer(leaf_types).trace(module)
+        graph = _LeafTracer(leaf_types).trace(module, concrete_args=concrete_args)
         gm = torch.fx.GraphModule(module, graph)
         with torch.no_grad():
             ShapeProp(gm).propagate(sample)
@@ -136,6 +141,9 @@ def fx_trace(module: torch.nn.Module, sample: torch.Tensor, module_map: ModuleMa
     for node in graph.nodes:
         op, name = node.op, node.name
         if op == "placeholder":
+            if concrete_args and "input" in nodes:
+                values[node] = None  # a fixed argument (torch.fx keeps a placeholder that only guards it)
+                continue
             if "input" in nodes:
                 raise GraphError("the module's forward takes more than one tensor argument", node=name)
             values[node] = add_node("input", nir.Input(input_type=None), [])
@@ -188,4 +196,8 @@ def _function(node: torch.fx.Node, values: dict, sources: Callable, add_node: Ca
         if training is False:
             return values.get(args[0])
         return Unusable(fn, "dropout with training=True (F.dropout's default) is random; pass training=self.training")
+    if fn.lstrip("_") in ("max_pool1d", "avg_pool1d", "adaptive_max_pool1d", "adaptive_avg_pool1d", "lp_pool1d"):
+        return Unusable(fn, "spikec pools only 2-D maps (MaxPool2d / AvgPool2d over (C, H, W)); a 1-D pool over "
+                            "features has no node (a max of currents before a neuron is not exact on hardware either: "
+                            "pool the spikes after the neuron, in a (C, H, W) map)")
     return Unusable(fn, "no NIR node computes it")

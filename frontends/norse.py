@@ -217,6 +217,11 @@ def _module_map(dt_s: float, names: dict[int, str]):
 def from_norse(module: torch.nn.Module, sample: torch.Tensor, *, dt_s: float = 1e-3) -> Graph:
     """A normalised Graph computing what the ``norse.torch.SequentialState`` computes, step for step.
 
+    ``module`` may also be a custom ``nn.Module`` whose ``forward(x, state=None) -> (y, state)``
+    is one step that calls SequentialStates, Norse cells and torch layers, each once, and
+    threads each one's state from step to step (as norse/task/cifar10.py does); torch.fx
+    traces it at ``state=None``.
+
     ``sample`` is one frame WITHOUT batch or time dimension. Each cell keeps its
     own ``dt``; the graph is exact under spikec's semantics at ``dt_s`` (default
     1e-3 s, Norse's default). The module is not modified.
@@ -225,16 +230,52 @@ def from_norse(module: torch.nn.Module, sample: torch.Tensor, *, dt_s: float = 1
 
     if not dt_s > 0:
         raise GraphError(f"dt_s must be positive, got {dt_s!r}", parameter="dt_s", value=dt_s)
-    if not isinstance(module, SequentialState):
-        raise GraphError(
-            f"from_norse needs a norse.torch.SequentialState (Norse's exporter traces only that), got {type(module).__name__}",
-            value=type(module).__name__,
-        )
     names: dict[int, str] = {}
 
     def prepare(net: torch.nn.Module) -> None:
         names.update({id(m): n for n, m in net.named_modules()})
 
-    return trace_to_graph(
-        module, sample, _module_map(dt_s, names), prepare=prepare, metadata={"dt_s": dt_s, "frontend": "norse"},
-    )
+    metadata = {"dt_s": dt_s, "frontend": "norse"}
+    try:  # torch.fx: its trace keeps each cell's subgraph whole (spikec flattens it, ir/nir_io.py)
+        return _from_custom_module(module, sample, _module_map(dt_s, names), prepare, metadata)
+    except _NotTraceable:
+        if not isinstance(module, SequentialState):
+            raise
+    # nirtorch's hook trace, for a SequentialState torch.fx cannot trace (it flattens subgraphs itself and
+    # wires a recurrent cell's w_rec to the next layer when that cell comes first: see test_frontend_norse)
+    return trace_to_graph(module, sample, _module_map(dt_s, names), prepare=prepare, metadata=metadata)
+
+
+class _NotTraceable(GraphError):
+    """torch.fx could not trace the module's forward."""
+
+
+def _from_custom_module(module: torch.nn.Module, sample: torch.Tensor, module_map: Any, prepare: Any,
+                        metadata: dict[str, Any]) -> Graph:
+    """A module holding SequentialStates / cells, its ``forward(x, state=None)`` one step: traced by torch.fx.
+
+    The trace fixes ``state=None`` (the first step) and runs through SequentialState's own
+    forward; Norse cells and torch layers are leaves, so ``a + b``, ``view`` and the rest
+    are seen (``fx_trace``), never silently dropped as a hook trace would. No hook fallback.
+    """
+    import inspect
+
+    from norse.torch.module.snn import SNN, SNNCell, SNNRecurrent, SNNRecurrentCell
+    from norse.torch.module.leaky_integrator import LILinearCell
+
+    from .fx_trace import TraceFailed
+
+    accepted = ("a norse.torch.SequentialState, or an nn.Module whose forward(x, state=None) -> (y, state) calls "
+                "SequentialStates, Norse cells and torch layers once per step, traceable by torch.fx")
+    params = list(inspect.signature(module.forward).parameters.values())
+    if len(params) != 2 or params[1].default is not None:  # no state argument: Norse cells would restart every step
+        raise GraphError(f"from_norse takes {accepted}; {type(module).__name__}.forward takes "
+                         f"({', '.join(p.name for p in params)})", value=type(module).__name__)
+    concrete = {params[1].name: None}
+    try:
+        return trace_to_graph(module, sample, module_map, prepare=prepare, metadata=metadata,
+                              leaf_types=(SNNCell, SNNRecurrentCell, SNN, SNNRecurrent, LILinearCell),
+                              concrete_args=concrete, hook_fallback=False)
+    except TraceFailed as exc:
+        raise _NotTraceable(f"from_norse takes {accepted}; torch.fx could not trace {type(module).__name__}: "
+                         f"{str(exc).splitlines()[0][:200]}", value=type(module).__name__) from exc

@@ -63,13 +63,17 @@ def trace_to_graph(
     leaf_types: tuple[type, ...] | None = None,
     prepare: Callable[[torch.nn.Module], None] | None = None,
     metadata: dict[str, Any] | None = None,
+    concrete_args: dict[str, Any] | None = None,
+    hook_fallback: bool = True,
 ) -> Graph:
     """Trace a deep copy of ``module`` on ``sample`` (no batch dimension) into a normalised Graph.
 
     ``prepare`` may adjust the copy before the trace (never the user's module).
     With ``leaf_types`` (the framework's neuron classes), the copy is traced with
     torch.fx first (``fx_trace``: sees ``a + b``, ``view``, ``F.max_pool2d``);
-    where torch.fx cannot trace the forward, nirtorch's module hooks trace it.
+    where torch.fx cannot trace the forward, nirtorch's module hooks trace it
+    (unless ``hook_fallback`` is False: then ``TraceFailed`` propagates).
+    ``concrete_args`` fixes the forward's arguments after the input for torch.fx.
     """
 
     if not isinstance(sample, torch.Tensor):
@@ -83,8 +87,10 @@ def trace_to_graph(
     nir_graph, fx_failure = None, None
     if leaf_types is not None:
         try:
-            nir_graph = fx_trace(net, batch, module_map, leaf_types)
+            nir_graph = fx_trace(net, batch, module_map, leaf_types, concrete_args)
         except TraceFailed as exc:
+            if not hook_fallback:
+                raise
             fx_failure = str(exc).splitlines()[0][:200]
             net = copy.deepcopy(module)  # the failed trace may have run part of the forward
             if prepare is not None:

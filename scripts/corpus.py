@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "models")
 
 import corpus  # noqa: E402
 from corpus_core import (  # noqa: E402
-    TARGETS, xfail_parts, check_float, check_frontend, check_lava, check_target, compiled, lava_available,
+    TARGETS, xfail_parts, check_float, check_frontend, check_lava, check_target, compiled, frontend_graph, lava_available,
 )
 
 TARGET_COLUMNS = TARGETS + ("loihi1", "spinnaker2", "rram-256")
@@ -70,8 +70,8 @@ def matches(expect: str, kind: str, text: str) -> bool:
     """Does the outcome agree with what the entry states for today (xfail: anything but ok)?"""
     if expect.startswith("xfail:"):
         return kind != "ok"
-    if expect.startswith("refuse:"):
-        return kind == "refused" and re.search(expect[len("refuse:"):], text) is not None
+    if expect.startswith("refuse:"):  # "error": a SpikecError from the frontend (stages after it show "-")
+        return kind in ("refused", "error") and re.search(expect[len("refuse:"):], text) is not None
     return kind == "ok"
 
 
@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         row = [entry.id]
         cells: dict[str, tuple[str, str]] = {}
         cells["frontend"] = outcome(check_frontend, entry)
+        if cells["frontend"][0] == "error":
+            try:
+                frontend_graph(entry)
+            except Exception as exc:  # noqa: BLE001 - the whole message, for matching
+                FULL[(entry.id, "frontend")] = str(exc)
         front_ok = cells["frontend"][0] == "ok"
         cells["float"] = outcome(check_float, entry) if front_ok else ("FAIL", "-")
         for target in TARGET_COLUMNS:

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent / "models"))
 
 import corpus  # noqa: E402
 from corpus_core import (  # noqa: E402
-    check_float, check_frontend, check_lava, check_refusal, check_target, lava_available, xfail_reason,
+    check_float, check_frontend, check_frontend_refusal, check_lava, check_refusal, check_target, lava_available,
+    xfail_reason,
 )
 
 ENTRIES = corpus.all_entries()
@@ -55,12 +56,18 @@ def test_the_corpus_is_big_and_cited():
 
 @pytest.mark.parametrize("entry,stage,expect", params(lambda e: ["frontend"]))
 def test_frontend(entry, stage, expect):
-    check_frontend(entry)
+    if expect.startswith("refuse:"):
+        check_frontend_refusal(entry, expect[len("refuse:"):])
+    else:
+        check_frontend(entry)
 
 
 @pytest.mark.parametrize("entry,stage,expect", params(lambda e: ["float"]))
 def test_float_equals_framework(entry, stage, expect):
-    check_float(entry)
+    if expect.startswith("refuse:"):  # the frontend refuses it: nothing to simulate
+        check_frontend_refusal(entry, expect[len("refuse:"):])
+    else:
+        check_float(entry)
 
 
 @pytest.mark.parametrize("entry,stage,expect", params(lambda e: list(e.targets)))

@@ -187,3 +187,50 @@ def test_functional_avg_pool_and_reshape_match() -> None:
     graph = from_snntorch(net, torch.zeros(2, 8, 8))
     assert {type(n).__name__ for n in graph.nodes.values()} >= {"AvgPool2d", "Flatten"}
     np.testing.assert_array_equal(simulate_output(graph, x), expected)
+
+
+class ReturnsNeuronOfASum(torch.nn.Module):
+    """NIR's test_residual as users write it: ``return self.lif_f(fc_e(spk_d) + skip(spk_b))``, lif_f with
+    ``output=True`` (its (spk, mem) tuple is the forward's result). Once traced without lif_f (fc_e and skip
+    fed the Output directly)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(67)
+        self.fc_a, self.lif_b = linear(8, 16, 2.0), leaky()
+        self.fc_c, self.lif_d = linear(16, 16, 2.0), leaky()
+        self.fc_e, self.skip = linear(16, 4, 0.6), linear(16, 4, 0.6)
+        self.lif_f = leaky(output=True)
+
+    def forward(self, x):
+        spk_b = self.lif_b(self.fc_a(x))
+        spk_d = self.lif_d(self.fc_c(spk_b))
+        return self.lif_f(self.fc_e(spk_d) + self.skip(spk_b))
+
+
+def test_a_neuron_returned_on_a_sum_is_kept() -> None:
+    net = ReturnsNeuronOfASum()
+    graph = from_snntorch(net, torch.zeros(8))
+    assert "lif_f" in graph.nodes
+    assert sorted(graph.predecessors("lif_f")) == ["fc_e", "skip"]
+    assert list(graph.predecessors(graph.outputs[0])) == ["lif_f"]
+    x = random_spikes((8,), p=0.4)
+    expected = run_snntorch(net, x)
+    assert 0.02 < expected.mean() < 0.95
+    np.testing.assert_array_equal(simulate_output(graph, x), expected)
+
+
+@pytest.mark.parametrize("pool", [F.max_pool1d, F.avg_pool1d])
+def test_a_one_d_pool_is_refused_by_name(pool) -> None:
+    """snnTorch's exoplanet tutorial: ``lif1(F.max_pool1d(fc1(x), 2))``; spikec has no 1-D pooling node."""
+    class Pool1d(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc, self.lif = torch.nn.Linear(8, 8), leaky()
+
+        def forward(self, x):
+            return self.lif(pool(self.fc(x), 2))
+
+    with pytest.raises(GraphError, match=rf"{pool.__name__}.*pools only 2-D maps") as err:
+        from_snntorch(Pool1d(), torch.zeros(8))
+    assert err.value.node == pool.__name__

@@ -170,3 +170,100 @@ def test_unsupported_cell_is_rejected() -> None:
     net = nt.SequentialState(torch.nn.Linear(2, 2), torch.nn.MaxPool1d(1))
     with pytest.raises(GraphError, match="MaxPool1d"):
         from_norse(net, torch.zeros(2))
+
+
+class _TwoSequentials(torch.nn.Module):
+    """norse/task/cifar10.py's LIFConvNet step: ``features`` then ``classification``, each a SequentialState."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(7)
+        self.features = nt.SequentialState(linear(10, 20, -0.2, 0.6), nt.LIFCell(), linear(20, 12, -0.2, 0.6), nt.LIFCell())
+        self.classification = nt.SequentialState(linear(12, 5, -0.2, 0.8), nt.LIFCell())
+
+    def forward(self, x: torch.Tensor, state=None):
+        sf, sc = state if state is not None else (None, None)
+        z, sf = self.features(x, sf)
+        y, sc = self.classification(z, sc)
+        return y, (sf, sc)
+
+
+class _EncoderSNNDecoder(torch.nn.Module):
+    """A torch encoder, a SequentialState, a skip around it summed into a Norse read-out cell."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(8)
+        self.encoder = linear(10, 16, -0.3, 0.8)
+        self.snn = nt.SequentialState(nt.LIFBoxCell(), linear(16, 16, -0.3, 0.8), nt.LIFBoxCell())
+        self.decoder, self.skip = linear(16, 4, -1.0, 1.0), linear(10, 4, -1.0, 1.0)
+        self.readout = nt.LIBoxCell()
+
+    def forward(self, x: torch.Tensor, state=None):
+        s_snn, s_out = state if state is not None else (None, None)
+        z, s_snn = self.snn(self.encoder(x), s_snn)
+        v, s_out = self.readout(self.decoder(z) + self.skip(x), s_out)
+        return v, (s_snn, s_out)
+
+
+def test_a_module_holding_two_sequential_states_equals_norse() -> None:
+    net = _TwoSequentials()
+    graph = from_norse(net, torch.zeros(10))
+    assert {"features.1", "features.3", "classification.1"} <= set(graph.nodes)
+    x = random_spikes((10,))
+    want = run_norse(net, x)
+    assert 0 < want.mean() < 0.95
+    np.testing.assert_array_equal(simulate_output(graph, x), want)
+
+
+def test_encoder_sequential_state_decoder_with_a_skip_equals_norse() -> None:
+    net = _EncoderSNNDecoder()
+    graph = from_norse(net, torch.zeros(10))
+    assert sorted(graph.predecessors("readout")) == ["decoder", "skip"]
+    x = random_spikes((10,))
+    want = run_norse(net, x)
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(simulate_output(graph, x), want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
+
+
+def test_a_custom_module_without_a_state_argument_is_refused() -> None:
+    class NoState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nt.SequentialState(torch.nn.Linear(2, 2), nt.LIFBoxCell())
+
+        def forward(self, x):
+            return self.net(x)[0]
+
+    with pytest.raises(GraphError, match=r"forward\(x, state=None\)"):
+        from_norse(NoState(), torch.zeros(2))
+
+
+def test_a_functional_op_in_a_custom_module_is_refused_by_name() -> None:
+    class Cat(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nt.SequentialState(torch.nn.Linear(2, 2), nt.LIFBoxCell()), nt.LIFBoxCell()
+
+        def forward(self, x, state=None):
+            za, _ = self.a(x)
+            zb, _ = self.b(x)
+            return torch.cat((za, zb), -1), None
+
+    with pytest.raises(GraphError, match="cat"):
+        from_norse(Cat(), torch.zeros(2))
+
+
+def test_a_recurrent_cell_first_feeds_only_its_spikes_on() -> None:
+    """norse/task/memory.py's MemoryNet: LIFRecurrentCell straight on the input, then a read-out. nirtorch's
+    hook trace wired the cell's w_rec to the next layer too (values, not spikes, 40 of 40 entries wrong)."""
+    torch.manual_seed(50)
+    net = nt.SequentialState(nt.LIFRecurrentCell(20, 20), linear(20, 4, -1.0, 1.0), nt.LIBoxCell())
+    with torch.no_grad():
+        net[0].input_weights.mul_(3.0)
+    graph = from_norse(net, torch.zeros(20))
+    assert list(graph.predecessors("1")) == ["0.lif"]
+    x = random_spikes((20,))
+    want = run_norse(net, x)
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(simulate_output(graph, x), want, rtol=1e-5, atol=1e-6 * np.abs(want).max())

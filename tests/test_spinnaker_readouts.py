@@ -15,6 +15,7 @@ from test_spinnaker_machine import assert_machine_matches_reference  # noqa: E40
 
 import spikec
 from spikec.compiler.spinnaker.compile import SpiNNakerProgram
+from spikec.ir.errors import CompileError
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import LI, LIF, Affine, Conv2d, Delay, Flatten, Input, Linear, Output, Scale, SumPool2d
 
@@ -107,3 +108,31 @@ def test_rram_records_the_same_read_outs(name):
     ref = spikec.run(program, x)["out"]
     np.testing.assert_allclose(run_rram(program, x, ideal=True)["out"], ref, rtol=0, atol=1e-9)
     assert ref.shape == (40, *graph.nodes["out"].shape) and np.abs(ref).sum() > 0
+
+
+def li(n: int) -> LI:
+    return LI(tau=np.full(n, 4 * DT), r=np.full(n, 3.0), v_leak=np.zeros(n))
+
+
+@pytest.mark.parametrize("through", ["identity", "linear"])
+def test_an_li_voltage_feeding_a_population_is_refused_naming_it(through):
+    """Populations send spikes only: an LI whose voltage feeds another neuron (NIRTorch's LI -> LI chain,
+    Rockpool's ExpSyn -> Linear -> ExpSyn) used to compile to a silent edge; it must be refused by name."""
+    rng = np.random.default_rng(3)
+    nodes = {"in": Input(shape=(4,)), "w": Linear(weight=dyadic(rng, (4, 4), 0, 8)), "a": li(4), "b": li(4), "out": Output(shape=(4,))}
+    edges = [("in", "w"), ("w", "a"), ("b", "out")]
+    if through == "linear":
+        nodes["w2"] = Linear(weight=dyadic(rng, (4, 4), 0, 8))
+        edges += [("a", "w2"), ("w2", "b")]
+    else:
+        edges += [("a", "b")]
+    graph = Graph(nodes, tuple(edges), {"dt_s": DT})
+    with pytest.raises(CompileError, match=r"LI 'a' outputs a voltage, not spikes, and feeds 'b': SpiNNaker populations send only spikes") as err:
+        spikec.compile(graph, "spinnaker1", fidelity_steps=0)
+    assert err.value.node == "b"
+    # the same LI read on the host (an Output after it) still compiles: a voltage may feed an Output
+    readout = Graph({k: v for k, v in nodes.items() if k not in ("b", "w2")} | {"out": Output(shape=(4,))},
+                    (("in", "w"), ("w", "a"), ("a", "out")), {"dt_s": DT})
+    program = spikec.compile(readout, "spinnaker1", fidelity_steps=0)
+    x = (np.random.default_rng(4).random((30, 1, 4)) < 0.4).astype(np.float32)
+    assert np.abs(spikec.run(program, x)["out"]).max() > 0

@@ -219,6 +219,7 @@ def quantise_spinnaker(graph: Graph, dt_s: float | None, *, spike_compare: str =
         n = sizes[name]
         g = _gains(name, node, dt_s, n)
         incoming = paths[name]
+        _check_spike_sources(graph, name, incoming)
         w_eff = {key: m * g.input_gain[:, None] for key, m in incoming.items()}
         bias_eff = {key: c.reshape(-1) * g.input_gain for key, c in constants[name].items()}
         # worst case per tick: every synapse of one type into a neuron lands in the same ring-buffer slot
@@ -263,6 +264,16 @@ def quantise_spinnaker(graph: Graph, dt_s: float | None, *, spike_compare: str =
             outputs[name] = (preds[0], kind)
     merged = _merge_projections(projections)
     return SpiNNakerNetwork(float(dt_s) if dt_s is not None else 0.0, tuple(populations), merged, outputs, tuple(notes), readouts)
+
+
+def _check_spike_sources(graph: Graph, name: str, incoming: dict) -> None:
+    """A population's inputs must be spikes: an LI's or Integrator's voltage cannot travel on SpiNNaker."""
+    for pre, _, _ in incoming:
+        src = graph.nodes[pre]
+        if isinstance(src, (LI, Integrator)):
+            raise CompileError(f"{src.kind} '{pre}' outputs a voltage, not spikes, and feeds '{name}': SpiNNaker "
+                               "populations send only spikes, so a voltage can only feed an Output (a host read-out)",
+                               node=name, parameter="source", value=pre)
 
 
 def _merge_projections(projections: list[SynapseList]) -> tuple[SynapseList, ...]:

@@ -8,14 +8,15 @@ spikec does with it *today*:
 - ``"ok"``: the stage must pass (frontend accepts; float equals the framework;
   the target compiles and its backend equals its reference);
 - ``"refuse:<regex>"``: ``spikec.compile`` must raise a ``SpikecError`` whose
-  message matches the regex (a hardware limit, named);
+  message matches the regex (a hardware limit, named); for ``frontend``, the frontend
+  must raise it (an op no spikec graph computes), and every later stage inherits it;
 - ``"xfail:<feature>:<engineer>"``: fails today for want of a feature being built
   in parallel (issue 15); the test is a strict xfail, so it turns into an XPASS
   failure once the feature lands and the marker must then be replaced.
 
 Stages: ``frontend``, ``float``, one per target (``TARGETS`` plus an entry's
 ``extra_targets``), and ``lava`` (the Loihi 2 program run by Lava). A stage not
-listed is ``"ok"``; when the frontend is an xfail every later stage inherits it.
+listed is ``"ok"``; when the frontend is an xfail or a refusal every later stage inherits it.
 
 Framework outputs are computed once per entry and cached, as are graphs,
 programs and reference runs, so each stage costs only its own work.
@@ -77,7 +78,7 @@ class Entry:
         if stage == "lava":
             return self.expectation("loihi2")
         front = self.today.get("frontend", "ok")
-        if front.startswith("xfail:"):
+        if front.startswith(("xfail:", "refuse:")):
             return front
         return "ok"
 
@@ -297,6 +298,17 @@ def check_refusal(entry: Entry, target: str, pattern: str) -> None:
         assert re.search(pattern, str(exc)), f"refused, but not as stated: {exc}"
         return
     raise AssertionError(f"{entry.id}: {target} compiled it; expected a refusal matching {pattern!r}")
+
+
+def check_frontend_refusal(entry: Entry, pattern: str) -> None:
+    from spikec.ir.errors import SpikecError
+
+    try:
+        frontend_graph(entry)
+    except SpikecError as exc:
+        assert re.search(pattern, str(exc)), f"refused, but not as stated: {exc}"
+        return
+    raise AssertionError(f"{entry.id}: the frontend accepted it; expected a refusal matching {pattern!r}")
 
 
 def check_lava(entry: Entry) -> None:

@@ -24,11 +24,7 @@ from corpus_core import Entry
 FIXTURES = Path(os.environ.get("SPIKEC_FIXTURES", Path(__file__).resolve().parents[3] / "shared" / "fixtures"))
 PAPER = FIXTURES / "nir-paper"
 NIR, NIRTORCH, SINABS, ROCKPOOL = "neuromorphs/NIR", "neuromorphs/NIRTorch", "synsense/sinabs", "synsense/rockpool"
-OUT_AFTER_AFFINE_SPINN = "xfail:an Output after a non-neuron node on SpiNNaker:spinn"
-LOIHI_OUT = "refuse:a Loihi output must be connected directly to one neuron layer"
-LOIHI_TAUS = "xfail:per-neuron taus on Loihi (population split):loihisplit"
-LI_VOLTAGE_SPINN = ("xfail:an LI voltage feeding another layer on SpiNNaker (today the edge carries nothing and the "
-                    "output is all zero; carry it or refuse naming the limit):spinn")
+LI_VOLTAGE_SPINN = r"refuse:LI '[^']+' outputs a voltage, not spikes, and feeds '[^']+': SpiNNaker populations send only spikes"
 
 
 def lif(n: int, tau: Any = 1e-3, r: Any = 10.0, thr: Any = 1.0) -> nir.LIF:
@@ -345,30 +341,29 @@ def entries() -> list[Entry]:
     e = []
     for name, fn, follows, today, extra in [
         ("nir-test-sequential-delay", arch_sequential, "test_sequential (Affine, Delay, LIF, Affine)",
-         {"spinnaker1": OUT_AFTER_AFFINE_SPINN, "loihi2": LOIHI_TAUS}, ""),
-        ("nir-test-sequential-delay-lif-out", arch_sequential_lif_out, "test_sequential, a LIF after d", {"loihi2": LOIHI_TAUS},
+         {}, ""),
+        ("nir-test-sequential-delay-lif-out", arch_sequential_lif_out, "test_sequential, a LIF after d", {},
          "; a LIF added after d"),
         ("nir-test-branches-merging", arch_merging, "test_two_independent_branches_merging (junction LIF with two inputs)",
-         {"loihi2": LOIHI_TAUS}, "; branches flattened into one graph"),
+         {}, "; branches flattened into one graph"),
         ("nir-test-merge-split", arch_merge_split, "test_merge_and_split_single_output (Affine junction)",
-         {"spinnaker1": OUT_AFTER_AFFINE_SPINN, "loihi2": LOIHI_TAUS}, ""),
-        ("nir-test-residual", arch_residual, "test_residual (a -> e skip around b, c, d)", {"loihi2": LOIHI_TAUS}, ""),
-        ("nir-test-complex", arch_complex, "test_complex (d and f sum two inputs)", {"loihi2": LOIHI_TAUS},
+         {}, ""),
+        ("nir-test-residual", arch_residual, "test_residual (a -> e skip around b, c, d)", {}, ""),
+        ("nir-test-complex", arch_complex, "test_complex (d and f sum two inputs)", {},
          "; a LIF g after f so the output is spikes"),
     ]:
         e.append(Entry(name, "nir", NIR, arch, follows, shapes + extra, fn, (2,), steps=80, rate=0.5, today=today,
-                       readout="voltage" if "spinnaker1" in today else "spikes",
+                       readout="voltage" if "loihi2" in today else "spikes",
                        load=load(), reference=reference(fn, delay_dt), dt_s=delay_dt))
     e.append(Entry("nir-test-sequential-delay-long", "nir", NIR, arch, "test_sequential at dt = 1e-4 s (delays of 5000, 1000, 2000 steps)",
                    shapes + "; dt 1e-4 s, so the delays are long; a LIF after d", lambda: arch_sequential(1e-4, True), (2,), steps=5200,
                    batch=1, rate=0.5, load=load(), reference=reference(lambda: arch_sequential(1e-4, True), 1e-4), dt_s=1e-4, slow=True,
                    today={"loihi2": "refuse:synaptic delay of 5000 steps exceeds the target's longest delay, 1023 steps",
-                          "spinnaker1": "xfail:delays beyond the SpiNNaker delay chain (1000 ticks; 144 today):spinn",
-                          "rram-512": "refuse:synaptic delay of 5000 steps exceeds the target's longest delay, 4096 steps"}))
+                          "spinnaker1": "refuse:synaptic delay of 5000 steps exceeds the target's longest delay"}))
     e += [
         Entry("nirtorch-test-li-chain", "nir", NIRTORCH, "tests/test_nir_interpreter.py", "test_map_leaky_stateful_graph_sequential_modules (LI -> LI)",
               "4 neurons, tau in 2-5 ms, r in 20-40, dt 1e-4 s", nirtorch_li_chain, (4,), steps=60, readout="voltage", load=load(),
-              today={"loihi2": LOIHI_TAUS, "spinnaker1": LI_VOLTAGE_SPINN},
+              today={"spinnaker1": LI_VOLTAGE_SPINN},
               reference=reference(nirtorch_li_chain, 1e-4), dt_s=1e-4),
         Entry("nirtorch-test-recurrent-lif", "nir", NIRTORCH, "tests/test_nir_interpreter.py", "test_map_recursive_graph (a node feeding itself)",
               "the loop runs through a LIF (a cycle of Linears alone has no state)", nirtorch_recurrent_lif, (6,), steps=60,
@@ -380,11 +375,11 @@ def entries() -> list[Entry]:
               "as NIR: the channel concatenation into conv3 written as conv3's two channel halves summed at iaf3; "
               "IAF reset subtract (Sinabs' default); seeded weights", nirtorch_sinabs_branched, (2, 28, 28), steps=20, rate=0.3,
               load=load("subtract"), reference=reference(nirtorch_sinabs_branched, 1e-3, "subtract"), dt_s=1e-3,
-              today={"spinnaker1": "xfail:SpiNNaker multi-chip boards (52 cores on a 16-core chip today):spinn"}),
+              ),
         Entry("sinabs-test-2dcnn", "nir", SINABS, "tests/test_nir.py", "test_2dcnn_network (Conv2d, LIFSqueeze, SumPool2d, Flatten, Linear) as to_nir writes it",
               "built with nir directly (sinabs 3.1 pins nir<=1.0.4); sinabs' time unit is one step: dt = 1 s; reset zero",
               sinabs_2dcnn, (2, 10, 10), steps=30, load=load(), reference=reference(sinabs_2dcnn, 1.0), dt_s=1.0, readout="voltage",
-              today={"spinnaker1": OUT_AFTER_AFFINE_SPINN, "loihi2": LOIHI_OUT}),
+              today={}),
         Entry("sinabs-test-2dcnn-if-out", "nir", SINABS, "tests/test_nir.py", "test_2dcnn_network with an IAF output layer",
               "as sinabs-test-2dcnn, an IF after the Linear", sinabs_2dcnn_lif_out, (2, 10, 10), steps=30, load=load(),
               reference=reference(sinabs_2dcnn_lif_out, 1.0), dt_s=1.0),
@@ -407,7 +402,6 @@ def entries() -> list[Entry]:
         Entry("nir-paper-cnn-sinabs", "nir", NIR, "paper/02_cnn/cnn_sinabs.nir", "the file (fixtures/nir-paper): Sinabs' N-MNIST CNN",
               "reset subtract (Sinabs' IAF default); framework run: NIRTorch", paper_file("cnn_sinabs.nir"), (2, 34, 34), steps=20, batch=1,
               rate=0.2, load=lambda p: __import__("spikec").load_nir(p, reset="subtract"),
-              today={"spinnaker1": "xfail:SpiNNaker multi-chip boards (46 cores on a 16-core chip today):spinn"},
               reference=file_reference("cnn_sinabs.nir", 1e-4, "subtract"), dt_s=1e-4, slow=True),
         Entry("nir-paper-lif-norse", "nir", NIR, "paper/01_lif/lif_norse.nir", "the file (fixtures/nir-paper): one LIF exported by Norse",
               "framework run: NIRTorch at dt 1e-4 s", paper_file("lif_norse.nir"), (1,), steps=100, rate=0.5, load=load(),

@@ -17,12 +17,11 @@ import snntorch as snn
 from corpus_core import Entry, excite
 
 SNN = "jeshraghian/snntorch"
-MAXPOOL = "xfail:MaxPool2d:layers"
-BATCHNORM = "xfail:BatchNorm2d folding:layers"
-DROPOUT = "xfail:Dropout (eval identity):layers"
-LOIHI_TAUS = "xfail:per-neuron taus on Loihi (population split):loihisplit"
-SKIP = "xfail:skip connections (a + b in a custom module; today traced without lif_f: fc_e and skip feed the Output, 100 % of entries differ):layers"
-MAXPOOL_CURRENTS = "xfail:MaxPool2d (max of currents before a neuron: exact float, targets refuse naming the layer):layers"
+#: max-pooling of currents: exact in float; no target computes a max of currents (docs/frontends.md, "MaxPool2d")
+MAXPOOL_CURRENTS = {t: r"refuse:MaxPool2d of currents \(from '[^']+', a Conv2d\) has no exact form" for t in ("loihi2", "spinnaker1", "rram-512")}
+ALPHA_RESET = r"refuse:Alpha with reset_mechanism='zero' cannot be compiled exactly"
+#: an output=True neuron's membrane as the read-out: the frontend reads a neuron's spikes (item 0), never its membrane
+MEMBRANE_READOUT = "xfail:the membrane of an output=True neuron as the read-out (spikec reads its spikes, item 0):open"
 
 
 def leaky(beta=0.9, **kw) -> snn.Leaky:
@@ -343,7 +342,7 @@ def entries() -> list[Entry]:
         Entry("snntorch-quickstart-learn-beta", "snntorch", SNN, "docs/quickstart.rst",
               "class Net: lif1 Leaky(beta=0.9), lif2 Leaky(beta=torch.rand(10), learn_beta=True) (line 236)",
               "init_hidden form in an nn.Sequential; num_hidden 300 -> 100", quickstart_learn_beta, (784,), steps=40,
-              today={"loihi2": LOIHI_TAUS, "loihi1": LOIHI_TAUS}, extra_targets=("loihi1",)),
+              extra_targets=("loihi1",)),
         Entry("snntorch-pop-mlp", "snntorch", SNN, tut + "tutorial_pop.rst", "net_pop = nn.Sequential(Flatten, Linear, Leaky, Linear(num_hidden, 500), Leaky)",
               "num_hidden 128 as in the tutorial; input one 784 frame", pop_mlp, (784,), steps=40),
         Entry("snntorch-pop-mlp-plain", "snntorch", SNN, tut + "tutorial_pop.rst", "net = nn.Sequential(Flatten, Linear, Leaky, Linear(num_hidden, 10), Leaky)",
@@ -354,15 +353,14 @@ def entries() -> list[Entry]:
               "a 100-64-10 network of that neuron (the tutorial steps one neuron)", tutorial4_synaptic, (100,), steps=60, lava_fast=True),
         Entry("snntorch-tutorial4-alpha", "snntorch", SNN, tut + "tutorial_4.rst", "lif2 = snn.Alpha(alpha=0.8, beta=0.7, threshold=0.5) (line 303)",
               "a 100-64-10 network of that neuron", tutorial4_alpha, (100,), steps=60,
-              today={"frontend": "xfail:snnTorch Alpha neuron:neurons"}),
+              today={"frontend": ALPHA_RESET}),
         Entry("snntorch-tutorial2-lapicque", "snntorch", SNN, tut + "tutorial_2.rst",
               "lif4 = snn.Lapicque(R=5.1, C=5e-3, time_step=1e-3, threshold=0.5, reset_mechanism='zero') (line 889)",
-              "a 100-64-10 network of that neuron", tutorial2_lapicque, (100,), steps=60,
-              today={"frontend": "xfail:snnTorch Lapicque neuron:neurons"}),
+              "a 100-64-10 network of that neuron", tutorial2_lapicque, (100,), steps=60),
         Entry("snntorch-regression1", "snntorch", SNN, tut + "tutorial_regression_1.rst",
               "class Net: Leaky(beta=rand(hidden), threshold=rand(hidden), learn_beta=True) x2, li_out reset_mechanism='none'",
               "init_hidden form; hidden 128 -> 32; input one value per step as spikes", regression1, (1,), steps=60, rate=0.5,
-              readout="voltage", today={"frontend": "xfail:reset_mechanism='none' (LI read-out):neurons"}),
+              readout="voltage", today={s: MEMBRANE_READOUT for s in ("float", "loihi2", "spinnaker1", "rram-512")}),
         Entry("snntorch-regression2-rleaky", "snntorch", SNN, tut + "tutorial_regression_2.rst",
               "class Net: rlif1 RLeaky(beta, linear_features=hidden), rlif2 RLeaky(linear_features=10) (line 267)",
               "init_hidden form", regression2_rleaky, (784,), steps=40),
@@ -371,25 +369,25 @@ def entries() -> list[Entry]:
         Entry("snntorch-test-nir-rleaky", "snntorch", SNN, "tests/test_nir.py", "fixture snntorch_rleaky (RLeaky V=ones, all_to_all=False)",
               "width 500 -> 200", test_nir_rleaky, (784,), steps=40),
         Entry("snntorch-quickstart-cnn", "snntorch", SNN, "docs/quickstart.rst", "net = nn.Sequential(Conv2d(1, 8, 5), MaxPool2d(2), Leaky, ...) (line 104)",
-              "", quickstart_cnn, (1, 28, 28), steps=20, today={"frontend": MAXPOOL_CURRENTS}),
+              "", quickstart_cnn, (1, 28, 28), steps=20, today=MAXPOOL_CURRENTS),
         Entry("snntorch-tutorial6-cnn", "snntorch", SNN, tut + "tutorial_6.rst", "net = nn.Sequential(Conv2d(1, 12, 5), MaxPool2d(2), Leaky, ...) (line 276)",
-              "", tutorial6_cnn, (1, 28, 28), steps=20, today={"frontend": MAXPOOL_CURRENTS}),
+              "", tutorial6_cnn, (1, 28, 28), steps=20, today=MAXPOOL_CURRENTS),
         Entry("snntorch-tutorial7-nmnist-cnn", "snntorch", SNN, tut + "tutorial_7.rst", "net = nn.Sequential(Conv2d(2, 12, 5), MaxPool2d(2), Leaky, ...) (line 245)",
-              "", tutorial7_nmnist_cnn, (2, 34, 34), steps=20, slow=True, today={"frontend": MAXPOOL_CURRENTS}),
+              "", tutorial7_nmnist_cnn, (2, 34, 34), steps=20, slow=True, today=MAXPOOL_CURRENTS),
         Entry("snntorch-stmnist-cnn", "snntorch", SNN, tut + "tutorial_stmnist.rst",
               "scnn_net = nn.Sequential(Conv2d(2, 32, 4), Leaky, Conv2d(32, 64, 3), Leaky, MaxPool2d(2), ...) (line 413)",
-              "", stmnist_cnn, (2, 10, 10), steps=30, today={"frontend": "xfail:MaxPool2d of spikes (an OR):layers"}),
+              "", stmnist_cnn, (2, 10, 10), steps=30),
         Entry("snntorch-test-leaky-reset-none", "snntorch", SNN, "tests/test_snntorch/test_leaky.py",
               "fixture leaky_hidden_reset_none_instance: Leaky(beta=0.5, init_hidden=True, reset_mechanism='none')",
               "as the output layer of a 50-32-5 network (hidden: reset zero)", leaky_reset_none, (50,), steps=60,
-              readout="voltage", today={"frontend": "xfail:reset_mechanism='none' (LI read-out):neurons"}),
+              readout="voltage", today={"float": MEMBRANE_READOUT}),
         Entry("snntorch-test-leaky-reset-zero", "snntorch", SNN, "tests/test_snntorch/test_leaky.py",
               "fixture leaky_hidden_reset_zero_instance: Leaky(beta=0.5, init_hidden=True, reset_mechanism='zero')",
               "a 50-32-5 network of that neuron", leaky_reset_zero, (50,), steps=60, extra_targets=("loihi1", "spinnaker2", "rram-256")),
         Entry("snntorch-graded-spikes", "snntorch", SNN, "snntorch/_neurons/neurons.py",
               "SpikingNeuron(graded_spikes_factor=...): spk = spk * graded_spikes_factor (line 83)",
               "graded_spikes_factor=2.0 (tests/test_snntorch/test_linearleaky.py uses 2.0) on a 50-32-5 Leaky network",
-              leaky_graded, (50,), steps=60, today={"frontend": "xfail:graded spikes (graded_spikes_factor != 1):neurons"}),
+              leaky_graded, (50,), steps=60, today={}),
         Entry("snntorch-test-rsynaptic-zero", "snntorch", SNN, "tests/test_snntorch/test_rsynaptic.py",
               "fixture rsynaptic_hidden_reset_zero_instance: RSynaptic(alpha=0.5, beta=0.5, V=0.5, init_hidden=True, reset 'zero')",
               "all_to_all=False as the non-hidden fixtures; a 50-32-5 network with a Synaptic output", rsynaptic_hidden_zero, (50,), steps=60),
@@ -401,25 +399,24 @@ def entries() -> list[Entry]:
         Entry("snntorch-residual-module", "snntorch", "neuromorphs/NIR", "tests/test_architectures.py",
               "test_residual (a -> e skip) as a custom nn.Module: lif_f(fc_e(spk_d) + skip(spk_b))",
               "the NIR test's graph written in snnTorch (the issue's 'a + b' module); widths 8-16-16-4", residual, (8,), steps=60,
-              today={"float": SKIP, "loihi2": SKIP, "spinnaker1": SKIP}),
+              ),
         Entry("snntorch-sae-encoder", "snntorch", SNN, "docs/tutorials/tutorial_sae.rst", "class SAE, self.encoder (line 236): Conv2d, BatchNorm2d, Leaky x3, Linear, Leaky",
               "encoder only, in a module; latent_dim 16, thresh 1; eval-mode BatchNorm with seeded statistics", sae_encoder, (1, 32, 32),
-              steps=20, today={"frontend": BATCHNORM}),
+              steps=20, today={"loihi2": r"refuse:the network needs 212 cores, 84 more than the 128"}),
         Entry("snntorch-bsnn", "snntorch", SNN, "examples/tutorial_BSNN.ipynb",
               "class BSNN: BinaryConv2d, BatchNorm2d, MaxPool2d, Leaky (x2), Flatten, BinaryLinear, Dropout, Leaky",
               "binarised weights fixed at +-0.1 (plain Conv2d/Linear), eval mode; input 20x20 so Linear(32*5*5) fits", bsnn, (1, 20, 20),
-              steps=20, today={"frontend": MAXPOOL_CURRENTS}),
+              steps=20, today=MAXPOOL_CURRENTS),
         Entry("snntorch-mlp-dropout", "snntorch", SNN, "examples/tutorial_BSNN.ipynb",
               "BSNN's tail: Linear, Dropout, Leaky (self.dropout = nn.Dropout(self.dropout_percent))",
-              "fully connected 100-64-10, full precision, eval mode", mlp_dropout, (100,), steps=60, today={"frontend": DROPOUT}),
+              "fully connected 100-64-10, full precision, eval mode", mlp_dropout, (100,), steps=60),
         Entry("snntorch-mlp-batchnorm1d", "snntorch", SNN, "docs/tutorials/tutorial_sae.rst",
               "the encoder's Conv + BatchNorm + Leaky pattern on a Linear layer (BatchNorm1d)",
-              "100-64-10; eval-mode BatchNorm1d with seeded statistics", mlp_batchnorm1d, (100,), steps=60,
-              today={"frontend": "xfail:BatchNorm1d folding:layers"}),
+              "100-64-10; eval-mode BatchNorm1d with seeded statistics", mlp_batchnorm1d, (100,), steps=60),
         Entry("snntorch-exoplanet", "snntorch", SNN, "docs/tutorials/tutorial_exoplanet_hunter.rst",
               "class Net: F.max_pool1d(self.fc1(x), 2) -> lif1 -> F.max_pool1d(self.fc2(spk1), 2) -> lif2 -> fc3",
               "init_hidden form; input 3197 -> 200 features; a lif3 on fc3 (the tutorial returns cur3)", exoplanet, (200,), steps=40,
-              today={"frontend": "xfail:max_pool1d of currents (exact float, targets refuse naming the layer):layers"}),
+              today={"frontend": "refuse:functional op max_pool1d is not supported: spikec pools only 2-D maps"}),
         Entry("snntorch-conftest-alpha", "snntorch", SNN, "tests/conftest.py", "class Net: fc1 Linear(1, 1), lif1 Synaptic(alpha=0.5, beta=0.5), lif2 Alpha(alpha=0.6, beta=0.5)",
-              "init_hidden form", conftest_alpha, (1,), steps=80, rate=0.6, today={"frontend": "xfail:snnTorch Alpha neuron:neurons"}),
+              "init_hidden form", conftest_alpha, (1,), steps=80, rate=0.6, today={"frontend": ALPHA_RESET}),
     ]
