@@ -1,4 +1,4 @@
-"""spikec's RRAM/PCM device models (compiler/rram_devices.py) against IBM aihwkit's, on the same conductances.
+"""spikec's RRAM/PCM device models (compiler/rram/devices.py) against IBM aihwkit's, on the same conductances.
 
     python bench/aihwkit_devices.py [--samples 20000] [--t 86400]
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from spikec.backends import toolenvs
-from spikec.compiler.rram_devices import DEVICE_PRESETS
+from spikec.compiler.rram.devices import DEVICE_PRESETS
 
 LEVELS = {
     "pcm_like": [1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 25.0],

@@ -43,7 +43,7 @@ from networks import machine, median, timed  # noqa: E402
 
 from spikec.backends.reference.float_executor import simulate  # noqa: E402
 from spikec.backends.reference.loihi_executor import run_loihi  # noqa: E402
-from spikec.compiler.quantise_loihi import lower_to_loihi  # noqa: E402
+from spikec.compiler.loihi.quantise import lower_to_loihi  # noqa: E402
 from spikec.compiler.target import load_target  # noqa: E402
 from spikec.ir.check import normalise  # noqa: E402
 

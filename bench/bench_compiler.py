@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from networks import machine  # noqa: E402
 
-from spikec.compiler.api import PIPELINES  # noqa: E402
+from spikec.api import PIPELINES  # noqa: E402
 from spikec.compiler.pipeline import CompileState  # noqa: E402
 from spikec.compiler.target import load_target  # noqa: E402
 from spikec.ir.graph import Graph  # noqa: E402
@@ -89,11 +89,11 @@ def loihi_rows(n: int) -> tuple[int, list[tuple[str, float, float]]]:
 def spinnaker_rows(n: int) -> tuple[int, list[tuple[str, float, float]]]:
     from spinnaker_scale import random_network
 
-    from spikec.compiler.spinnaker_keys import allocate_keys
-    from spikec.compiler.spinnaker_partition import partition
-    from spikec.compiler.spinnaker_place import SpiNNakerMachine, place
-    from spikec.compiler.spinnaker_route import build_routing_tables, fit_tables, vertex_targets
-    from spikec.compiler.spinnaker_rows import SynapticWordFormat, build_rows
+    from spikec.compiler.spinnaker.keys import allocate_keys
+    from spikec.compiler.spinnaker.partition import partition
+    from spikec.compiler.spinnaker.place import SpiNNakerMachine, place
+    from spikec.compiler.spinnaker.route import build_routing_tables, fit_tables, vertex_targets
+    from spikec.compiler.spinnaker.rows import SynapticWordFormat, build_rows
 
     net = random_network(n, 100, min(n, 10_000))
     cores = sum(math.ceil(p.size / 256) for p in net.populations)

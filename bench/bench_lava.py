@@ -18,7 +18,7 @@ import numpy as np
 
 from spikec.backends import lava
 from spikec.backends.reference.loihi_executor import run_loihi
-from spikec.compiler.quantise_loihi import lower_to_loihi
+from spikec.compiler.loihi.quantise import lower_to_loihi
 from spikec.compiler.target import load_target
 from spikec.ir.check import normalise
 from spikec.ir.graph import Graph

@@ -31,7 +31,7 @@ from networks import input_spikes, loihi_chain, machine, median, timed  # noqa: 
 from spikec.backends.reference.event_sums import compiled_kernels  # noqa: E402
 from spikec.backends.reference.loihi_executor import prepare_spikes  # noqa: E402
 from spikec.backends.reference.loihi_schedule import Synapses, run_schedule  # noqa: E402
-from spikec.compiler.loihi_nodes import Dense  # noqa: E402
+from spikec.compiler.loihi.nodes import Dense  # noqa: E402
 from spikec.compiler.target import load_target  # noqa: E402
 
 

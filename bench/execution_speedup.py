@@ -28,9 +28,9 @@ import numpy as np
 import spikec
 from spikec.backends.rram.monte_carlo import drift_table
 from spikec.backends.rram import mapping_of
-from spikec.compiler.execution import DaskExecutor, Executor, LocalExecutor, SerialExecutor
-from spikec.compiler.randgraph_spec import GraphSpec
-from spikec.compiler.sweep import sweep
+from spikec.verification.execution import DaskExecutor, Executor, LocalExecutor, SerialExecutor
+from spikec.verification.randgraph_spec import GraphSpec
+from spikec.verification.sweep import sweep
 
 EXAMPLE = Path(spikec.__file__).parent / "examples" / "braille_subtract.nir"
 

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from spikec.compiler.loihi_nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
+from spikec.compiler.loihi.nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
 from spikec.ir.graph import Graph
 
 LOIHI_DV = 205  # rint(4096 * dt / tau), dt = 0.1 ms, tau = 2 ms

@@ -19,8 +19,9 @@ import numpy as np
 
 import spikec
 from spikec.backends import toolenvs
-from spikec.backends.pynn.runner import agreement, reference_rasters, run_pynn
-from spikec.compiler.random_graphs import GraphSpec, random_graph, random_input
+from spikec.backends.pynn.runner import run_pynn
+from spikec.verification.pynn_agreement import agreement, reference_rasters
+from spikec.verification.random_graphs import GraphSpec, random_graph, random_input
 from spikec.ir.errors import CompileError
 
 SPEC = GraphSpec.small().with_(neuron_types=("LIF", "IF"), readout_types=("LI", "LIF", "IF"), resets=("zero",),

@@ -15,13 +15,13 @@ import time
 
 import numpy as np
 
-from spikec.compiler.quantise_spinnaker import Population, SpiNNakerNetwork, SynapseList
-from spikec.compiler.spinnaker_format import NeuronParams
-from spikec.compiler.spinnaker_keys import allocate_keys
-from spikec.compiler.spinnaker_partition import partition
-from spikec.compiler.spinnaker_place import SpiNNakerMachine, place
-from spikec.compiler.spinnaker_route import build_routing_tables, fit_tables, vertex_targets
-from spikec.compiler.spinnaker_rows import SynapticWordFormat, build_rows
+from spikec.compiler.spinnaker.quantise import Population, SpiNNakerNetwork, SynapseList
+from spikec.compiler.spinnaker.format import NeuronParams
+from spikec.compiler.spinnaker.keys import allocate_keys
+from spikec.compiler.spinnaker.partition import partition
+from spikec.compiler.spinnaker.place import SpiNNakerMachine, place
+from spikec.compiler.spinnaker.route import build_routing_tables, fit_tables, vertex_targets
+from spikec.compiler.spinnaker.rows import SynapticWordFormat, build_rows
 
 
 def lif_params(n: int) -> NeuronParams:

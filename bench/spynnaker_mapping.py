@@ -27,17 +27,17 @@ import numpy as np
 import spikec
 from spikec.backends import toolenvs
 from spikec.backends.pynn.emit import write_pynn_script
-from spikec.compiler.routing_check import routing_differences
-from spikec.compiler.routing_compress import compress_table
-from spikec.compiler.routing_table import RoutingEntry, RoutingTable
-from spikec.compiler.spinnaker_compile import compile_event_tables
-from spikec.compiler.spinnaker_delays import add_delay_extensions, extension_targets
+from spikec.compiler.spinnaker.routing_check import routing_differences
+from spikec.compiler.spinnaker.routing_compress import compress_table
+from spikec.compiler.spinnaker.routing_table import RoutingEntry, RoutingTable
+from spikec.compiler.spinnaker.compile import compile_event_tables
+from spikec.compiler.spinnaker.delays import add_delay_extensions, extension_targets
 from spikec.compiler.quantise_delays import delay_limits
-from spikec.compiler.quantise_spinnaker import quantise_spinnaker
-from spikec.compiler.spinnaker_keys import allocate_keys
-from spikec.compiler.spinnaker_partition import partition
-from spikec.compiler.spinnaker_place import place
-from spikec.compiler.spinnaker_route import build_routing_tables, vertex_targets
+from spikec.compiler.spinnaker.quantise import quantise_spinnaker
+from spikec.compiler.spinnaker.keys import allocate_keys
+from spikec.compiler.spinnaker.partition import partition
+from spikec.compiler.spinnaker.place import place
+from spikec.compiler.spinnaker.route import build_routing_tables, vertex_targets
 from spikec.compiler.target import load_target
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import IF, LIF, Input, Linear, Output

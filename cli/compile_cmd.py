@@ -1,12 +1,12 @@
-"""``spikec compile`` and ``spikec targets``: thin wrappers over ``spikec.compiler.api``."""
+"""``spikec compile`` and ``spikec targets``: thin wrappers over ``spikec.api``."""
 from __future__ import annotations
 
 import click
 
-from ..compiler import api
+from .. import api
 from ..compiler.dump import describe_graph
-from ..compiler.fidelity import format_fidelity
-from ..compiler.place_loihi import format_placement
+from ..verification.fidelity import format_fidelity
+from ..compiler.loihi.place import format_placement
 from ..compiler.target import list_targets
 from ..ir.errors import InputError
 from .common import RESET_CHOICE, load_model, max_file_bytes_option, reports_errors
@@ -54,7 +54,7 @@ def format_quantisation(report: dict) -> str:
 @click.option("--chips", "chips", default=None, metavar="N|auto", help="Chips of the machine (overrides [limits] chips): a number, or 'auto' for the smallest machine that holds the network.")
 @click.option("--reset", type=RESET_CHOICE, default="zero", show_default=True, help="Reset mode for spiking nodes whose file does not record one.")
 @click.option("--explain", is_flag=True, help="Print the pass pipeline for the target and exit.")
-@click.option("--dump-after", "dump_after", default=None, help="Stop after this pass and print the graph as it stands.")
+@click.option("--dump-after", "dump_after", default=None, help="Stop after this pass (any family's; see --explain) and print the pass log and the graph as it stands.")
 @click.option("--report", is_flag=True, help="Print the quantisation and float-vs-fixed fidelity report.")
 @click.option("--fidelity-steps", type=int, default=100, show_default=True, help="Steps of random input for the fidelity report (0: skip).")
 @click.option("--emit-lava", "emit_lava", type=click.Path(), default=None, help="Loihi targets: also write a standalone Lava script folder that rebuilds and runs the network.")
@@ -92,7 +92,8 @@ def compile_command(model, target, config, output, dt_s, chips, reset, explain, 
         program = api.compile(graph, chosen, dt_s=dt_s, dump_after=dump_after,
                               fidelity_steps=fidelity_steps if report or dump_after is None else 0, chips=chips)
     if dump_after is not None:
-        click.echo(f"after pass '{dump_after}':\n{describe_graph(program.graph)}")
+        log = "\n".join(f"  {r.name}: {r.summary}" for r in program.pass_log)  # what each pass made (SpiNNaker: vertices, tables...)
+        click.echo(f"after pass '{dump_after}':\n{log}\n{describe_graph(program.graph)}")
     if report:
         click.echo(format_quantisation(dict(program.report)))
         if program.fidelity and "layers" in program.fidelity:

@@ -1,4 +1,4 @@
-"""``--workers`` and ``--scheduler``: where a command's sweep runs (``compiler/execution.py``)."""
+"""``--workers`` and ``--scheduler``: where a command's sweep runs (``verification/execution.py``)."""
 from __future__ import annotations
 
 import sys
@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import click
 
-from ..compiler.execution import SCHEDULER_ENV, Executor, make_executor
+from ..verification.execution import SCHEDULER_ENV, Executor, make_executor
 
 
 def execution_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -107,7 +107,7 @@ def artefact_descriptions(program) -> list[str]:
     """What each target family's artefacts say about resources (tables, cores, crossbars)."""
     lines = []
     if program.family == "spinnaker" and "spinnaker" in program.artefacts:
-        from ..compiler.spinnaker_io import describe
+        from ..compiler.spinnaker.io import describe
 
         lines.append(describe(program.artefacts["spinnaker"]))
     crossbars = program.report.get("crossbars")

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..compiler.fidelity import random_spikes
+from ..verification.fidelity import random_spikes
 from ..compiler.program import load_program
-from ..compiler.report import write_report
+from ..verification.report import write_report
 from ..ir.errors import InputError
 from .common import reports_errors
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..backends.reference.float_executor import simulate
-from ..compiler.api import run
+from ..api import run
 from ..ir.errors import InputError
 from .common import (RESET_CHOICE, is_program, load_model, max_file_bytes_option, max_input_bytes_option,
                      max_program_bytes_option, reports_errors)

@@ -10,7 +10,7 @@ from xml.sax.saxutils import quoteattr
 import click
 
 from ..compiler.atomic_write import replace_file
-from ..compiler.verify import VerifyReport, error_line, format_report, verify
+from ..verification.verify import VerifyReport, error_line, format_report, verify
 from ..ir.errors import InputError
 from .common import (EXIT_BAD_INPUT, EXIT_MISMATCH, RESET_CHOICE, is_program, load_model, max_input_bytes_option,
                      max_file_bytes_option, max_program_bytes_option, reports_errors)
@@ -111,7 +111,7 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
     else:
         click.echo(format_report(report))
     if matrix:
-        from ..compiler.fidelity_matrix import fidelity_matrix, format_matrix
+        from ..verification.fidelity_matrix import fidelity_matrix, format_matrix
 
         target_list = [t.strip() for t in targets.split(",") if t.strip()]
         click.echo(format_matrix(fidelity_matrix(graph, target_list, inputs=inputs, steps=steps, batch=trials, seed=seed, dt_s=dt_s)))
@@ -123,7 +123,7 @@ def verify_command(model, targets, steps, trials, seed, input_path, dt_s, reset,
 def _verify_program(path: str, against: str | None, reset: str, steps: int, batch: int, seed: int, backend: str,
                     max_bytes: int | None, max_file_bytes: int | None = None) -> None:
     from ..compiler.program import load_program
-    from ..compiler.program_check import check_program, format_check
+    from ..verification.program_check import check_program, format_check
 
     program = load_program(path, max_bytes=max_bytes)
     model = load_model(against, reset=reset, max_file_bytes=max_file_bytes) if against else None
@@ -150,8 +150,8 @@ def progress_printer():
 
 def _sweep(count: int, targets: str, seed: int, batch: int, preset: str, save_dir: str | None, progress,
            executor: Any = None) -> None:
-    from ..compiler.randgraph_spec import GraphSpec
-    from ..compiler.sweep import format_sweep, sweep
+    from ..verification.randgraph_spec import GraphSpec
+    from ..verification.sweep import format_sweep, sweep
 
     report = sweep(count, [t.strip() for t in targets.split(",") if t.strip()], spec=getattr(GraphSpec, preset)(),
                    first_seed=seed, batch=batch, save_dir=save_dir, progress=progress, executor=executor)

@@ -1,53 +1,43 @@
-"""The public Python API: ``compile``, ``run``, ``explain``, ``load_program``, ``load_target``.
+"""The compiler's entry points: ``compile``, ``explain``, ``pipeline_for``, ``load_program``, ``load_target``.
 
-``compile(graph, target)`` runs the target family's pass pipeline and returns
-a Program; ``run(program, inputs, backend=...)`` hands it to
-``spikec.backends.<backend>.run(program, inputs, record=())``. Inputs are
-time-first, ``[T, *shape]`` or ``[T, B, *shape]``; outputs come back in the
-same layout, keyed by output node name, plus ``"<node>.<var>"`` traces for
-``record=("v", "u", "s")``. Loihi outputs are in chip time: population L
-lags the float model by ``program.graph.nodes[L].latency_steps`` steps.
-Families in ``EXTERNAL_COMPILERS`` (SpiNNaker, RRAM) are compiled by their
-own modules, which return their program objects.
+``compile(graph, target)`` runs the target family's pass pipeline
+(``PIPELINES``: Loihi, SpiNNaker and RRAM alike, one ``Pipeline`` of ``Pass``
+objects each) and returns a Program. It neither runs nor compares anything:
+the float-vs-fixed fidelity report (``spikec.verification.fidelity``) and
+``run`` (the backend table in ``spikec.backends``) sit above the compiler, and
+``spikec.compile`` / ``spikec.run`` (``spikec/api.py``) combine them.
 """
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
-from ..ir.errors import CompileError, SpikecError
+from ..ir.errors import CompileError
 from ..ir.graph import Graph
 from .discretise import Discretise
-from .feasibility import Feasibility
-from .fidelity import fidelity_report
+from .loihi.feasibility import Feasibility
 from .pipeline import CompileState, Pipeline
-from .loihi_delay_relays import SplitLoihiDelays
-from .loihi_populations import SplitPopulations
+from .loihi.delay_relays import SplitLoihiDelays
+from .loihi.populations import SplitPopulations
 from .lower_maxpool import lower_max_pools
-from .place_loihi import PlaceLoihi
+from .loihi.place import PlaceLoihi
 from .quantise_delays import QuantiseDelays
 from .program import Program, load_program
-from .quantise_loihi import QuantiseLoihi
+from .loihi.quantise import QuantiseLoihi
+from .rram.compile import rram_passes
+from .spinnaker.compile import spinnaker_passes
 from .target import Target, load_target, with_chips
 from .validate import Normalise
 
-#: family -> the passes of its pipeline (other families add theirs here)
+#: family -> the passes of its pipeline
 PIPELINES: dict[str, Callable[[], tuple[Any, ...]]] = {
     "loihi": lambda: (Normalise(), Discretise(), Feasibility(), QuantiseDelays(), QuantiseLoihi(), SplitPopulations(), SplitLoihiDelays(), PlaceLoihi()),
+    "spinnaker": spinnaker_passes,
+    "rram": rram_passes,
 }
-#: ``chips = "auto"`` on a target without ``[limits] max_chips``: the machine placement may use (Loihi 1's 16,384)
+#: ``chips = "auto"`` on a Loihi target without ``[limits] max_chips``: the machine placement may use (Loihi 1's 16,384)
 AUTO_MAX_CHIPS = 16384
-#: families whose reference executor the fidelity report can compare population by population
-FIDELITY_FAMILIES = ("loihi",)
-#: families compiled outside this pipeline for now: "module:function(graph, target, dt_s)"
-EXTERNAL_COMPILERS: dict[str, str] = {
-    "spinnaker": "spikec.compiler.spinnaker_compile:compile_spinnaker",
-    "rram": "spikec.compiler.rram_compile:compile_rram_program",
-}
 
 
 def pipeline_for(target: str | os.PathLike | Target) -> Pipeline:
@@ -61,18 +51,13 @@ def pipeline_for(target: str | os.PathLike | Target) -> Pipeline:
 def explain(target: str | os.PathLike | Target) -> str:
     """The pipeline ``compile`` would run for ``target``, one line per pass."""
     t = load_target(target)
-    head = f"target {t.name}: {t.description}\n"
-    if t.family not in PIPELINES and t.family in EXTERNAL_COMPILERS:
-        module, _, fn = EXTERNAL_COMPILERS[t.family].partition(":")
-        doc = (getattr(importlib.import_module(module), fn).__doc__ or "").strip().splitlines()
-        return head + f"the {t.family} family is compiled by {module}.{fn}" + (f": {doc[0]}" if doc else "")
-    return head + pipeline_for(t).explain()
+    return f"target {t.name}: {t.description}\n" + pipeline_for(t).explain()
 
 
 def _as_graph(graph: Graph | str | os.PathLike) -> Graph:
     if isinstance(graph, Graph):
         return graph
-    from .. import load_nir
+    from ..ir.nir_io import load_nir
 
     return load_nir(graph)
 
@@ -83,35 +68,29 @@ def compile(
     *,
     dt_s: float | None = None,
     dump_after: str | None = None,
-    fidelity_steps: int = 100,
-    seed: int = 0,
     chips: int | str | None = None,
 ) -> Program:
     """Compile ``graph`` (a Graph or a ``.nir`` path) for ``target`` (a name, a TOML path or a Target).
 
     ``dump_after`` stops after that pass: the returned Program then holds the
     graph as it stood (``program.graph``; the float graph until lowering).
-    ``fidelity_steps`` (0 to skip) sets the length of the random-input
-    comparison with the float reference stored in ``program.report["fidelity"]``.
     ``chips`` (``--chips``) overrides ``[limits] chips``: a count, or ``"auto"``
     for the smallest machine that holds the network (the program's target then
     names the count chosen).
     """
-    from .. import __version__
+    from ..ir.version import __version__
 
     t = with_chips(load_target(target), chips)
     source = lower_max_pools(_as_graph(graph), t.name)  # every family: synapses cannot take a max
-    if t.family in EXTERNAL_COMPILERS and t.family not in PIPELINES:
-        module, _, fn = EXTERNAL_COMPILERS[t.family].partition(":")
-        return getattr(importlib.import_module(module), fn)(source, t, dt_s)
     pipeline = pipeline_for(t)
-    auto = t.limits.chips == "auto"
+    auto = t.family == "loihi" and t.limits.chips == "auto"  # SpiNNaker's partition pass picks its own machine
     if auto:  # place on the largest machine allowed, then keep the chips the placement used
         t = with_chips(t, t.limits.max_chips or AUTO_MAX_CHIPS)
     state = CompileState(source=source, graph=source, target=t, dt_s=dt_s)
     state, log = pipeline.run(state, stop_after=dump_after)
     lowered = state.lowered if state.lowered is not None else state.graph
     report = {k: v for k, v in state.notes.items()}
+    t = state.target  # a pass may name the machine it chose (SpiNNaker's --chips auto)
     if auto and "place-loihi" in report:
         used = max(1, -(-report["place-loihi"]["cores"] // t.limits.cores_per_chip))
         t = with_chips(t, used)
@@ -120,33 +99,7 @@ def compile(
         family=state.family, target=t, dt_s=state.dt_s, graph=lowered, source=state.graph,
         pass_log=log, report=report, artefacts=dict(state.artefacts), spikec_version=__version__,
     )
-    if fidelity_steps and state.lowered is not None and state.family in FIDELITY_FAMILIES:
-        try:
-            fidelity = fidelity_report(program, steps=fidelity_steps, seed=seed)
-        except SpikecError as exc:
-            fidelity = {"error": str(exc)}
-        program = Program(**{**program.__dict__, "report": {**report, "fidelity": fidelity}})
     return program
 
 
-def run(program: Program | str | os.PathLike, inputs: Any, *, backend: str = "reference", record: tuple[str, ...] | str = ()) -> dict[str, np.ndarray]:
-    """Run a Program (or a saved program's path) on ``backend``; see the module docstring."""
-    if isinstance(program, (str, os.PathLike)):
-        program = load_program(program)
-    if isinstance(record, str):
-        record = tuple(r for r in record.split(",") if r)
-    if not isinstance(backend, str) or not backend.isidentifier():
-        raise CompileError(f"unknown backend {backend!r}")
-    try:
-        module = importlib.import_module(f"spikec.backends.{backend}")
-    except ModuleNotFoundError as exc:
-        raise CompileError(f"unknown backend '{backend}' (no module spikec.backends.{backend})") from exc
-    except ImportError as exc:
-        raise CompileError(f"backend '{backend}' is not available here: {exc}") from exc
-    runner = getattr(module, "run", None)
-    if runner is None:
-        raise CompileError(f"backend '{backend}' has no run(program, inputs, record=()) entry point")
-    return runner(program, inputs, record=tuple(record))
-
-
-__all__ = ["compile", "explain", "load_program", "load_target", "pipeline_for", "run"]
+__all__ = ["compile", "explain", "load_program", "load_target", "pipeline_for"]

@@ -19,7 +19,12 @@ from .target import Target
 
 @dataclass(frozen=True, eq=False)
 class CompileState:
-    """What passes read and produce: the float graph, the target, dt, the lowered graph, per-pass notes."""
+    """What passes read and produce: the float graph, the target, dt, the lowered graph, per-pass notes.
+
+    ``work`` holds a family's intermediate products between its passes (the
+    SpiNNaker network, vertices, placements, tables; the RRAM tiles): passes
+    read and replace it, and it is not part of the Program.
+    """
 
     source: Graph
     graph: Graph
@@ -29,10 +34,17 @@ class CompileState:
     notes: Mapping[str, Any] = field(default_factory=dict)
     artefacts: Mapping[str, Any] = field(default_factory=dict)
     family: str = "float"
+    work: Any = None
 
     def evolve(self, *, notes: Mapping[str, Any] | None = None, artefacts: Mapping[str, Any] | None = None, **changes: Any) -> "CompileState":
         """A copy with ``changes``; ``notes`` and ``artefacts`` are added to (not replacing) the existing ones."""
         return replace(self, notes={**self.notes, **(notes or {})}, artefacts={**self.artefacts, **(artefacts or {})}, **changes)
+
+    def work_of(self, kind: type, needed_by: str, made_by: str) -> Any:
+        """``work`` when it is a ``kind`` (what pass ``made_by`` leaves); else a CompileError naming both passes."""
+        if not isinstance(self.work, kind):
+            raise CompileError(f"pass '{needed_by}' needs what '{made_by}' makes ({kind.__name__}): run '{made_by}' first")
+        return self.work
 
     @property
     def current(self) -> Graph:
@@ -41,6 +53,8 @@ class CompileState:
 
 
 class Pass(Protocol):
+    """A frozen dataclass with a ``name``; ``summary(state)`` (optional) gives its pass-log line."""
+
     name: ClassVar[str]
 
     def run(self, state: CompileState) -> CompileState: ...
@@ -99,7 +113,8 @@ class Pipeline:
                     error.node = exc.node
                     raise error from exc
                 raise CompileError(f"{message} ({type(exc).__name__})") from exc
-            log.append(PassRecord(p.name, round(time.perf_counter() - start, 6), _summary(state)))
+            summary = p.summary(state) if hasattr(p, "summary") else _summary(state)
+            log.append(PassRecord(p.name, round(time.perf_counter() - start, 6), summary))
             if p.name == stop_after:
                 break
         return state, tuple(log)

@@ -126,10 +126,46 @@ def register_artefact(cls: type) -> type:
     return cls
 
 
+#: modules renamed when compiler/ was split into families (issue 17): programs saved before still load
+MOVED_MODULES: dict[str, str] = {
+    "spikec.compiler.crossbar_io": "spikec.compiler.rram.crossbars",
+    "spikec.compiler.crossbar_map": "spikec.compiler.rram.crossbar_map",
+    "spikec.compiler.crossbar_pack": "spikec.compiler.rram.crossbar_pack",
+    "spikec.compiler.feasibility": "spikec.compiler.loihi.feasibility",
+    "spikec.compiler.loihi_delay_relays": "spikec.compiler.loihi.delay_relays",
+    "spikec.compiler.loihi_fusion": "spikec.compiler.loihi.fusion",
+    "spikec.compiler.loihi_nodes": "spikec.compiler.loihi.nodes",
+    "spikec.compiler.loihi_populations": "spikec.compiler.loihi.populations",
+    "spikec.compiler.loihi_scaling": "spikec.compiler.loihi.scaling",
+    "spikec.compiler.place_loihi": "spikec.compiler.loihi.place",
+    "spikec.compiler.quantise_loihi": "spikec.compiler.loihi.quantise",
+    "spikec.compiler.quantise_spinnaker": "spikec.compiler.spinnaker.quantise",
+    "spikec.compiler.routing_check": "spikec.compiler.spinnaker.routing_check",
+    "spikec.compiler.routing_compress": "spikec.compiler.spinnaker.routing_compress",
+    "spikec.compiler.routing_table": "spikec.compiler.spinnaker.routing_table",
+    "spikec.compiler.rram_compile": "spikec.compiler.rram.compile",
+    "spikec.compiler.rram_config": "spikec.compiler.rram.config",
+    "spikec.compiler.rram_devices": "spikec.compiler.rram.devices",
+    "spikec.compiler.rram_lower": "spikec.compiler.rram.lower",
+    "spikec.compiler.spinnaker_boards": "spikec.compiler.spinnaker.boards",
+    "spikec.compiler.spinnaker_compile": "spikec.compiler.spinnaker.compile",
+    "spikec.compiler.spinnaker_delays": "spikec.compiler.spinnaker.delays",
+    "spikec.compiler.spinnaker_format": "spikec.compiler.spinnaker.format",
+    "spikec.compiler.spinnaker_io": "spikec.compiler.spinnaker.io",
+    "spikec.compiler.spinnaker_keys": "spikec.compiler.spinnaker.keys",
+    "spikec.compiler.spinnaker_partition": "spikec.compiler.spinnaker.partition",
+    "spikec.compiler.spinnaker_place": "spikec.compiler.spinnaker.place",
+    "spikec.compiler.spinnaker_readout": "spikec.compiler.spinnaker.readout",
+    "spikec.compiler.spinnaker_route": "spikec.compiler.spinnaker.route",
+    "spikec.compiler.spinnaker_rows": "spikec.compiler.spinnaker.rows",
+}
+
+
 def _import_class(path: str) -> type:
     if path in ARTEFACT_CLASSES:
         return ARTEFACT_CLASSES[path]
     module, _, qualname = path.partition(":")
+    module = MOVED_MODULES.get(module, module)
     if not (module == "spikec" or module.startswith("spikec.")):
         raise InputError(f"program names class {path!r} outside spikec; refusing to import it")
     obj: Any = importlib.import_module(module)

@@ -80,7 +80,7 @@ def delay_limits(target: Any) -> DelayLimits:
         figure = f"[limits] max_delay_stages = {n}{where}" if stages is not None else f"LOIHI_MAX_RELAY_STAGES = {n} (compiler/quantise_delays.py)"
         return DelayLimits(row_max, span, row_max + n * span, 0, "relay population", figure)
     if family == "spinnaker":
-        from .spinnaker_rows import SynapticWordFormat
+        from .spinnaker.rows import SynapticWordFormat
 
         row_max = SynapticWordFormat.for_core(target.limits.neurons_per_core, getattr(target.numeric, "ring_buffer_bits", 14)).max_delay
         if stages is not None:

@@ -73,7 +73,7 @@ class SpiNNakerNumeric:
     machine_width: int | None = field(default=None, metadata=_range(1, 256))  # chips; None: near-square grid of `chips`
     machine_height: int | None = field(default=None, metadata=_range(1, 256))
     wrap_around: bool = False  # torus links on a "grid" machine; real boards set their own (spinnaker_boards)
-    board: str = field(default="grid", metadata={"choices": ("grid", "spinn5", "spin2")})  # chip layout: compiler/spinnaker_boards.py
+    board: str = field(default="grid", metadata={"choices": ("grid", "spinn5", "spin2")})  # chip layout: compiler/spinnaker/boards.py
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class CrossbarNumeric:
     out_bound: float = field(metadata=_range(0, None))
     out_noise: float = field(default=0.0, metadata=_range(0, None))
     neuron_format: str = field(default="float32", metadata={"choices": ("float32", "float64")})
-    # RRAM family (compiler/rram_config.py): cells, read voltage, input scaling, IR drop, packing
+    # RRAM family (compiler/rram/config.py): cells, read voltage, input scaling, IR drop, packing
     levels: int = field(default=16, metadata=_range(2, 65536))  # conductance levels per cell
     cells_per_weight: int = field(default=2, metadata=_range(2, 2))  # differential pair G+/G-
     v_read_v: float = field(default=0.2, metadata=_range(0, None))
@@ -105,7 +105,7 @@ class CrossbarDevice:
     noise_model: str = field(default="none", metadata={"choices": ("none", "pcm_like", "reram_wan2022", "reram_cmo")})
     drift_t0_s: float = field(default=20.0, metadata=_range(0, None))
     read_time_s: float = field(default=250e-9, metadata=_range(0, None))
-    # RRAM family (compiler/rram_devices.py): scales and overrides of the noise model's figures
+    # RRAM family (compiler/rram/devices.py): scales and overrides of the noise model's figures
     prog_noise_scale: float = field(default=1.0, metadata=_range(0, None))
     read_noise_rel: float | None = field(default=None, metadata=_range(0, None))  # None: the model's
     drift_nu_mean: float | None = field(default=None, metadata=_range(0, None))  # power-law drift

@@ -25,7 +25,7 @@ import numpy as np
 import spikec
 from spikec.backends.rram import compile_rram, simulate_rram
 from spikec.backends.rram.monte_carlo import READ_TIMES_S, trial_seeds
-from spikec.compiler.rram_config import RramConfig
+from spikec.compiler.rram.config import RramConfig
 from spikec.compiler.target import load_target
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import LIF, Input, Linear, Output

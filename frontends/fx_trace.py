@@ -187,7 +187,7 @@ def _function(node: torch.fx.Node, values: dict, sources: Callable, add_node: Ca
         return add_node(name, nir.Flatten(input_type=None, start_dim=start, end_dim=end), sources(args[0], name))
     if node.op == "call_function" and fn in ("max_pool2d", "avg_pool2d", "boolean_dispatch") and args:
         kind = "max_pool2d" if "max" in fn or "max" in str(node.target) else "avg_pool2d"
-        from .torch_trace import map_standard_layer
+        from .torch_layers import map_standard_layer
 
         module = _pool_node(name, kind, tuple(args[1:]), dict(node.kwargs))
         return add_node(name, map_standard_layer(module, name), sources(args[0], name))

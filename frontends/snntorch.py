@@ -51,10 +51,9 @@ import nir
 import numpy as np
 import torch
 
-from ..backends.reference.float32_kernels import FOLDED_BIAS_KEY, RECURRENT_BIAS_KEY
 from ..ir.errors import GraphError
 from ..ir.graph import Graph
-from ..ir.nir_io import RESET_DELAY_KEY, RESET_KEY, RESET_RECHECK_KEY
+from ..ir.nir_io import FOLDED_BIAS_KEY, RECURRENT_BIAS_KEY, RESET_DELAY_KEY, RESET_KEY, RESET_RECHECK_KEY
 from ..ir.nir_io import _delay_linear_branches as delay_linear_branches
 from ..ir.nodes import Affine, Conv2d, Linear
 from .delay_layers import SynapticDelayLinear, delay_linear_node

@@ -29,6 +29,7 @@ import torch
 
 from ..ir.errors import GraphError
 from ..ir.graph import Graph
+from ..ir.nir_io import SpikecMaxPool2d
 from ..ir.nodes import Affine, Conv1d, Conv2d, Linear, Node
 from ..ir.shapes import infer_shapes
 
@@ -155,3 +156,81 @@ def resolve_torch_layers(graph: Graph) -> Graph:
         else:
             nodes[name] = _batch_norm_node(name, kind, in_shape, scale, shift, _without(node.metadata))
     return Graph(nodes, tuple(edges), graph.metadata)
+
+
+def as_numpy(value: Any) -> np.ndarray:
+    """A float64 numpy copy of a tensor, parameter, number or array."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().to(torch.float64).numpy()
+    return np.array(value, dtype=np.float64)
+
+
+def same_shape(**params: Any) -> dict[str, np.ndarray]:
+    """Parameters broadcast against each other (NIR's neurons want one shape for all)."""
+    names = list(params)
+    arrays = np.broadcast_arrays(*(as_numpy(params[n]) for n in names))
+    return {n: np.array(a) for n, a in zip(names, arrays)}
+
+
+def map_standard_layer(module: torch.nn.Module, name_hint: str) -> Any:
+    """NIR nodes for the plain torch layers both frameworks use.
+
+    Returns None for modules this function does not know.
+    """
+    layer = map_torch_layer(module, name_hint)
+    if layer is not None:
+        return layer
+    if isinstance(module, torch.nn.Linear):
+        weight = as_numpy(module.weight)
+        if module.bias is None:
+            return nir.Linear(weight=weight)
+        return nir.Affine(weight=weight, bias=as_numpy(module.bias))
+    if isinstance(module, torch.nn.Conv2d):
+        if module.padding_mode != "zeros":
+            raise GraphError(
+                f"Conv2d padding_mode {module.padding_mode!r} is not supported (only 'zeros')",
+                node=name_hint, parameter="padding_mode", value=module.padding_mode,
+            )
+        bias = as_numpy(module.bias) if module.bias is not None else np.zeros(module.out_channels)
+        padding = module.padding if isinstance(module.padding, str) else np.asarray(module.padding)
+        return nir.Conv2d(
+            input_shape=None, weight=as_numpy(module.weight), stride=np.asarray(module.stride),
+            padding=padding, dilation=np.asarray(module.dilation), groups=int(module.groups), bias=bias,
+        )
+    if isinstance(module, torch.nn.AvgPool2d):
+        return _map_avg_pool(module, name_hint)
+    if isinstance(module, torch.nn.MaxPool2d):
+        return _map_max_pool(module, name_hint)
+    if isinstance(module, torch.nn.Flatten):
+        # The trace runs with a batch dimension; NIR's Flatten dims exclude it.
+        start = module.start_dim - 1 if module.start_dim > 0 else module.start_dim
+        end = module.end_dim - 1 if module.end_dim > 0 else module.end_dim
+        if module.start_dim == 0:
+            raise GraphError("nn.Flatten(start_dim=0) would flatten the batch dimension", node=name_hint, parameter="start_dim", value=0)
+        return nir.Flatten(input_type=None, start_dim=start, end_dim=end)
+    return None
+
+
+def _map_avg_pool(module: torch.nn.AvgPool2d, name_hint: str) -> Any:
+    """AvgPool2d without padding or ceil mode: NIR's mean over each window."""
+    padding = np.atleast_1d(module.padding)
+    if np.any(padding != 0) or module.ceil_mode or module.divisor_override is not None:
+        raise GraphError(
+            "AvgPool2d with padding, ceil_mode or divisor_override is not supported",
+            node=name_hint, parameter="padding", value=module.padding,
+        )
+    stride = module.kernel_size if module.stride is None else module.stride
+    return nir.AvgPool2d(kernel_size=np.atleast_1d(module.kernel_size), stride=np.atleast_1d(stride), padding=np.zeros(2, dtype=int))
+
+
+def _map_max_pool(module: torch.nn.MaxPool2d, name_hint: str) -> Any:
+    """MaxPool2d with dilation 1, no ceil mode, no indices: spikec's MaxPool2d (-inf padding, as torch)."""
+    for parameter, value, ok in (("dilation", module.dilation, np.all(np.atleast_1d(module.dilation) == 1)),
+                                 ("ceil_mode", module.ceil_mode, not module.ceil_mode),
+                                 ("return_indices", module.return_indices, not module.return_indices)):
+        if not ok:
+            raise GraphError(f"MaxPool2d {parameter}={value!r} is not supported (dilation 1, ceil_mode and "
+                             "return_indices False)", node=name_hint, parameter=parameter, value=value)
+    stride = module.kernel_size if module.stride is None or module.stride == () else module.stride
+    return SpikecMaxPool2d(kernel_size=np.atleast_1d(module.kernel_size), stride=np.atleast_1d(stride),
+                           padding=np.atleast_1d(module.padding))

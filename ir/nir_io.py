@@ -32,6 +32,8 @@ from .nodes import (
 RESET_KEY = "spikec.reset"
 RESET_DELAY_KEY = "spikec.reset_delay"
 RESET_RECHECK_KEY = "spikec.reset_recheck"
+#: a recurrent bias the snnTorch frontend moved onto the forward synapse (float32 mode adds it back in place)
+FOLDED_BIAS_KEY, RECURRENT_BIAS_KEY = "spikec.folded_bias", "spikec.recurrent_bias"
 #: Marks the Delay -> Linear branches written for one DelayLinear node (value: its name).
 DELAY_LINEAR_KEY = "spikec.delay_linear"
 _SPIKING = (nir.LIF, nir.CubaLIF, nir.IF)
@@ -776,3 +778,21 @@ def write_nir(graph: Graph, path: str | os.PathLike) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def load_nir(source: Any, *, reset: ResetMode = "zero", max_file_bytes: int | None = None) -> Graph:
+    """A normalised Graph from a ``.nir`` path or a ``nir.NIRGraph``.
+
+    ``reset`` states the reset mode of spiking neurons whose NIR node does not
+    record one (NIR has no field for it; spikec's own files do).
+    ``max_file_bytes`` bounds the bytes a file's datasets may declare together
+    (default: a quarter of the available memory, 256 MiB-8 GiB); given, it also
+    raises the per-array cap to ``max_file_bytes / 8`` values (docs/hostile-input.md).
+    """
+    from .check import normalise
+
+    if isinstance(source, (str, os.PathLike)):
+        graph = read_nir(source, reset=reset, max_file_bytes=max_file_bytes)
+    else:
+        graph = from_nir(source, reset=reset)
+    return normalise(graph)

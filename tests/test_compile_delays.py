@@ -6,8 +6,8 @@ count agreement 0.998 / 0.985, train agreement 0.968 / 0.970 (h / o).
 import numpy as np
 
 from spikec.backends.reference.loihi_executor import run_loihi
-from spikec.compiler.api import compile as compile_graph
-from spikec.compiler.loihi_nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
+from spikec.api import compile as compile_graph
+from spikec.compiler.loihi.nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
 from spikec.compiler.target import load_target
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import LIF, Delay, Input, Linear, Output

@@ -19,8 +19,8 @@ import pytest
 
 import spikec
 from spikec.backends.reference import run as run_reference
-from spikec.compiler.api import compile as compile_graph, run
-from spikec.compiler.loihi_nodes import LoihiNeurons
+from spikec.api import compile as compile_graph, run
+from spikec.compiler.loihi.nodes import LoihiNeurons
 
 FIXTURES = Path("/work/shared/fixtures/nir-paper")
 pytestmark = pytest.mark.skipif(not FIXTURES.exists(), reason="NIR paper fixtures not present")

@@ -11,7 +11,7 @@ section 3); the asserted bounds leave a margin.
 import numpy as np
 import pytest
 
-from spikec.compiler.api import compile as compile_graph
+from spikec.api import compile as compile_graph
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import IF, LI, LIF, CubaLIF, Input, Integrator, Linear, Output
 

@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spikec
-from spikec.compiler.crossbar_map import map_graph, map_layer, map_matrix, quantised_graph
-from spikec.compiler.crossbar_pack import place_tiles, utilisation_report
-from spikec.compiler.rram_config import CrossbarGeometry
-from spikec.compiler.rram_lower import lower_to_crossbars
-from spikec.compiler.rram_config import RramConfig
+from spikec.compiler.rram.crossbar_map import map_graph, map_layer, map_matrix, quantised_graph
+from spikec.compiler.rram.crossbar_pack import place_tiles, utilisation_report
+from spikec.compiler.rram.config import CrossbarGeometry
+from spikec.compiler.rram.lower import lower_to_crossbars
+from spikec.compiler.rram.config import RramConfig
 from spikec.ir.errors import CompileError, ConfigError
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import Conv2d, Input, Linear, Output
@@ -145,7 +145,7 @@ def test_lowered_graph_carries_the_tile_weights():
 
 
 def test_crossbar_map_bytes_round_trip_exactly_and_deterministically():
-    from spikec.compiler.crossbar_map import CrossbarMap
+    from spikec.compiler.rram.crossbar_map import CrossbarMap
 
     graph = spikec.load_nir(f"{FIXTURES}/cnn_sinabs.nir")
     crossbars = lower_to_crossbars(graph, RramConfig(geometry=CrossbarGeometry(64, 64, 8))).crossbars

@@ -16,10 +16,10 @@ from hypothesis import given, settings, strategies as st
 import spikec
 from spikec.backends.reference.loihi_executor import run_loihi
 from spikec.backends.rram import run as run_rram
-from spikec.compiler.loihi_nodes import Dense
+from spikec.compiler.loihi.nodes import Dense
 from spikec.compiler.program import load_program
 from spikec.compiler.quantise_delays import DelayLimits, delay_limits, layer_error, split_delay, split_delays
-from spikec.compiler.spinnaker_delays import EXTENSION, add_delay_extensions
+from spikec.compiler.spinnaker.delays import EXTENSION, add_delay_extensions
 from spikec.compiler.target import load_target
 from spikec.ir.errors import CompileError
 from spikec.ir.graph import Graph

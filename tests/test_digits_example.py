@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import spikec
-from spikec.compiler.metrics import (
+from spikec.verification.metrics import (
     activation_sparsity, connection_sparsity, connections, footprint_bytes, neuron_count, run_metrics,
     static_metrics, synaptic_operations,
 )

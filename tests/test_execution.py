@@ -17,11 +17,11 @@ import spikec
 from spikec.backends.rram import mapping_of
 from spikec.backends.rram.monte_carlo import drift_table, monte_carlo_report
 from spikec.cli.main import cli
-from spikec.compiler.evaluation import EvaluationRun, evaluate_test_set, run_in_float_time
-from spikec.compiler.execution import (SCHEDULER_ENV, DaskExecutor, Executor, ExecutionError, LocalExecutor,
+from spikec.verification.evaluation import EvaluationRun, evaluate_test_set, run_in_float_time
+from spikec.verification.execution import (SCHEDULER_ENV, DaskExecutor, Executor, ExecutionError, LocalExecutor,
                                        SerialExecutor, make_executor)
-from spikec.compiler.randgraph_spec import GraphSpec
-from spikec.compiler.sweep import sweep
+from spikec.verification.randgraph_spec import GraphSpec
+from spikec.verification.sweep import sweep
 from spikec.ir.errors import InputError
 
 distributed = pytest.importorskip("distributed")

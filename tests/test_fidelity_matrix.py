@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 import spikec
 from spikec.cli.main import cli
-from spikec.compiler.fidelity_matrix import activity_cosine, fidelity_matrix, output_lag
+from spikec.verification.fidelity_matrix import activity_cosine, fidelity_matrix, output_lag
 
 EXAMPLE = Path(spikec.__file__).parent / "examples" / "braille_subtract.nir"
 

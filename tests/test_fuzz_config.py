@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import spikec
 from spikec.cli.main import cli
-from spikec.compiler import api
+from spikec import api
 from spikec.compiler.target import CONFIG_DIR, load_target
 from spikec.ir.errors import ConfigError, SpikecError
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from spikec.cli.io import MAX_INPUT_MAGNITUDE, load_array
 from spikec.cli.main import cli
-from spikec.compiler.api import compile as compile_graph
+from spikec.api import compile as compile_graph
 from spikec.compiler.bounded_read import GiB
 from spikec.compiler.program import load_program
 from spikec.ir.errors import InputError

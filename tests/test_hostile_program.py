@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spikec.cli.main import cli
-from spikec.compiler.api import compile as compile_graph
+from spikec.api import compile as compile_graph
 from spikec.compiler.bounded_read import MAX_MANIFEST_BYTES, GiB
 from spikec.compiler.program import load_program, program_from_bytes, program_to_bytes
 from spikec.ir.errors import InputError, SpikecError

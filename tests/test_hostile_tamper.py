@@ -1,7 +1,7 @@
 """Tampered programs whose manifest hashes were recomputed: they load, and ``verify PROGRAM`` finds the change.
 
 Hashes only prove a program intact; comparing it with a fresh compile of its
-own source graph proves it honest (``compiler/program_check.py``). A tamperer
+own source graph proves it honest (``verification/program_check.py``). A tamperer
 who also edits the source graph to match is found against the original model
 (``--against``). docs/hostile-input.md, "tampered programs".
 """
@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from spikec.cli.main import cli
-from spikec.compiler.api import compile as compile_graph
-from spikec.compiler.api import run
+from spikec.api import compile as compile_graph
+from spikec.api import run
 from spikec.compiler.program import Program, load_program, save_program
-from spikec.compiler.program_check import check_program
+from spikec.verification.program_check import check_program
 from spikec.ir.graph import Graph
 
 from fuzz.hostile_files import program_entries, rehash

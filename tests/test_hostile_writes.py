@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from spikec import save_nir
 from spikec.cli.main import cli
-from spikec.compiler.api import compile as compile_graph
+from spikec.api import compile as compile_graph
 from spikec.compiler.program import load_program, save_program
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import LIF, Input, Linear, Output

@@ -18,8 +18,8 @@ from spikec.backends import lava
 from spikec.backends.lava.env import ensure_lava_env
 from spikec.backends.lava.standalone import write_lava_script
 from spikec.backends.reference.loihi_executor import run_loihi
-from spikec.compiler.loihi_nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
-from spikec.compiler.quantise_loihi import lower_to_loihi
+from spikec.compiler.loihi.nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
+from spikec.compiler.loihi.quantise import lower_to_loihi
 from spikec.compiler.target import load_target
 from spikec.ir.errors import SpikecError
 from spikec.ir.graph import Graph
@@ -204,7 +204,7 @@ def test_lava_matches_reference_where_u_wraps_and_v_saturates(reset, reset_delay
 
 
 def test_public_api_runs_a_saved_program_on_lava_as_on_the_reference(nir_paper, tmp_path):
-    from spikec.compiler.api import compile, load_program, run
+    from spikec.api import compile, load_program, run
 
     program = compile(spikec.load_nir(nir_paper / "braille_noDelay_noBias_subtract.nir", reset="subtract"),
                       "loihi2", dt_s=DT_S, fidelity_steps=0)

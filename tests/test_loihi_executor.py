@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from spikec.backends.reference.loihi_executor import dense_activation, neuron_step, run_loihi
-from spikec.compiler.loihi_nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
-from spikec.compiler.loihi_scaling import lava_clip_and_truncate
+from spikec.compiler.loihi.nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
+from spikec.compiler.loihi.scaling import lava_clip_and_truncate
 from spikec.compiler.target import load_target
 from spikec.ir.graph import Graph
 

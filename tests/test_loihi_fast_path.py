@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from spikec.backends.reference import loihi_schedule
 from spikec.backends.reference.event_sums import PackedColumns, compiled_kernels
 from spikec.backends.reference.loihi_executor import prepare_spikes, run_loihi, run_loihi_stepwise
-from spikec.compiler.loihi_nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
+from spikec.compiler.loihi.nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
 from spikec.compiler.target import load_target
 from spikec.ir.graph import Graph
 

@@ -8,10 +8,11 @@ executor never leaves its bit widths, whatever the integer parameters.
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from spikec.backends.reference.loihi_executor import _decay, run_loihi
-from spikec.compiler.api import compile as compile_graph
-from spikec.compiler.loihi_nodes import SIGN_MODES, Dense, LoihiInput, LoihiNeurons, LoihiOutput
-from spikec.compiler.loihi_scaling import lava_clip_and_truncate
+from spikec.backends.reference.loihi_executor import run_loihi
+from spikec.backends.reference.loihi_neuron import _decay
+from spikec.api import compile as compile_graph
+from spikec.compiler.loihi.nodes import SIGN_MODES, Dense, LoihiInput, LoihiNeurons, LoihiOutput
+from spikec.compiler.loihi.scaling import lava_clip_and_truncate
 from spikec.compiler.target import load_target
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import IF, LIF, Affine, CubaLIF, Input, Output

@@ -1,6 +1,6 @@
 """Loihi outputs after a stateless chain (a read-out): Linear, Affine, Scale, Flatten, SumPool, Conv, Delay,
 sums of paths, LI traces, split layers. The host applies the chain to the recorded source layers in chip
-time (compiler/loihi_readout.py): the fast and stepwise reference paths and Lava must agree exactly, the
+time (compiler/loihi/readout.py): the fast and stepwise reference paths and Lava must agree exactly, the
 program must carry the read-out through save/load, and in the float model's time the read-out equals
 ``spikec.simulate`` exactly where the spikes are exact (tau = 4 dt, r = 3, dyadic weights), within a
 stated bound for an LI trace."""
@@ -19,8 +19,8 @@ import spikec
 from spikec.backends.reference.event_sums import compiled_kernels
 from spikec.backends.reference.loihi_executor import prepare_spikes, run_loihi_stepwise
 from spikec.backends.reference.loihi_schedule import run_schedule
-from spikec.compiler.loihi_nodes import LoihiOutput, LoihiReadout, layer_parts
-from spikec.compiler.report import run_in_float_time
+from spikec.compiler.loihi.nodes import LoihiOutput, LoihiReadout, layer_parts
+from spikec.verification.report import run_in_float_time
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import LI, LIF, Conv2d, Delay, Flatten, Input, Linear, Output
 

@@ -18,9 +18,9 @@ import pytest
 import spikec
 from spikec.backends.lava.emit import emit_network, spike_inputs
 from spikec.backends.reference.loihi_executor import run_loihi, run_loihi_stepwise
-from spikec.compiler.loihi_nodes import SIGN_MODES, Dense, LoihiInput, LoihiNeurons, LoihiOutput, layer_parts
-from spikec.compiler.loihi_populations import cluster_decays, split_populations
-from spikec.compiler.place_loihi import CoreBlock, pack_blocks
+from spikec.compiler.loihi.nodes import SIGN_MODES, Dense, LoihiInput, LoihiNeurons, LoihiOutput, layer_parts
+from spikec.compiler.loihi.populations import cluster_decays, split_populations
+from spikec.compiler.loihi.place import CoreBlock, pack_blocks
 from spikec.compiler.target import load_target
 from spikec.ir.errors import CompileError
 from spikec.ir.graph import Graph
@@ -224,8 +224,8 @@ def test_a_split_layer_packs_its_populations_into_shared_cores():
 def test_random_graphs_with_per_neuron_time_constants_split_exactly(preset, seed):
     """Conv fronts, skips, recurrence, CubaLIF, IF, delays and (long_delays) relay chains from split
     populations, on per-neuron taus and thresholds."""
-    from spikec.compiler.randgraph_spec import GraphSpec
-    from spikec.compiler.random_graphs import random_graph, random_input
+    from spikec.verification.randgraph_spec import GraphSpec
+    from spikec.verification.random_graphs import random_graph, random_input
 
     spec = getattr(GraphSpec, preset)().with_(per_neuron_tau=True, per_neuron_threshold=True, p_weight_outliers=0.0,
                                               weight_scale_log10=(-1.0, 1.0), p_reset_recheck=0.0)
@@ -244,7 +244,7 @@ def test_one_varying_decay_is_clustered_into_the_best_contiguous_runs():
     """Against brute force: every way to cut 8 weighted values into 3 runs."""
     from itertools import combinations
 
-    from spikec.compiler.loihi_populations import _optimal_runs
+    from spikec.compiler.loihi.populations import _optimal_runs
 
     rng = np.random.default_rng(9)
     for _ in range(5):
@@ -280,7 +280,7 @@ def test_a_layer_of_62_distinct_decays_compiles_for_loihi2_clustered_into_32_and
 
 
 def test_a_split_li_read_out_returns_its_voltage_in_layer_order_and_float_units():
-    from spikec.compiler.report import run_in_float_time
+    from spikec.verification.report import run_in_float_time
     from spikec.ir.nodes import LI, LIF, Input, Linear, Output
 
     rng = np.random.default_rng(4)

@@ -147,7 +147,7 @@ def test_a_max_over_delayed_input_spikes_lowers_exactly() -> None:
 
 
 def test_a_backend_called_without_the_lowering_names_it() -> None:
-    from spikec.compiler.spinnaker_compile import compile_spinnaker
+    from spikec.compiler.spinnaker.compile import compile_spinnaker
 
     graph = from_snntorch(pool_after_neuron(), torch.zeros(2, 8, 8))
     with pytest.raises(CompileError, match="node '2': MaxPool2d has no synaptic matrix.*lower_maxpool"):

@@ -12,7 +12,7 @@ import pytest
 import spikec
 
 REPO = Path(__file__).resolve().parents[1]
-SUBPACKAGES = ("ir", "compiler", "backends", "cli", "frontends", "hw_configs")
+SUBPACKAGES = ("ir", "compiler", "verification", "backends", "cli", "frontends", "hw_configs")
 
 
 def repo_modules() -> set[str]:
@@ -58,7 +58,7 @@ def test_installed_package_maps_the_root_to_spikec_without_generic_top_level_nam
     probe = (
         "import importlib.util, spikec, sys; from pathlib import Path; "
         "print(Path(spikec.__file__).resolve().parent); "
-        "print(sorted(n for n in ('compiler', 'cli', 'backends', 'ir', 'hw_configs', 'frontends') "
+        "print(sorted(n for n in ('compiler', 'verification', 'cli', 'backends', 'ir', 'hw_configs', 'frontends') "
         "if importlib.util.find_spec(n) is not None))"
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)

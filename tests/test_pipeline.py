@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikec.compiler.api import compile as compile_graph, explain
+from spikec.api import compile as compile_graph, explain
 from spikec.compiler.target import load_target
 from spikec.ir.errors import CompileError, ConfigError
 from spikec.ir.graph import Graph
@@ -83,7 +83,7 @@ def test_feasibility_lists_every_broken_limit_at_once(tmp_path):
 
 
 def test_unknown_backend_is_a_clear_error():
-    from spikec.compiler.api import run
+    from spikec.api import run
 
     program = compile_graph(chain(), "loihi2", dt_s=1e-4, fidelity_steps=0)
     with pytest.raises(CompileError, match="unknown backend 'nosuch'"):

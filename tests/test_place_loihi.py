@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import spikec
-from spikec.compiler.place_loihi import PlaceLoihi, format_placement, synapse_bits
+from spikec.compiler.loihi.place import PlaceLoihi, format_placement, synapse_bits
 from spikec.compiler.target import load_target
 from spikec.ir import CompileError, Graph
 from spikec.ir.nodes import LIF, Input, Linear, Output

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikec.compiler.api import compile as compile_graph
+from spikec.api import compile as compile_graph
 from spikec.compiler.program import Program, load_program, register_artefact
 from spikec.ir.errors import CompileError, InputError, OutputError
 from spikec.ir.graph import Graph
@@ -59,7 +59,7 @@ def test_save_load_round_trip_is_identical(tmp_path, program, name):
         assert a.dtype == b.dtype == np.int32
         np.testing.assert_array_equal(a, b)
     x = (np.random.default_rng(1).random((40, 4)) < 0.4).astype(np.int8)
-    from spikec.compiler.api import run
+    from spikec.api import run
 
     np.testing.assert_array_equal(run(loaded, x)["out"], run(program, x)["out"])
 

@@ -18,10 +18,11 @@ from click.testing import CliRunner
 import spikec
 from spikec.backends import toolenvs
 from spikec.backends.pynn.emit import DATA_NAME, SCRIPT_NAME, network_arrays, write_pynn_script
-from spikec.backends.pynn.runner import agreement, reference_rasters, run_pynn
+from spikec.backends.pynn.runner import run_pynn
+from spikec.verification.pynn_agreement import agreement, reference_rasters
 from spikec.backends.reference.spinnaker_executor import network_of
 from spikec.cli.compile_cmd import compile_command
-from spikec.compiler.random_graphs import GraphSpec, random_graph, random_input
+from spikec.verification.random_graphs import GraphSpec, random_graph, random_input
 from spikec.ir.errors import CompileError
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Input, Linear, Output

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import spikec
-import spikec.compiler.random_graphs  # noqa: F401  (the reproducer names this module path)
-from spikec.compiler.random_graphs import GraphSpec, random_graph, random_input, reproducer
+import spikec.verification.random_graphs  # noqa: F401  (the reproducer names this module path)
+from spikec.verification.random_graphs import GraphSpec, random_graph, random_input, reproducer
 from spikec.ir import Graph, SpikecError
 from spikec.ir.nodes import IF, LIF, CubaLIF, Delay, DelayLinear, Input, Output
 
@@ -101,7 +101,7 @@ def test_the_reproducer_is_one_line_that_rebuilds_the_graph():
     spec = GraphSpec.small()
     graph = random_graph(1234, spec)
     line = graph.metadata["spikec.random.reproducer"]
-    assert line == reproducer(1234, spec) == "spikec.compiler.random_graphs.random_graph(seed=1234, spec=GraphSpec.small())"
+    assert line == reproducer(1234, spec) == "spikec.verification.random_graphs.random_graph(seed=1234, spec=GraphSpec.small())"
     assert eval(line, {"spikec": spikec, "GraphSpec": GraphSpec}).same_as(graph)
 
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 import spikec
 from spikec.cli.report_cmd import report_command
-from spikec.compiler.report import build_report, layer_error, run_in_float_time, svg_raster
+from spikec.verification.report import build_report, layer_error, run_in_float_time, svg_raster
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import LIF, Input, Linear, Output
 
@@ -112,7 +112,7 @@ def test_build_report_without_table_still_renders(programs) -> None:
 
 def test_report_draws_the_fidelity_matrix_over_programs_of_one_model(tmp_path):
     import spikec
-    from spikec.compiler.report import build_report
+    from spikec.verification.report import build_report
 
     graph = spikec.load_nir(Path(spikec.__file__).parent / "examples" / "braille_subtract.nir")
     programs = [(t, spikec.compile(graph, t, fidelity_steps=0)) for t in ("loihi2", "spinnaker1")]

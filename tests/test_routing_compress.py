@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from spikec.compiler import routing_compress as rc
-from spikec.compiler.routing_table import NO_ROUTE, RoutingEntry, RoutingTable
+from spikec.compiler.spinnaker import routing_compress as rc
+from spikec.compiler.spinnaker.routing_table import NO_ROUTE, RoutingEntry, RoutingTable
 from spikec.ir.errors import CompileError
 
 FIXTURES = Path("/work/shared/fixtures/pacman-tables")

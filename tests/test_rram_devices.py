@@ -6,8 +6,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from spikec.compiler.rram_config import RramConfig
-from spikec.compiler.rram_devices import DeviceModel, Drift, ProgrammingNoise, pcm_like, reram_cmo, reram_wan2022
+from spikec.compiler.rram.config import RramConfig
+from spikec.compiler.rram.devices import DeviceModel, Drift, ProgrammingNoise, pcm_like, reram_cmo, reram_wan2022
 from spikec.compiler.target import load_target
 from spikec.ir.errors import ConfigError
 

@@ -9,7 +9,7 @@ import pytest
 
 import spikec
 from spikec.backends.rram import compile_rram, simulate_rram
-from spikec.compiler.rram_config import RramConfig
+from spikec.compiler.rram.config import RramConfig
 from spikec.compiler.target import load_target
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "rram_lsm.py"

@@ -9,10 +9,10 @@ import pytest
 import spikec
 from spikec.backends.rram.analog import ProgrammedTile, dac, read_tile
 from spikec.backends.rram.simulator import simulate_rram
-from spikec.compiler.crossbar_map import map_matrix
-from spikec.compiler.rram_config import CrossbarGeometry, Periphery, RramConfig
-from spikec.compiler.rram_devices import DeviceModel, Drift
-from spikec.compiler.rram_lower import lower_to_crossbars
+from spikec.compiler.rram.crossbar_map import map_matrix
+from spikec.compiler.rram.config import CrossbarGeometry, Periphery, RramConfig
+from spikec.compiler.rram.devices import DeviceModel, Drift
+from spikec.compiler.rram.lower import lower_to_crossbars
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import LIF, Affine, CubaLIF, Input, Linear, Output
 
@@ -117,7 +117,7 @@ def test_finite_adc_error_per_output_is_within_half_a_step_per_row_block(bits):
     layer = lower_to_crossbars(graph, config).crossbars.layers["fc1"]
     from spikec.backends.rram.devices import program_tiles
     from spikec.backends.rram.layers import dense_on_tiles
-    from spikec.compiler.crossbar_map import CrossbarMap
+    from spikec.compiler.rram.crossbar_map import CrossbarMap
     tiles = program_tiles(CrossbarMap(config.geometry, {"fc1": layer}, 1), config, seed=0, t_s=1.0)["fc1"]
     x = spikes(6, (40,), steps=200, batch=1, p=0.15)[:, 0]
     y = dense_on_tiles(layer, tiles, x, lambda p, v: read_tile(p, v, config, None))
@@ -231,7 +231,7 @@ def test_monte_carlo_tables_are_reproducible_and_compensation_helps_power_law_dr
 
 def test_compiled_rram_program_runs_on_reference_and_rram_and_survives_save(tmp_path):
     from spikec.backends.rram import run as run_rram
-    from spikec.compiler.api import compile, run
+    from spikec.api import compile, run
     from spikec.compiler.program import load_program
 
     graph = spikec.load_nir(f"{FIXTURES}/braille_noDelay_bias_zero.nir")
@@ -252,7 +252,7 @@ def test_monte_carlo_command_prints_the_drift_table(tmp_path):
     from click.testing import CliRunner
 
     from spikec.backends.rram.__main__ import main
-    from spikec.compiler.api import compile
+    from spikec.api import compile
 
     graph = spikec.load_nir(f"{FIXTURES}/braille_noDelay_bias_zero.nir")
     compile(graph, "rram-512", dt_s=DT).save(tmp_path / "prog")

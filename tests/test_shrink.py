@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import spikec
 from spikec.backends.reference import float_executor
-from spikec.compiler import randgraph_edits as edits
-from spikec.compiler.random_graphs import GraphSpec, random_graph, random_input
-from spikec.compiler.shrink import complexity, graph_size, shrink, shrink_input
+from spikec.verification import randgraph_edits as edits
+from spikec.verification.random_graphs import GraphSpec, random_graph, random_input
+from spikec.verification.shrink import complexity, graph_size, shrink, shrink_input
 from spikec.ir import Graph, SpikecError
 from spikec.ir.nodes import IF, LIF, CubaLIF, Delay, DelayLinear, Input, Linear, Output
 

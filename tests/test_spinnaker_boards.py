@@ -17,11 +17,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_spinnaker_machine import assert_machine_matches_reference, input_spikes, random_network  # noqa: E402
 
-from spikec.compiler.api import compile as spikec_compile
-from spikec.compiler.routing_table import N_LINKS, route_links
-from spikec.compiler.spinnaker_boards import BOARD_48, candidates, chips_of, machine_for_chips
-from spikec.compiler.spinnaker_compile import SpiNNakerProgram, compile_event_tables
-from spikec.compiler.spinnaker_place import SpiNNakerMachine
+from spikec.api import compile as spikec_compile
+from spikec.compiler.spinnaker.routing_table import N_LINKS, route_links
+from spikec.compiler.spinnaker.boards import BOARD_48, candidates, chips_of, machine_for_chips
+from spikec.compiler.spinnaker.compile import SpiNNakerProgram, compile_event_tables
+from spikec.compiler.spinnaker.place import SpiNNakerMachine
 from spikec.compiler.target import load_target, parse_target, with_chips
 from spikec.ir.errors import CompileError, ConfigError
 from spikec.ir.graph import Graph

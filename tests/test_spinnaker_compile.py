@@ -14,11 +14,11 @@ from test_spinnaker_machine import SMALL, input_spikes, random_network  # noqa: 
 
 from spikec.backends import spinnaker as spinnaker_backend
 from spikec.backends.reference.spinnaker_executor import run_network
-from spikec.compiler.quantise_spinnaker import quantise_spinnaker
-from spikec.compiler.routing_table import LINK_DELTAS, N_LINKS, NO_ROUTE, opposite_link
-from spikec.compiler.spinnaker_compile import compile_event_tables
-from spikec.compiler.spinnaker_partition import partition
-from spikec.compiler.spinnaker_place import SpiNNakerMachine
+from spikec.compiler.spinnaker.quantise import quantise_spinnaker
+from spikec.compiler.spinnaker.routing_table import LINK_DELTAS, N_LINKS, NO_ROUTE, opposite_link
+from spikec.compiler.spinnaker.compile import compile_event_tables
+from spikec.compiler.spinnaker.partition import partition
+from spikec.compiler.spinnaker.place import SpiNNakerMachine
 from spikec.ir.errors import CompileError
 
 GOLDEN = Path(__file__).parent / "golden" / "spinnaker_small_tables.txt"
@@ -171,7 +171,7 @@ def test_golden_small_routing_tables():
 
 
 def test_event_tables_survive_a_round_trip_through_files(tmp_path):
-    from spikec.compiler.spinnaker_io import describe, load_spinnaker, save_spinnaker
+    from spikec.compiler.spinnaker.io import describe, load_spinnaker, save_spinnaker
 
     program = compile_event_tables(random_network(2, (20, 40, 10), recurrent=True), machine=SMALL)
     save_spinnaker(program, tmp_path / "a")

@@ -7,8 +7,8 @@ from hypothesis import given, strategies as st
 
 from spikec.backends.reference.float_executor import simulate
 from spikec.backends.reference.spinnaker_executor import run_network
-from spikec.compiler.quantise_spinnaker import quantise_spinnaker
-from spikec.compiler.spinnaker_format import mul_s1615, mul_u032
+from spikec.compiler.spinnaker.quantise import quantise_spinnaker
+from spikec.compiler.spinnaker.format import mul_s1615, mul_u032
 from spikec.ir.errors import InputError
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import IF, LIF, CubaLIF, Input, Linear, Output

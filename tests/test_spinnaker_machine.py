@@ -18,10 +18,10 @@ from spikec.backends import spinnaker as spinnaker_backend
 from spikec.backends.reference import run as reference_run
 from spikec.backends.reference.float_executor import simulate
 from spikec.backends.reference.spinnaker_executor import run_network
-from spikec.compiler.routing_table import RoutingEntry, RoutingTable
-from spikec.compiler.spinnaker_compile import SpiNNakerProgram, compile_event_tables
-from spikec.compiler.spinnaker_place import SpiNNakerMachine
-from spikec.compiler.spinnaker_rows import CoreSynapses
+from spikec.compiler.spinnaker.routing_table import RoutingEntry, RoutingTable
+from spikec.compiler.spinnaker.compile import SpiNNakerProgram, compile_event_tables
+from spikec.compiler.spinnaker.place import SpiNNakerMachine
+from spikec.compiler.spinnaker.rows import CoreSynapses
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import IF, LIF, CubaLIF, Delay, Input, Linear, Output
 
@@ -210,7 +210,7 @@ def test_machine_matches_reference_on_a_torus():
 
 
 def test_spikec_compile_for_the_spinnaker1_target_runs_on_both_backends():
-    from spikec.compiler.api import compile as spikec_compile, run as spikec_run
+    from spikec.api import compile as spikec_compile, run as spikec_run
 
     program = spikec_compile(random_network(14, (16, 32, 8)), "spinnaker1")
     x = input_spikes(14, 30, 16)
@@ -218,7 +218,7 @@ def test_spikec_compile_for_the_spinnaker1_target_runs_on_both_backends():
 
 
 def test_a_saved_spinnaker_program_loads_and_runs_identically(tmp_path):
-    from spikec.compiler.api import compile as spikec_compile, run as spikec_run
+    from spikec.api import compile as spikec_compile, run as spikec_run
     from spikec.compiler.program import load_program
 
     program = spikec_compile(random_network(15, (16, 40, 8), recurrent=True), "spinnaker1")

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_spinnaker_machine import assert_machine_matches_reference  # noqa: E402
 
 import spikec
-from spikec.compiler.spinnaker_compile import SpiNNakerProgram
+from spikec.compiler.spinnaker.compile import SpiNNakerProgram
 from spikec.ir.errors import CompileError
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import LI, LIF, Affine, Conv2d, Delay, Flatten, Input, Linear, Output, Scale, SumPool2d

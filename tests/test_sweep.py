@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import spikec
-from spikec.compiler import verify as verify_mod
-from spikec.compiler.randgraph_spec import GraphSpec
-from spikec.compiler.sweep import format_sweep, sweep
+from spikec.verification import verify as verify_mod
+from spikec.verification.randgraph_spec import GraphSpec
+from spikec.verification.sweep import format_sweep, sweep
 
 EXAMPLE = Path(spikec.__file__).parent / "examples" / "braille_subtract.nir"
 

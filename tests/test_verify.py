@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import spikec
 from spikec.cli.main import cli
-from spikec.compiler import verify as verify_mod
+from spikec.verification import verify as verify_mod
 
 EXAMPLE = Path(spikec.__file__).parent / "examples" / "braille_subtract.nir"
 
@@ -35,7 +35,7 @@ def test_spinnaker_target_agrees_on_the_example():
 def test_a_planted_fault_is_found_and_bisected_to_its_layer(monkeypatch):
     """Flip one hidden-layer spike in the 'native' run: verify must report the output mismatch
     and trace it back to the hidden layer at the step of the fault."""
-    from spikec.compiler.api import run as api_run
+    from spikec.api import run as api_run
 
     def faulty_run(program, x, record=(), **_):
         out = api_run(program, x, backend="reference", record=record)
@@ -62,7 +62,7 @@ def test_cli_exit_codes_json_and_junit(tmp_path, monkeypatch):
     assert 'failures="0"' in (tmp_path / "v.xml").read_text()
     bad = runner.invoke(cli, ["verify", str(tmp_path / "missing.nir")])
     assert bad.exit_code == 2
-    from spikec.compiler.api import run as api_run
+    from spikec.api import run as api_run
 
     def off_by_one(program, x, record=(), **_):
         out = api_run(program, x, backend="reference", record=record)
@@ -120,7 +120,7 @@ def test_a_target_that_cannot_compile_is_an_error_with_exit_2_not_a_mismatch(tmp
 
 
 def test_a_mismatch_outranks_a_compile_error(tmp_path, monkeypatch):
-    from spikec.compiler.api import run as api_run
+    from spikec.api import run as api_run
 
     def flipped(program, x, record=(), **_):
         out = api_run(program, x, backend="reference", record=record)

@@ -1,6 +1,6 @@
 """A compiled Loihi program as a Lava network description (JSON + arrays).
 
-The compiled program's graph (``compiler/loihi_nodes.py``) already speaks
+The compiled program's graph (``compiler/loihi/nodes.py``) already speaks
 Lava: ``LoihiInput -> Dense -> LoihiNeurons -> ... -> LoihiOutput`` with Lava's
 own parameter names and units. This module only translates it into the
 runner's description (format ``spikec-lava/1``, see ``runner.py``): it reads
@@ -25,8 +25,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ...compiler.loihi_nodes import gather_parts, layer_shape, merge_part_traces
-from ...compiler.loihi_readout import readout_values, readouts, source_recordings
+from ...compiler.loihi.nodes import gather_parts, layer_shape, merge_part_traces
+from ...compiler.loihi.readout import readout_values, readouts, source_recordings
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from ...ir.inputs import time_first_inputs

@@ -39,8 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from ...compiler.quantise_spinnaker import SpiNNakerNetwork
-from ...compiler.spinnaker_format import EXCITATORY, ONE_S1615
+from ...compiler.spinnaker.network import network_of  # noqa: F401  (re-exported for runner)
+from ...compiler.spinnaker.quantise import SpiNNakerNetwork
+from ...compiler.spinnaker.format import EXCITATORY, ONE_S1615
 from ...ir.errors import CompileError, InputError
 
 SCRIPT_NAME = "run_pynn.py"
@@ -51,12 +52,6 @@ NO_DECAY_TAU_MS = 1e30
 NEVER_MV = 1e30
 DEFAULT_STEPS = 100
 DEFAULT_RATE = 0.2
-
-
-def network_of(program: Any) -> SpiNNakerNetwork:
-    from ..reference.spinnaker_executor import network_of as _network_of
-
-    return _network_of(program)
 
 
 def _check_expressible(pop) -> None:

@@ -30,12 +30,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+# FOLDED_BIAS_KEY / RECURRENT_BIAS_KEY: node metadata written by ``frontends.snntorch.fold_recurrent_biases``,
+# the recurrent bias moved onto the feed-forward synapse (float64 adds it there; snnTorch adds it inside
+# ``recurrent(spk)``, as float32 mode does)
+from ...ir.nir_io import FOLDED_BIAS_KEY, RECURRENT_BIAS_KEY
 from ...ir.nodes import LIF, CubaLIF, IF, Node
 
 F32 = np.float32
-#: node metadata written by ``frontends.snntorch.fold_recurrent_biases``: the recurrent bias moved onto the
-#: feed-forward synapse (float64 adds it there; snnTorch adds it inside ``recurrent(spk)``, as float32 mode does)
-FOLDED_BIAS_KEY, RECURRENT_BIAS_KEY = "spikec.folded_bias", "spikec.recurrent_bias"
 
 
 def f32(value: Any) -> np.ndarray:

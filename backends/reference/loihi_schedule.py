@@ -29,12 +29,13 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from ...compiler.loihi_nodes import Dense, LoihiNeurons, LoihiOutput, gather_parts, merge_part_traces
-from ...compiler.loihi_readout import readout_values, readouts, source_recordings
+from ...compiler.loihi.nodes import Dense, LoihiNeurons, LoihiOutput, gather_parts, merge_part_traces
+from ...compiler.loihi.readout import readout_values, readouts, source_recordings
 from ...compiler.target import LoihiNumeric
 from ...ir.errors import SpikecError
 from ...ir.graph import Graph
 from .event_sums import PackedColumns, compiled_kernels
+from .loihi_neuron import neuron_step, wrap_int32
 
 #: packed synapses of each Dense node seen (nodes are frozen; entries go with the node)
 _PACKED: "weakref.WeakKeyDictionary[Dense, list[tuple[int, PackedColumns]]]" = weakref.WeakKeyDictionary()
@@ -102,7 +103,6 @@ class Population:
 
 def _advance(pop: Population, fmt: LoihiNumeric, a_in: np.ndarray, t0: int, kernels: Any) -> np.ndarray:
     """Run ``pop`` over ``a_in`` [t, B, n] (global steps t0..); returns its spikes [t, B, n] (bool)."""
-    from .loihi_executor import neuron_step, wrap_int32
 
     steps = a_in.shape[0]
     s_out = pop.record["s"][t0:t0 + steps] if "s" in pop.record else np.zeros(a_in.shape, bool)

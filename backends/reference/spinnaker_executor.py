@@ -13,43 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from ...compiler.quantise_spinnaker import SpiNNakerNetwork
-from ...compiler.spinnaker_readout import apply_readout
-from ...compiler.spinnaker_format import (
+from ...compiler.spinnaker.quantise import SpiNNakerNetwork
+from ...compiler.spinnaker.readout import apply_readout
+from ...compiler.spinnaker.format import (
     EXCITATORY, INHIBITORY, RING_BUFFER_MAX, neuron_tick, new_state, synaptic_input,
 )
-from ...ir.errors import InputError
-
-
-def spike_inputs(net: SpiNNakerNetwork, inputs: Any) -> tuple[dict[str, np.ndarray], bool, int, int]:
-    """Inputs as ``{source: int64 [T, B, n]}`` of 0/1, whether batched, T and B.
-
-    SpiNNaker's inputs are spike sources: anything but 0 and 1 is refused.
-    """
-    sources = [p for p in net.populations if p.is_source]
-    if not isinstance(inputs, dict):
-        if len(sources) != 1:
-            raise InputError(f"network has {len(sources)} inputs {[p.name for p in sources]}: pass a dict")
-        inputs = {sources[0].name: inputs}
-    names = {p.name for p in sources}
-    if set(inputs) != names:
-        raise InputError(f"inputs {sorted(inputs)} do not match the Input nodes {sorted(names)}")
-    out, batched, steps, batch = {}, set(), set(), set()
-    for p in sources:
-        x = np.asarray(inputs[p.name])
-        is_batched = x.ndim == len(p.shape) + 2
-        if x.ndim not in (len(p.shape) + 1, len(p.shape) + 2) or x.shape[x.ndim - len(p.shape):] != p.shape:
-            raise InputError(f"input of shape {x.shape} does not fit [T, (B,) *{p.shape}]", node=p.name)
-        x = x if is_batched else x[:, None]
-        if not np.isin(x, (0, 1)).all():
-            raise InputError("SpiNNaker inputs are spikes: values must be 0 or 1", node=p.name)
-        out[p.name] = x.reshape(x.shape[0], x.shape[1], -1).astype(np.int64)
-        batched.add(is_batched)
-        steps.add(x.shape[0])
-        batch.add(x.shape[1])
-    if len(batched) != 1 or len(steps) != 1 or len(batch) != 1:
-        raise InputError("all inputs must share T and B (and all be batched or not)")
-    return out, batched.pop(), steps.pop(), batch.pop()
+from ...compiler.spinnaker.network import network_of, spike_inputs  # noqa: F401  (re-exported)
 
 
 def decode_recordings(net: SpiNNakerNetwork, raw: dict[str, np.ndarray], batched: bool,
@@ -74,6 +43,12 @@ def decode_recordings(net: SpiNNakerNetwork, raw: dict[str, np.ndarray], batched
             if kind == "v":
                 pop = net.population(pop_name)
                 result[key] = (data / pop.params.scale).reshape(data.shape[0], data.shape[1], *pop.shape)
+    if "s" in record:  # every population's spikes, as "<population>.s" (the Loihi executor's key)
+        for key, data in raw.items():
+            pop_name, kind = key.rsplit(".", 1)
+            if kind == "spikes":
+                pop = net.population(pop_name)
+                result[f"{pop_name}.s"] = data.astype(np.float64).reshape(data.shape[0], data.shape[1], *pop.shape)
     if not batched:
         result = {k: v[:, 0] for k, v in result.items()}
     return result
@@ -84,6 +59,8 @@ def recorded_keys(net: SpiNNakerNetwork, record: tuple[str, ...]) -> list[str]:
     keys |= {f"{pop}.{kind}" for r in net.readouts.values() for pop, kind in r.sources}
     if "v" in record:
         keys |= {f"{p.name}.v" for p in net.populations if not p.is_source}
+    if "s" in record:
+        keys |= {f"{p.name}.spikes" for p in net.populations if not p.is_source}
     return sorted(keys)
 
 
@@ -151,23 +128,6 @@ def run_network(net: SpiNNakerNetwork, inputs: Any, record: tuple[str, ...] = ()
                 raw[key].append(current[pop_name] if kind == "spikes" else states[pop_name]["v"].copy())
     stacked = {k: np.stack(v) if v else np.zeros((0, batch, net.population(k.rsplit(".", 1)[0]).size)) for k, v in raw.items()}
     return decode_recordings(net, stacked, batched, record)
-
-
-def network_of(program: Any) -> SpiNNakerNetwork:
-    """The quantised network of a SpiNNaker program (interim ``SpiNNakerProgram`` or a Program's artefacts)."""
-    if isinstance(program, SpiNNakerNetwork):
-        return program
-    net = getattr(program, "network", None)
-    if isinstance(net, SpiNNakerNetwork):
-        return net
-    art = getattr(program, "artefacts", None)
-    if hasattr(art, "values"):
-        for value in art.values():
-            if isinstance(value, SpiNNakerNetwork):
-                return value
-            if isinstance(getattr(value, "network", None), SpiNNakerNetwork):
-                return value.network
-    raise InputError("this program carries no SpiNNaker network: compile it for a spinnaker target")
 
 
 def run_program(program: Any, inputs: Any, record: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

@@ -3,8 +3,8 @@
 ``run(program, inputs, record=(), *, seed=0, t_s=1.0)`` has the reference
 executor's contract (time-first arrays keyed by Output node, ``[T, *shape]``
 or ``[T, B, *shape]``; ``record=("v", "i")`` adds ``"<node>.<var>"`` traces).
-``program`` is an ``RramMapping`` (``compiler/rram_lower.py``) or a compiled
-Program of family ``rram`` (``compiler/rram_compile.py``: its
+``program`` is an ``RramMapping`` (``compiler/rram/lower.py``) or a compiled
+Program of family ``rram`` (``compiler/rram/compile.py``: its
 ``artefacts["crossbars"]`` and its target's figures); the simulator reads
 only tiles, levels, scales and figures, never the original weights.
 ``docs/rram.md`` explains the model; ``docs/semantics.md`` section 5 the arithmetic.
@@ -15,14 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ...compiler.crossbar_map import CrossbarMap
-from ...compiler.rram_config import RramConfig
-from ...compiler.rram_lower import RramMapping, lower_to_crossbars
+from ...compiler.rram.config import RramConfig
+from ...compiler.rram.lower import RramMapping, lower_to_crossbars
 from ...compiler.target import load_target
-from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from .monte_carlo import drift_table, format_table, monte_carlo, parse_duration_s
-from .simulator import simulate_rram
+from .simulator import mapping_of, simulate_rram
 
 name = "rram"
 
@@ -33,21 +31,6 @@ def compile_rram(graph: Graph, target: Any = "rram-512") -> RramMapping:
     """Lower ``graph`` for an RRAM target (a name in ``hw_configs/``, a path, a ``Target`` or an ``RramConfig``)."""
     config = target if isinstance(target, RramConfig) else RramConfig.from_target(load_target(target))
     return lower_to_crossbars(graph, config)
-
-
-def mapping_of(program: Any) -> RramMapping:
-    """The RramMapping a program carries: tiles from its artefact, figures from its target."""
-    if isinstance(program, RramMapping):
-        return program
-    artefacts = getattr(program, "artefacts", None) or {}
-    crossbars = artefacts.get("crossbars") if hasattr(artefacts, "get") else None
-    if getattr(program, "family", None) != "rram" or not isinstance(crossbars, CrossbarMap):
-        raise CompileError(
-            f"the RRAM backend runs programs compiled for an RRAM target; got {type(program).__name__} "
-            f"of family {getattr(program, 'family', None)!r} without artefacts['crossbars']"
-        )
-    config = RramConfig.from_target(program.target)
-    return RramMapping(graph=program.graph, crossbars=crossbars, config=config, report=None)
 
 
 def run(

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...compiler.crossbar_map import CrossbarTile
-from ...compiler.rram_config import RramConfig
+from ...compiler.rram.crossbar_map import CrossbarTile
+from ...compiler.rram.config import RramConfig
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,7 @@
 """Device models and how the simulator turns tiles into conductances at a read time.
 
 The models themselves (programming noise, drift, stuck cells, read noise,
-presets after aihwkit) live in ``compiler/rram_devices.py`` because the
+presets after aihwkit) live in ``compiler/rram/devices.py`` because the
 hardware config that names them is loaded by the compiler; this module adds
 what only the simulator does with them: programming every tile of a compiled
 program, seeded, and the global drift compensation factor.
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...compiler.crossbar_map import CrossbarMap
-from ...compiler.rram_config import RramConfig
-from ...compiler.rram_devices import (  # noqa: F401  (re-exported)
+from ...compiler.rram.crossbar_map import CrossbarMap
+from ...compiler.rram.config import RramConfig
+from ...compiler.rram.devices import (  # noqa: F401  (re-exported)
     DEVICE_PRESETS, DeviceModel, Drift, ProgrammingNoise, pcm_like, reram_cmo, reram_wan2022,
 )
 from .analog import ProgrammedTile

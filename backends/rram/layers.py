@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ...compiler.crossbar_map import LayerMapping
+from ...compiler.rram.crossbar_map import LayerMapping
 from .analog import ProgrammedTile
 
 TileReader = Callable[[ProgrammedTile, np.ndarray], np.ndarray]

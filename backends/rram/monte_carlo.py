@@ -17,9 +17,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ...compiler.rram_lower import RramMapping
+from ...compiler.rram.lower import RramMapping
 from ...ir.errors import InputError
-from .simulator import simulate_rram
+from .simulator import mapping_of, simulate_rram
 
 READ_TIMES_S: dict[str, float] = {"1 s": 1.0, "1 h": 3600.0, "1 day": 86400.0, "1 year": 365.0 * 86400.0}
 _UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "day": 86400.0, "y": 365.0 * 86400.0, "year": 365.0 * 86400.0}
@@ -95,7 +95,7 @@ def drift_table(
 ) -> dict[str, TrialStats]:
     """``monte_carlo`` at each read time (default 1 s, 1 h, 1 day, 1 year), same trial seeds.
 
-    ``executor`` (``spikec.compiler.execution``; default serial) runs the
+    ``executor`` (``spikec.verification.execution``; default serial) runs the
     read times x trials as one set of work items; the table does not depend on it.
     """
     return _run_trials(mapping, inputs, read_times_s or READ_TIMES_S, **kwargs)
@@ -105,20 +105,20 @@ def _run_trials(mapping: RramMapping, inputs: Any, read_times_s: dict[str, float
                 dt_s: float | None = None, trials: int = 10, seed: int = 0, labels: Sequence[int] | None = None,
                 compensate_drift: bool = False, ideal: np.ndarray | None = None, executor: Any = None) -> dict[str, TrialStats]:
     """One work item per (read time, trial); rows reassembled in item order."""
-    from ...compiler.execution import SerialExecutor
     from ...compiler.program import graph_to_bytes
 
     output = output or mapping.graph.outputs[0]
     if ideal is None:
         ideal = simulate_rram(mapping, inputs, dt_s=dt_s, config=mapping.config.ideal())[output]
     label_array = None if labels is None else np.asarray(labels)
-    executor = executor or SerialExecutor()
-    chip: Any = mapping if isinstance(executor, SerialExecutor) else (
+    in_process = executor is None or getattr(executor, "in_process", False)
+    chip: Any = mapping if in_process else (
         graph_to_bytes(mapping.graph), mapping.crossbars.to_bytes(), mapping.config)
     shared = (chip, inputs, output, dt_s, ideal, label_array, compensate_drift)
     seeds = trial_seeds(seed, trials)
     items = [(t, s) for t in read_times_s.values() for s in seeds]
-    results = iter(executor.run(run_trial, items, shared))
+    # no executor: one trial after another here (the execution layer sits above the backends)
+    results = iter([run_trial(shared, item) for item in items] if executor is None else executor.run(run_trial, items, shared))
     ideal_acc = float(np.mean(predicted_class(_batched(ideal)) == label_array)) if labels is not None else None
     rows = {}
     for name, t in read_times_s.items():
@@ -145,7 +145,7 @@ def _cached_mapping(graph_bytes: bytes, crossbar_bytes: bytes, config: Any) -> R
     """An RramMapping rebuilt from bytes, once per worker process."""
     import hashlib
 
-    from ...compiler.crossbar_map import CrossbarMap
+    from ...compiler.rram.crossbar_map import CrossbarMap
     from ...compiler.program import graph_from_bytes
 
     key = hashlib.sha256(graph_bytes + crossbar_bytes + repr(config).encode()).hexdigest()
@@ -187,9 +187,8 @@ def monte_carlo_report(
     With ``read_time`` one row at that time (followed by the rows at 1 s, 1 h,
     1 day and 1 year if ``with_drift_table``); otherwise the drift table at
     those four times. ``program`` is a Program or an RramMapping; ``executor``
-    (``spikec.compiler.execution``) runs the trials, default serially.
+    (``spikec.verification.execution``) runs the trials, default serially.
     """
-    from . import mapping_of  # the package's entry point resolves Programs
 
     mapping = mapping_of(program)
     dt_s = getattr(program, "dt_s", None)

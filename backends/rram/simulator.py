@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ...compiler.rram_config import RramConfig
-from ...compiler.rram_lower import RramMapping
-from ...ir.errors import SpikecError
+from ...compiler.rram.config import RramConfig
+from ...compiler.rram.crossbars import CrossbarMap
+from ...compiler.rram.lower import RramMapping
+from ...ir.errors import CompileError, SpikecError
 from ...ir.shapes import infer_shapes
 from .analog import ProgrammedTile, read_tile
 from .devices import program_tiles
@@ -86,3 +87,18 @@ def simulate_rram(
         previous = current
     result = {k: np.stack(v) if v else np.zeros((0, batch)) for k, v in rec.items()}
     return result if batched else {k: v[:, 0] for k, v in result.items()}
+
+
+def mapping_of(program: Any) -> RramMapping:
+    """The RramMapping a program carries: tiles from its artefact, figures from its target."""
+    if isinstance(program, RramMapping):
+        return program
+    artefacts = getattr(program, "artefacts", None) or {}
+    crossbars = artefacts.get("crossbars") if hasattr(artefacts, "get") else None
+    if getattr(program, "family", None) != "rram" or not isinstance(crossbars, CrossbarMap):
+        raise CompileError(
+            f"the RRAM backend runs programs compiled for an RRAM target; got {type(program).__name__} "
+            f"of family {getattr(program, 'family', None)!r} without artefacts['crossbars']"
+        )
+    config = RramConfig.from_target(program.target)
+    return RramMapping(graph=program.graph, crossbars=crossbars, config=config, report=None)

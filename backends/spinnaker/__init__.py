@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ...compiler.spinnaker_compile import SpiNNakerArtefacts
-from ...compiler.spinnaker_readout import apply_readout
+from ...compiler.spinnaker.compile import SpiNNakerArtefacts
+from ...compiler.spinnaker.readout import apply_readout
 from ...ir.errors import InputError
 from ...ir.inputs import time_first_inputs
 from .machine import EventMachine, MachineError, MachineStats

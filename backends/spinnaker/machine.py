@@ -13,7 +13,7 @@ It loads a compiled ``SpiNNakerArtefacts`` and nothing else. Each tick:
 3. a core receiving a packet finds its block in the master population table,
    reads the row ``key & ~mask``, and adds each synaptic word's weight into
    the ring buffer at ``(tick + delay)`` for its synapse type and neuron;
-   a delay-extension core (``compiler/spinnaker_delays.py``) instead finds the
+   a delay-extension core (``compiler/spinnaker/delays.py``) instead finds the
    source neuron i from its source keys and schedules each of its atoms
    ``(s - 1) n + i`` to be sent at ``tick + s * stage_ticks``.
 
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...compiler.routing_table import N_LINKS, NO_ROUTE, RoutingTable
-from ...compiler.spinnaker_compile import CoreData, SpiNNakerArtefacts
-from ...compiler.spinnaker_format import RING_BUFFER_MAX, neuron_tick, new_state, synaptic_input
-from ...compiler.spinnaker_partition import ROW_HEADER_WORDS
+from ...compiler.spinnaker.routing_table import N_LINKS, NO_ROUTE, RoutingTable
+from ...compiler.spinnaker.compile import CoreData, SpiNNakerArtefacts
+from ...compiler.spinnaker.format import RING_BUFFER_MAX, neuron_tick, new_state, synaptic_input
+from ...compiler.spinnaker.partition import ROW_HEADER_WORDS
 from ...ir.errors import SpikecError
 
 

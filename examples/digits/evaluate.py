@@ -9,7 +9,7 @@ target's numeric format and on the native backends that are available (Lava, in
 its own Python 3.10 environment; the SpiNNaker event machine; the RRAM simulator,
 plus seeded Monte Carlo trials of freshly programmed chips read 1 s and 1 year
 after programming, the latter also with global drift compensation), and reports per inference: accuracy, spikes, synaptic
-operations (NeuroBench's definitions, ``spikec.compiler.metrics``, counted on
+operations (NeuroBench's definitions, ``spikec.verification.metrics``, counted on
 the synapses as compiled), activation sparsity, cores or arrays, and an energy
 ESTIMATE from ``energy.toml``. It writes ``results.json`` and ``report.html`` (``spikec report``'s page) into ``--out``, and with
 ``--save-programs DIR`` every compiled program (``spikec report DIR/*`` redraws the page).
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 import spikec
-from spikec.compiler.metrics import activation_sparsity, neuron_count, spiking_layers, static_metrics, synaptic_operations, connections
-from spikec.compiler.report import write_report
+from spikec.verification.metrics import activation_sparsity, neuron_count, spiking_layers, static_metrics, synaptic_operations, connections
+from spikec.verification.report import write_report
 from spikec.compiler.target import list_targets
 from spikec.ir.errors import SpikecError
 

@@ -2,7 +2,7 @@
 
 ``run_on(program, spikes, backend)`` returns every output in float-model
 time and units, whatever the target (Loihi's per-Dense latency removed, its
-read-out ``v`` rescaled: ``spikec.compiler.report.run_in_float_time``).
+read-out ``v`` rescaled: ``spikec.verification.report.run_in_float_time``).
 
 ``fan_out(program)`` is each source population's number of nonzero synapses
 per neuron *as compiled* (Loihi's 8-bit Dense matrices, SpiNNaker's synaptic
@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 
 import spikec
-from spikec.compiler.metrics import connections, footprint_bytes, neuron_count, static_metrics
-from spikec.compiler.report import run_in_float_time
+from spikec.verification.metrics import connections, footprint_bytes, neuron_count, static_metrics
+from spikec.verification.report import run_in_float_time
 
 def run_on(program: Any, spikes: np.ndarray, backend: str = "reference", *, seed: int = 0, t_s: float = 1.0,
            compensate_drift: bool = False, stats: dict | None = None) -> dict[str, np.ndarray]:
-    """Outputs ``{name: [T, B, ...]}`` aligned with the float model (``spikec.compiler.report.run_in_float_time``).
+    """Outputs ``{name: [T, B, ...]}`` aligned with the float model (``spikec.verification.report.run_in_float_time``).
 
     ``stats``, when given, receives the SpiNNaker machine's counters (packets, hops, synaptic events).
     """

@@ -283,7 +283,7 @@ def check_target(entry: Entry, target: str) -> None:
 def assert_equal_backend(family: str, got: np.ndarray, want: np.ndarray) -> None:
     binary = np.isin(want, (0.0, 1.0)).all()
     if family == "rram" and not binary:
-        # read-out voltages: tile partial sums are added in another order (docs/rram.md, compiler/verify.py)
+        # read-out voltages: tile partial sums are added in another order (docs/rram.md, verification/verify.py)
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * max(1.0, float(np.abs(want).max())))
     else:
         np.testing.assert_array_equal(got, want)
