@@ -27,6 +27,7 @@ import numpy as np
 from ..ir.errors import CompileError
 from ..ir.graph import Graph
 from ..ir.nodes import Delay, DelayLinear
+from .target import shown_path
 
 ROUNDING = "round half to even (numpy.rint of delay / dt)"
 #: Loihi: relay populations allowed per synapse chain (each adds a population per source)
@@ -69,7 +70,7 @@ def delay_limits(target: Any) -> DelayLimits:
     may be chained behind it. ``source`` names the figure that bounds the chain.
     """
     family = target.family
-    where = f" in {target.source_path}" if getattr(target, "source_path", "") else ""
+    where = f" in {shown_path(target.source_path)}" if getattr(target, "source_path", "") else ""
     stages = target.limits.max_delay_stages
     if family == "loihi":
         row_max = target.limits.max_delay_steps

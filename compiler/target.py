@@ -279,6 +279,13 @@ class _TargetHead:
     default_dt_s: float | None = field(default=None, metadata=_range(0, None))
 
 
+def shown_path(source_path: str) -> str:
+    """A config file as messages and reports name it: ``hw_configs/<file>`` for a built-in target
+    (so the same compile gives the same bytes in any checkout), the path as given otherwise."""
+    path = Path(source_path)
+    return f"hw_configs/{path.name}" if path.parent.resolve() == CONFIG_DIR else source_path
+
+
 def load_target(name_or_path: str | Path | Target) -> Target:
     """A target by name (``hw_configs/<name>.toml``) or by path to a TOML file."""
     if isinstance(name_or_path, Target):
