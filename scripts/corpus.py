@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "models"))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))  # framework_runs.py
 
 import corpus  # noqa: E402
 from corpus_core import (  # noqa: E402

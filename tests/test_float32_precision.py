@@ -16,10 +16,20 @@ snn = pytest.importorskip("snntorch")
 nt = pytest.importorskip("norse.torch")
 
 import spikec  # noqa: E402
+from framework_runs import step_norse, step_snntorch  # noqa: E402
 from spikec.frontends import from_norse, from_snntorch  # noqa: E402
 from spikec.ir.errors import SpikecError  # noqa: E402
 
 N, T = 200, 100
+
+
+def run_snntorch(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
+    """The snnTorch run, kept in float32 as the framework computes it."""
+    return step_snntorch(net, x, dtype=np.float32)
+
+
+def run_norse(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
+    return step_norse(net, x, dtype=np.float32)
 
 
 def linear(n_in: int, n_out: int, gain: float) -> torch.nn.Linear:
@@ -51,29 +61,6 @@ def norse_net(kind: str) -> torch.nn.Module:
     else:
         cell, gain = nt.LIFCell, 1.0
     return nt.SequentialState(linear(N, N, gain), cell(), linear(N, N, gain), cell())
-
-
-def run_snntorch(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    for m in net.modules():
-        if isinstance(m, snn.SpikingNeuron):
-            for state in ("mem", "syn", "spk"):
-                if hasattr(m, state):
-                    setattr(m, state, torch.zeros(0))
-    out = []
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            y = net(torch.as_tensor(x[t]))
-            out.append((y[0] if isinstance(y, tuple) else y).numpy())
-    return np.stack(out)
-
-
-def run_norse(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    state, out = None, []
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            y, state = net(torch.as_tensor(x[t]), state)
-            out.append(y.numpy())
-    return np.stack(out)
 
 
 def spikes(batch: int) -> np.ndarray:

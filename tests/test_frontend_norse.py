@@ -20,21 +20,13 @@ with warnings.catch_warnings():
     nt = pytest.importorskip("norse.torch")
 
 import spikec  # noqa: E402
+from framework_runs import step_norse as run_norse  # noqa: E402
 from spikec.frontends import from_norse  # noqa: E402
 from spikec.ir.errors import GraphError  # noqa: E402
 from spikec.ir.lint import lint  # noqa: E402
 from spikec.ir.nodes import LI, LIF, CubaLIF  # noqa: E402
 
 T, B = 150, 4
-
-
-def run_norse(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    state, out = None, []
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            y, state = net(torch.as_tensor(x[t]), state)
-            out.append(y.numpy())
-    return np.stack(out).astype(np.float64)
 
 
 def random_spikes(shape: tuple[int, ...], p: float = 0.3, seed: int = 0) -> np.ndarray:

@@ -18,26 +18,12 @@ torch = pytest.importorskip("torch")
 snn = pytest.importorskip("snntorch")
 
 import spikec  # noqa: E402
+from framework_runs import step_snntorch as run_snntorch  # noqa: E402
 from spikec.frontends import from_snntorch  # noqa: E402
 from spikec.ir.errors import GraphError  # noqa: E402
 from spikec.ir.nodes import LIF, CubaLIF, IF  # noqa: E402
 
 T, B = 120, 4
-
-
-def run_snntorch(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    """Step an ``init_hidden=True`` network one frame at a time from zero state."""
-    for m in net.modules():
-        if isinstance(m, snn.SpikingNeuron):
-            for state in ("mem", "syn", "spk"):
-                if hasattr(m, state):
-                    setattr(m, state, torch.zeros(0))
-    out = []
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            y = net(torch.as_tensor(x[t], dtype=torch.float32))
-            out.append((y[0] if isinstance(y, tuple) else y).numpy())
-    return np.stack(out).astype(np.float64)
 
 
 def random_spikes(shape: tuple[int, ...], p: float = 0.3, seed: int = 0) -> np.ndarray:

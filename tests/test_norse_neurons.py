@@ -20,20 +20,12 @@ with warnings.catch_warnings():
     nt = pytest.importorskip("norse.torch")
 
 import spikec  # noqa: E402
+from framework_runs import step_norse as run_cells  # noqa: E402
 import spikec.backends.rram  # noqa: E402
 from spikec.ir.errors import GraphError  # noqa: E402
 from spikec.ir.nodes import IF, CubaLIF, Linear  # noqa: E402
 
 T, B, N_IN, N_HID, N_OUT = 100, 3, 8, 16, 5
-
-
-def run_cells(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    state, out = None, []
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            y, state = net(torch.as_tensor(x[t]), state)
-            out.append(y.numpy())
-    return np.stack(out).astype(np.float64)
 
 
 def run_sequence(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:

@@ -21,28 +21,13 @@ torch = pytest.importorskip("torch")
 snn = pytest.importorskip("snntorch")
 
 import spikec  # noqa: E402
+from framework_runs import step_snntorch as run_snntorch  # noqa: E402
 import spikec.backends.rram  # noqa: E402
 from spikec.ir.errors import CompileError, GraphError  # noqa: E402
 from spikec.ir.nodes import LI, LIF, CubaLIF, Delay, Input, Linear, Output, Scale, Threshold  # noqa: E402
 
 T, B, N_IN, N_HID, N_OUT = 120, 4, 10, 24, 6
-STATES = ("mem", "syn", "spk", "syn_exc", "syn_inh")
 Make = Callable[[int, bool], torch.nn.Module]
-
-
-def run_snntorch(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    """Step an ``init_hidden=True`` network one frame at a time from zero state; the spikes (first output)."""
-    for m in net.modules():
-        if isinstance(m, snn.SpikingNeuron):
-            for state in STATES:
-                if hasattr(m, state):
-                    setattr(m, state, torch.zeros(0))
-    out = []
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            y = net(torch.as_tensor(x[t], dtype=torch.float32))
-            out.append((y[0] if isinstance(y, tuple) else y).numpy())
-    return np.stack(out).astype(np.float64)
 
 
 def linear(n_in: int, n_out: int, low: float, high: float) -> torch.nn.Linear:

@@ -33,6 +33,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from framework_runs import step_norse, step_snntorch  # tests/framework_runs.py (tests/ is on sys.path: pytest, scripts/corpus.py)
+
 #: targets every entry is checked on
 TARGETS = ("loihi2", "spinnaker1", "rram-512")
 #: targets an entry may add (cheap ones only)
@@ -107,38 +109,13 @@ def random_spikes(entry: Entry) -> np.ndarray:
 
 
 def run_snntorch(net: Any, x: np.ndarray, take: int = 0) -> np.ndarray:
-    """Step an ``init_hidden=True`` snnTorch network one frame at a time from zero state.
-
-    An ``output=True`` last layer returns ``(spk, mem)``: ``take`` picks one (1 for a read-out's membrane).
-    """
-    import snntorch as snn
-    import torch
-
-    net = copy.deepcopy(net).eval()
-    for m in net.modules():
-        if isinstance(m, snn.SpikingNeuron):
-            for state in ("mem", "syn", "spk", "syn_exc", "syn_inh"):
-                if hasattr(m, state):
-                    setattr(m, state, torch.zeros(0))
-    out = []
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            y = net(torch.as_tensor(x[t], dtype=torch.float32))
-            out.append((y[take] if isinstance(y, tuple) else y).numpy())
-    return np.stack(out).astype(np.float64)
+    """The snnTorch run of a copy of ``net`` in eval mode (the entry's module is never stepped)."""
+    return step_snntorch(copy.deepcopy(net).eval(), x, take=take)
 
 
 def run_norse(net: Any, x: np.ndarray) -> np.ndarray:
-    """Step a Norse module (``forward(x, state) -> (y, state)``) one frame at a time."""
-    import torch
-
-    net = copy.deepcopy(net).eval()
-    state, out = None, []
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            y, state = net(torch.as_tensor(x[t]), state)
-            out.append(y.numpy())
-    return np.stack(out).astype(np.float64)
+    """The Norse run of a copy of ``net`` in eval mode."""
+    return step_norse(copy.deepcopy(net).eval(), x)
 
 
 @functools.lru_cache(maxsize=None)
