@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..ir import weights
 from ..ir.errors import CompileError
 from ..ir.graph import Graph
 from ..ir.nodes import (
@@ -30,13 +31,15 @@ from ..ir.nodes import (
 from ..ir.shapes import conv_geometry, infer_shapes, pool_geometry
 
 
-def conv_matrix(node: Conv1d | Conv2d, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
-    """The dense matrix (out_flat, in_flat) of a convolution (torch cross-correlation, zero padding)."""
+def conv_matrix(node: Conv1d | Conv2d, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> weights.Matrix:
+    """The matrix (out_flat, in_flat) of a convolution (torch cross-correlation, zero padding); CSR when large."""
     g = conv_geometry(node)
     w = node.weight
     c_out, c_in_g = w.shape[:2]
     out_g = c_out // node.groups
-    m = np.zeros((int(np.prod(out_shape)), int(np.prod(in_shape))))
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
     out_pos = np.indices(out_shape[1:]).reshape(len(out_shape) - 1, -1)  # [dims, P]
     for kernel_idx in itertools.product(*(range(k) for k in g["kernel"])):
         in_pos = [
@@ -52,8 +55,12 @@ def conv_matrix(node: Conv1d | Conv2d, in_shape: tuple[int, ...], out_shape: tup
             for ci in range(c_in_g):
                 value = w[(co, ci) + kernel_idx]
                 if value != 0:
-                    m[co * n_out_sp + out_spatial, (group * c_in_g + ci) * n_in_sp + in_spatial] += value
-    return m
+                    rows.append(co * n_out_sp + out_spatial)
+                    cols.append((group * c_in_g + ci) * n_in_sp + in_spatial)
+                    vals.append(np.full(out_spatial.size, value))
+    shape = (int(np.prod(out_shape)), int(np.prod(in_shape)))
+    cat = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype)  # noqa: E731
+    return weights.from_triplets(cat(rows, np.int64), cat(cols, np.int64), cat(vals, np.float64), shape)
 
 
 def pool_matrix(node: SumPool2d | AvgPool2d, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
@@ -61,17 +68,18 @@ def pool_matrix(node: SumPool2d | AvgPool2d, in_shape: tuple[int, ...], out_shap
     g = pool_geometry(node)
     kh, kw = g["kernel"]
     value = 1.0 if isinstance(node, SumPool2d) else 1.0 / (kh * kw)
-    m = np.zeros((int(np.prod(out_shape)), int(np.prod(in_shape))))
     channels, (h_in, w_in), (h_out, w_out) = in_shape[0], in_shape[1:], out_shape[1:]
-    for c, oy, ox, ky, kx in itertools.product(range(channels), range(h_out), range(w_out), range(kh), range(kw)):
-        iy = oy * g["stride"][0] - g["padding"][0] + ky
-        ix = ox * g["stride"][1] - g["padding"][1] + kx
-        if 0 <= iy < h_in and 0 <= ix < w_in:
-            m[(c * h_out + oy) * w_out + ox, (c * h_in + iy) * w_in + ix] += value
-    return m
+    c, oy, ox, ky, kx = (a.reshape(-1) for a in np.indices((channels, h_out, w_out, kh, kw)))
+    iy = oy * g["stride"][0] - g["padding"][0] + ky
+    ix = ox * g["stride"][1] - g["padding"][1] + kx
+    ok = (iy >= 0) & (iy < h_in) & (ix >= 0) & (ix < w_in)
+    rows = ((c * h_out + oy) * w_out + ox)[ok]
+    cols = ((c * h_in + iy) * w_in + ix)[ok]
+    shape = (int(np.prod(out_shape)), int(np.prod(in_shape)))
+    return weights.from_triplets(rows, cols, np.full(rows.size, value), shape)
 
 
-def node_matrix(name: str, node: Node, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def node_matrix(name: str, node: Node, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[weights.Matrix, np.ndarray]:
     """(matrix, constant) of one stateless linear node over flattened shapes."""
     n_out = int(np.prod(out_shape))
     zero = np.zeros(n_out)
@@ -80,14 +88,14 @@ def node_matrix(name: str, node: Node, in_shape: tuple[int, ...], out_shape: tup
     if isinstance(node, Linear):
         return node.weight, zero
     if isinstance(node, Scale):
-        return np.diag(np.broadcast_to(node.scale, in_shape).reshape(-1)), zero
+        return weights.diagonal(np.broadcast_to(node.scale, in_shape).reshape(-1)), zero
     if isinstance(node, (Conv1d, Conv2d)):
         bias = np.repeat(node.bias.reshape(-1), int(np.prod(out_shape[1:])))
         return conv_matrix(node, in_shape, out_shape), bias
     if isinstance(node, (SumPool2d, AvgPool2d)):
         return pool_matrix(node, in_shape, out_shape), zero
     if isinstance(node, (Flatten, Output)):
-        return np.eye(n_out), zero
+        return weights.identity(n_out), zero
     if isinstance(node, Threshold):
         # e.g. a NIR graph's LI -> Threshold: integrators, then a spike test on a membrane that never resets
         raise CompileError(
@@ -114,14 +122,14 @@ class Projection:
 
     source: str
     target: str
-    matrix: np.ndarray
+    matrix: weights.Matrix  # dense, or CSR when large and sparse (ir/weights.py); dense when ``delays`` is set
     back_edges: frozenset[int]
     delays: np.ndarray | None = None  # int steps per synapse (Delay nodes on the path), None if all zero
 
     @functools.cached_property
     def nonzero(self) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, cols) of the nonzero entries, computed once."""
-        return np.nonzero(self.matrix)
+        """(rows, cols) of the nonzero entries in row-major order, computed once."""
+        return weights.nonzero(self.matrix)
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,8 +149,13 @@ IDENTITY = object()  # the form of a source feeding a node directly (never mater
 _CACHE: "weakref.WeakKeyDictionary[Graph, dict]" = weakref.WeakKeyDictionary()
 
 
-def _materialise(m: object, n: int) -> np.ndarray:
-    return np.eye(n) if m is IDENTITY else m
+def _materialise(m: object, n: int) -> weights.Matrix:
+    return weights.identity(n) if m is IDENTITY else m
+
+
+def _plus(a: object, b: weights.Matrix) -> weights.Matrix:
+    """``a + b`` where ``a`` may be the 0 a sum starts from."""
+    return b if isinstance(a, int) and a == 0 else weights.add(a, b)
 
 
 def layer_inputs(graph: Graph, dt_s: float | None = None) -> LayerInputs:
@@ -165,9 +178,12 @@ def _delay_forms(name: str, node: Delay, acc: dict[Key, object], n: int, dt_s: f
     for (s, b, k), m in acc.items():
         m = _materialise(m, n)
         for v in np.unique(steps):
-            rows = (steps == v)[:, None]
             key = (s, b, k + int(v))
-            out[key] = out.get(key, 0) + np.where(rows, m, 0.0)
+            if weights.is_sparse(m):
+                part = weights.compact(weights.scale_rows(m, (steps == v).astype(np.float64)))
+            else:
+                part = np.where((steps == v)[:, None], m, 0.0)
+            out[key] = _plus(out.get(key, 0), part)
     return out
 
 
@@ -181,7 +197,7 @@ def _delay_linear_forms(name: str, node: DelayLinear, acc: dict[Key, object], n:
         for v in np.unique(steps[node.weight != 0]) if np.any(node.weight) else [0]:
             w = np.where(steps == v, node.weight, 0.0)
             key = (s, b, k + int(v))
-            out[key] = out.get(key, 0) + (w if m is IDENTITY else w @ m)
+            out[key] = _plus(out.get(key, 0), w if m is IDENTITY else weights.matmul(w, m))
     return out
 
 
@@ -190,7 +206,7 @@ def _projections(target: str, acc: dict[Key, object], n: int) -> list[Projection
     by_source: dict[str, dict[int, list]] = {}
     for (s, b, k), m in acc.items():
         entry = by_source.setdefault(s, {}).setdefault(k, [0, set()])
-        entry[0] = entry[0] + _materialise(m, n)
+        entry[0] = _plus(entry[0], _materialise(m, n))
         entry[1].add(b)
     out: list[Projection] = []
     for s, per_delay in by_source.items():
@@ -198,6 +214,8 @@ def _projections(target: str, acc: dict[Key, object], n: int) -> list[Projection
             m, bs = per_delay[0]
             out.append(Projection(s, target, m, frozenset(bs)))
             continue
+        # per-synapse delays are dense arrays: a delayed sparse projection is carried dense here
+        per_delay = {k: [weights.to_dense(m), bs] for k, (m, bs) in per_delay.items()}
         used = sum((m != 0).astype(int) for m, _ in per_delay.values())
         if used.max(initial=0) <= 1:  # every synapse has one delay: one projection
             matrix = sum(m for m, _ in per_delay.values())
@@ -228,12 +246,12 @@ def _layer_inputs(graph: Graph, dt_s: float | None) -> LayerInputs:
             extra = 1 if (src, name) in back else 0
             if is_source(graph.nodes[src]):
                 key = (src, extra, 0)
-                acc[key] = IDENTITY if key not in acc else _materialise(acc[key], n_in) + np.eye(n_in)
+                acc[key] = IDENTITY if key not in acc else weights.add(_materialise(acc[key], n_in), weights.identity(n_in))
                 continue
             src_forms, src_const = output_form(src)
             for (s, b, k), m in src_forms.items():
                 key = (s, b + extra, k)
-                acc[key] = m if key not in acc else _materialise(acc[key], n_in) + m
+                acc[key] = m if key not in acc else weights.add(_materialise(acc[key], n_in), _materialise(m, n_in))
             const = const + src_const
         return acc, const
 
@@ -247,7 +265,8 @@ def _layer_inputs(graph: Graph, dt_s: float | None) -> LayerInputs:
                 forms[name] = (_delay_linear_forms(name, node, acc, int(np.prod(shapes[name][0])), dt_s), node.weight @ const)
             else:
                 matrix, bias = node_matrix(name, node, shapes[name][0], shapes[name][1])
-                forms[name] = ({key: matrix if m is IDENTITY else matrix @ m for key, m in acc.items()}, matrix @ const + bias)
+                forms[name] = ({key: matrix if m is IDENTITY else weights.matmul(matrix, m) for key, m in acc.items()},
+                               matrix @ const + bias)
         return forms[name]
 
     projections: dict[str, list[Projection]] = {}

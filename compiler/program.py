@@ -33,6 +33,7 @@ import numpy as np
 from ..ir.errors import CompileError, InputError, SpikecError
 from ..ir.graph import Graph
 from ..ir.nodes import Node
+from ..ir.weights import is_sparse
 from .atomic_write import replace_file, replace_folder
 from .bounded_read import (MAX_MANIFEST_BYTES, FolderEntries, ZipEntries, check_entry_name, default_max_bytes,
                            is_zip_bytes, read_npz)
@@ -188,11 +189,36 @@ def graph_to_records(graph: Graph, prefix: str) -> tuple[dict[str, Any], dict[st
                 key = f"{prefix}/{name}/{f.name}"
                 arrays[key] = value
                 refs[f.name] = key
+            elif is_sparse(value):  # CSR: its three arrays, and the shape in the record
+                key = f"{prefix}/{name}/{f.name}"
+                for part in CSR_PARTS:
+                    arrays[f"{key}.{part}"] = getattr(value, part)
+                refs[f.name] = {"csr": key, "shape": [int(d) for d in value.shape]}
             else:
                 scalars[f.name] = _jsonable(value)
         nodes.append({"name": name, "class": _class_path(node), "scalars": scalars, "arrays": refs, "metadata": _jsonable(dict(node.metadata))})
     record = {"nodes": nodes, "edges": [list(e) for e in graph.edges], "metadata": _jsonable(dict(graph.metadata))}
     return record, arrays
+
+
+CSR_PARTS = ("data", "indices", "indptr")
+
+
+def _csr_from(arrays: Mapping[str, np.ndarray], ref: Mapping[str, Any], node: str) -> Any:
+    """A sparse field from its three arrays, checked in full (a damaged file must not index out of bounds)."""
+    import scipy.sparse as sp
+
+    try:
+        key, shape = str(ref["csr"]), tuple(int(d) for d in ref["shape"])
+        parts = [arrays[f"{key}.{part}"] for part in CSR_PARTS]
+        if len(shape) != 2 or min(shape) < 0 or any(p.ndim != 1 or p.dtype.kind not in "iuf" for p in parts) \
+                or parts[1].dtype.kind == "f" or parts[2].dtype.kind == "f":
+            raise ValueError("wrong shape or dtypes")
+        m = sp.csr_array(tuple(parts), shape=shape)
+        m.check_format(full_check=True)
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"node {node!r}: a sparse matrix whose arrays do not form a CSR matrix ({exc})") from exc
+    return m
 
 
 def graph_from_records(record: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Graph:
@@ -202,7 +228,7 @@ def graph_from_records(record: Mapping[str, Any], arrays: Mapping[str, np.ndarra
         if not (isinstance(cls, type) and issubclass(cls, Node)):
             raise InputError(f"node {n['name']!r} names class {n['class']!r}, which is not a graph node type")
         kwargs = {k: _from_json(v) for k, v in n["scalars"].items()}
-        kwargs |= {k: arrays[key] for k, key in n["arrays"].items()}
+        kwargs |= {k: _csr_from(arrays, key, n["name"]) if isinstance(key, Mapping) else arrays[key] for k, key in n["arrays"].items()}
         nodes[n["name"]] = cls(**kwargs, metadata=_from_json(n["metadata"]))
     return Graph(nodes, tuple(tuple(e) for e in record["edges"]), _from_json(record["metadata"]))
 

@@ -27,6 +27,7 @@ from ..ir.errors import CompileError
 from ..ir.graph import Graph
 from ..ir.nodes import Delay, DelayLinear, Input, Node, Output, NEURON_TYPES
 from ..ir.shapes import infer_shapes
+from ..ir import weights
 from .linear_maps import node_matrix
 
 
@@ -180,6 +181,7 @@ def collect_paths(graph: Graph, dt_s: float | None = None, readout: Callable[[st
             memo[name] = _delay_linear_form(name, node, dt_s, acc, const)
             return memo[name]
         matrix, bias = node_matrix(name, node, shapes[name][0], shapes[name][1])
+        matrix = weights.to_dense(matrix)  # read-outs are host matrices, dense
         forms = {key: matrix if m is None else matrix @ m for key, m in acc.items()}
         consts = {key: matrix @ c for key, c in const.items()}
         if np.any(bias != 0):

@@ -17,6 +17,7 @@ from .nodes import (
     Delay, DelayLinear, Scale, Threshold,
 )
 from .shapes import infer_shapes
+from .weights import is_sparse
 
 TIME_CONSTANTS = ("tau", "tau_mem", "tau_syn")
 
@@ -26,6 +27,8 @@ def check_parameters(name: str, node: Node) -> None:
         value = getattr(node, field_name)
         if value is None:
             continue
+        if is_sparse(value):  # the implicit zeros are finite; the stored entries are checked
+            value = value.data
         bad = ~np.isfinite(value)
         if bad.any():
             idx = tuple(int(i) for i in np.argwhere(bad)[0])

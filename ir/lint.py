@@ -19,6 +19,7 @@ Warnings never change the graph; ``spikec inspect`` prints them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from .nodes import (
     Node, Output, Scale, SumPool2d, Threshold, SPIKING_TYPES, SYNAPSE_TYPES,
 )
 from .shapes import infer_shapes, pool_geometry
+from .weights import any_nonzero, is_sparse, nonzero
 
 #: A time constant below dt / TAU_RATIO_LIMIT is flagged.
 TAU_RATIO_LIMIT = 10.0
@@ -94,10 +96,26 @@ def _weighted_range(w: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> Bounds:
     return np.nan_to_num(bottom, nan=-np.inf), np.nan_to_num(top, nan=np.inf)
 
 
+def _sparse_weighted_range(w: Any, lo: np.ndarray, hi: np.ndarray) -> Bounds:
+    """``_weighted_range`` of a CSR matrix: the stored entries only (a zero weight adds 0)."""
+    rows, cols = nonzero(w)
+    vals = w.data
+    with np.errstate(invalid="ignore"):
+        a, b = vals * lo[cols], vals * hi[cols]
+    a, b = np.nan_to_num(a, nan=0.0, posinf=np.inf, neginf=-np.inf), np.nan_to_num(b, nan=0.0, posinf=np.inf, neginf=-np.inf)
+    with np.errstate(invalid="ignore"):
+        bottom = np.bincount(rows, np.minimum(a, b), minlength=w.shape[0])
+        top = np.bincount(rows, np.maximum(a, b), minlength=w.shape[0])
+    return np.nan_to_num(bottom, nan=-np.inf), np.nan_to_num(top, nan=np.inf)
+
+
 def _synapse_bounds(node: Node, lo: np.ndarray, hi: np.ndarray, out_shape: tuple[int, ...]) -> Bounds:
     """Interval arithmetic through a synapse: each weight times the end of the interval that maximises it."""
     if isinstance(node, (Affine, Linear)):
-        bottom, top = _weighted_range(node.weight, lo[None, :], hi[None, :])
+        if is_sparse(node.weight):
+            bottom, top = _sparse_weighted_range(node.weight, lo, hi)
+        else:
+            bottom, top = _weighted_range(node.weight, lo[None, :], hi[None, :])
         bias = node.bias if isinstance(node, Affine) else 0.0
         return bottom + bias, top + bias
     # Convolution: per output channel, the best case over its input channels anywhere
@@ -248,7 +266,7 @@ def check_dead_layers(graph: Graph) -> list[LintWarning]:
             continue
         succ = graph.successors(name)
         if isinstance(node, SPIKING_TYPES) and succ and all(
-            isinstance(graph.nodes[s], SYNAPSE_TYPES) and not np.any(graph.nodes[s].weight) for s in succ
+            isinstance(graph.nodes[s], SYNAPSE_TYPES) and not any_nonzero(graph.nodes[s].weight) for s in succ
         ):
             out.append(LintWarning(name, None, (
                 f"every outgoing synapse ({', '.join(succ)}) has only zero weights: no spike can leave this layer"

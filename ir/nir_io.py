@@ -24,6 +24,7 @@ import numpy as np
 from .errors import GraphError
 from .graph import Graph
 from .shapes import ShapeMismatch, infer_shapes
+from .weights import csr, is_sparse, prefer_sparse, to_dense
 from .nodes import (
     IF, LI, LIF, MAX_ARRAY_ELEMENTS, MAX_DIMS, allow_array_elements, as_shape, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input,
     Integrator, Linear, Affine, MaxPool2d, Node, Output, ResetMode, Scale, SumPool2d, Threshold,
@@ -568,7 +569,35 @@ def _check_dataset(path: Path, item: Any, node: str | None, key: str, total: lis
                          node=node, parameter=key, value=total[0], limit=limits.file_bytes)
 
 
+#: Rows of a weight matrix read at a time when it may be carried sparse (``_read_weight``).
+WEIGHT_READ_CHUNK_ELEMENTS = 2**22
+
+
+def _read_weight(item: Any) -> Any:
+    """A large 2-d ``weight`` dataset, read in row blocks: CSR when mostly zeros (``ir/weights.py``), else dense.
+
+    NIR's matrices are dense on disk; reading block by block keeps a sparse
+    layer from ever existing as a dense float64 matrix in memory.
+    """
+    import scipy.sparse as sp
+
+    rows, cols = item.shape
+    step = max(1, WEIGHT_READ_CHUNK_ELEMENTS // max(cols, 1))
+    blocks, nnz = [], 0
+    for start in range(0, rows, step):
+        block = np.asarray(item[start:start + step])
+        if block.dtype.kind not in "biuf":
+            return item[()]  # checked (and refused) by validate, as for a small matrix
+        blocks.append(sp.csr_array(block.astype(np.float64, copy=False)))
+        nnz += blocks[-1].nnz
+        if not prefer_sparse((rows, cols), nnz):  # dense after all: read it whole
+            return item[()]
+    return csr(sp.vstack(blocks, format="csr")) if blocks else item[()]
+
+
 def _read_dataset(path: Path, item: Any, node: str | None, key: str) -> Any:
+    if key == "weight" and item.ndim == 2 and prefer_sparse(item.shape, 0):
+        return _read_weight(item)
     value = item[()]
     if isinstance(value, bytes):
         try:
@@ -603,7 +632,7 @@ def _check_tree(node: dict[str, Any], name: str) -> None:
         if key in ("type", "metadata", "nodes", "edges") or value is None:
             continue
         if key in _NUMERIC:
-            ok = isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "biuf"
+            ok = (isinstance(value, (np.ndarray, np.generic)) or is_sparse(value)) and value.dtype.kind in "biuf"
         elif key == "padding" and isinstance(value, str):
             ok = value in ("same", "valid")
         else:  # shapes and integers
@@ -670,9 +699,9 @@ def _node_to_nir(node: Node) -> Any:
     if isinstance(node, Output):
         return nir.Output(output_type={"output": a(node.shape)}, **kw)
     if isinstance(node, Affine):
-        return nir.Affine(weight=a(node.weight), bias=a(node.bias), **kw)
+        return nir.Affine(weight=to_dense(node.weight), bias=a(node.bias), **kw)  # NIR's matrices are dense
     if isinstance(node, Linear):
-        return nir.Linear(weight=a(node.weight), **kw)
+        return nir.Linear(weight=to_dense(node.weight), **kw)
     if isinstance(node, Scale):
         return nir.Scale(scale=a(node.scale), **kw)
     if isinstance(node, CubaLIF):

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal, Mapping
 import numpy as np
 
 from .errors import GraphError
+from . import weights as _weights
 
 Shape = tuple[int, ...]
 ResetMode = Literal["zero", "subtract"]
@@ -72,6 +73,27 @@ def as_array(value: Any, parameter: str | None = None) -> np.ndarray:
     return arr
 
 
+def as_matrix(value: Any, parameter: str | None = None) -> "_weights.Matrix":
+    """A synaptic matrix: a scipy sparse value as canonical read-only CSR (float64), else ``as_array``.
+
+    The per-array cap counts stored nonzeros of a sparse matrix; a large dense
+    matrix that is mostly zeros is carried as CSR too (``ir/weights.py``).
+    """
+    if not _weights.is_sparse(value):
+        arr = as_array(value, parameter)
+        return _weights.compact(arr) if arr.ndim == 2 else arr
+    if value.dtype.kind not in "biuf":
+        raise GraphError(f"parameter {parameter} must hold real numbers, got dtype {value.dtype}",
+                         parameter=parameter, value=str(value.dtype))
+    limit = _array_limit[0]
+    if value.nnz > limit or len(value.shape) != 2:
+        raise GraphError(
+            f"parameter {parameter} of shape {value.shape} with {value.nnz} nonzeros exceeds the limit of {limit} elements",
+            parameter=parameter, value=value.shape, limit=limit,
+        )
+    return _weights.csr(value)
+
+
 def as_shape(value: Any, parameter: str | None = None) -> Shape:
     """A tuple of ints from an int-valued scalar or 1-d sequence (no NaN, no fractions, no strings)."""
     try:
@@ -97,6 +119,8 @@ class Node:
     kind: ClassVar[str] = "Node"
     #: Fields holding parameter arrays (converted to read-only float64).
     array_fields: ClassVar[tuple[str, ...]] = ()
+    #: Array fields that may be sparse (``as_matrix``): the synaptic matrices of Affine and Linear.
+    matrix_fields: ClassVar[tuple[str, ...]] = ()
     #: Fields holding shapes or integer tuples.
     shape_fields: ClassVar[tuple[str, ...]] = ()
     #: True for nodes that keep state from one step to the next.
@@ -108,7 +132,8 @@ class Node:
         for name in self.array_fields:
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, as_array(value, name))
+                convert = as_matrix if name in self.matrix_fields else as_array
+                object.__setattr__(self, name, convert(value, name))
         for name in self.shape_fields:
             value = getattr(self, name)
             if isinstance(value, str) and name != "padding":
@@ -147,7 +172,10 @@ class Node:
             return False
         for key, a in self.params().items():
             b = getattr(other, key)
-            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            if _weights.is_sparse(a) or _weights.is_sparse(b):
+                if a is None or b is None or not _weights.equal(a, b):
+                    return False
+            elif isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
                 if a is None or b is None or np.shape(a) != np.shape(b) or not np.array_equal(a, b):
                     return False
             elif a != b:
@@ -185,6 +213,7 @@ class Affine(Node):
 
     kind: ClassVar[str] = "Affine"
     array_fields: ClassVar[tuple[str, ...]] = ("weight", "bias")
+    matrix_fields: ClassVar[tuple[str, ...]] = ("weight",)
     weight: np.ndarray
     bias: np.ndarray
 
@@ -195,6 +224,7 @@ class Linear(Node):
 
     kind: ClassVar[str] = "Linear"
     array_fields: ClassVar[tuple[str, ...]] = ("weight",)
+    matrix_fields: ClassVar[tuple[str, ...]] = ("weight",)
     weight: np.ndarray
 
 

@@ -8,6 +8,7 @@ import numpy as np
 from .graph import Graph
 from .nodes import NEURON_TYPES, SYNAPSE_TYPES, Conv1d, Conv2d
 from .shapes import infer_shapes
+from .weights import count_nonzero, is_sparse
 
 
 def synapse_count(node: Any, out_shape: tuple[int, ...]) -> int:
@@ -15,10 +16,13 @@ def synapse_count(node: Any, out_shape: tuple[int, ...]) -> int:
     if isinstance(node, (Conv1d, Conv2d)):
         positions = int(np.prod(out_shape[1:]))
         return int(np.count_nonzero(node.weight)) * positions
-    return int(np.count_nonzero(node.weight))
+    return count_nonzero(node.weight)
 
 
 def _param_range(value: np.ndarray) -> dict[str, float] | float:
+    if is_sparse(value):  # the stored entries and, unless every entry is stored, zero
+        full = value.nnz == value.shape[0] * value.shape[1]
+        value = value.data if full else np.append(value.data, 0.0)
     if value.size == 0:
         return {}
     lo, hi = float(value.min()), float(value.max())

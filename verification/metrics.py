@@ -40,6 +40,7 @@ import numpy as np
 from ..ir.graph import Graph
 from ..ir.nodes import NEURON_TYPES, LI, Integrator
 from ..compiler.linear_maps import layer_inputs
+from ..ir import weights as wm
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Connection:
 
     source: str
     target: str
-    weight: np.ndarray
+    weight: wm.Matrix  # dense, or CSR when large and sparse (ir/weights.py)
 
 
 def connections(graph: Graph) -> list[Connection]:
@@ -70,7 +71,7 @@ def connections(graph: Graph) -> list[Connection]:
     found = []
     for target, projections in inputs.projections.items():
         if isinstance(graph.nodes[target], NEURON_TYPES):
-            found.extend(Connection(p.source, target, np.asarray(p.matrix)) for p in projections)
+            found.extend(Connection(p.source, target, p.matrix) for p in projections)
     return found
 
 
@@ -95,9 +96,9 @@ def synaptic_operations(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> Synap
     for weight, x in pairs:
         x = _flat(x)
         steps, batch, n_in = x.shape
-        nonzero_fan_out = (np.asarray(weight) != 0).sum(axis=0).astype(np.float64)  # per input
+        nonzero_fan_out = wm.count_nonzero(weight, axis=0).astype(np.float64)  # per input
         effective = float(((x != 0).astype(np.float64) @ nonzero_fan_out).sum()) / batch
-        dense += float(steps * np.asarray(weight).size)
+        dense += float(steps * weight.shape[0] * weight.shape[1])
         if is_binary(x):
             acs += effective
         else:
@@ -120,9 +121,14 @@ def activation_sparsity(activations: Iterable[np.ndarray]) -> float:
     return zero_fraction(activations, empty=1.0)
 
 
-def connection_sparsity(weights: Iterable[np.ndarray]) -> float:
+def connection_sparsity(weights: Iterable[wm.Matrix]) -> float:
     """Zero weights over all weights (0 when there are none)."""
-    return zero_fraction(weights, empty=0.0)
+    zeros = total = 0
+    for w in weights:
+        size = int(np.prod(np.shape(w)))
+        zeros += size - wm.count_nonzero(w)
+        total += size
+    return zeros / total if total else 0.0
 
 
 def footprint_bytes(items: Iterable[tuple[int, float]]) -> int:
@@ -168,7 +174,7 @@ def static_metrics(graph: Graph, weight_bits: float = 32, parameter_bits: float 
     threshold, ...) plus one state variable per neuron (two for CubaLIF).
     """
     conns = connections(graph)
-    weights = sum(c.weight.size for c in conns)
+    weights = sum(int(np.prod(c.weight.shape)) for c in conns)
     params = 0
     for n, node in graph.items():
         if isinstance(node, NEURON_TYPES):

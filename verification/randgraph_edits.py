@@ -33,6 +33,7 @@ from ..ir.nodes import (
 )
 from ..ir.shapes import infer_shapes
 from ..compiler.linear_maps import node_matrix
+from ..ir.weights import to_dense
 
 #: Nodes whose output has the shape of their input, element by element.
 ELEMENTWISE = (LIF, CubaLIF, IF, LI, Integrator, Delay, Scale, Threshold)
@@ -105,6 +106,7 @@ def fuse(graph: Graph, chain: list[str]) -> Graph:
     constant = np.zeros(matrix.shape[0])
     for name in chain:
         m, c = node_matrix(name, graph.nodes[name], *shapes[name])
+        m = to_dense(m)
         matrix, constant = m @ matrix, m @ constant + c
     nodes = {n: node for n, node in graph.items() if n not in chain[:-1]}
     nodes[last] = Affine(weight=matrix, bias=constant)
@@ -156,9 +158,11 @@ def absorb(graph: Graph, name: str) -> Graph:
     """
     shapes = infer_shapes(graph)
     m1, c1 = node_matrix(name, graph.nodes[name], *shapes[name])
+    m1 = to_dense(m1)
     nodes = {n: node for n, node in graph.items() if n != name}
     for succ in graph.successors(name):
         m2, c2 = node_matrix(succ, graph.nodes[succ], *shapes[succ])
+        m2 = to_dense(m2)
         nodes[succ] = Affine(weight=m2 @ m1, bias=m2 @ c1 + c2)
     edges = [(a, b) for a, b in graph.edges if name not in (a, b)]
     edges += [(p, s) for p in graph.predecessors(name) for s in graph.successors(name)]

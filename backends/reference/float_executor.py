@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ...ir import weights
 from ...ir.errors import SpikecError
 from ...ir.inputs import caller_layout, time_first_inputs
 from ...ir.graph import Graph
@@ -182,6 +183,8 @@ def _matrix_product(w: np.ndarray, sparse_below: float = 0.25) -> Callable[[np.n
     bit, as two BLAS builds can. It is what keeps a spiking layer's cost
     proportional to its spikes (``bench/README.md``).
     """
+    if weights.is_sparse(w):  # CSR times the batch: a sum over each row's stored entries, in column order
+        return lambda x: np.ascontiguousarray((w @ x.T).T)
     w_t = np.ascontiguousarray(w.T)
 
     def product(x: np.ndarray) -> np.ndarray:
@@ -215,7 +218,7 @@ def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | 
             return Kernel(rule[0], rule[1], terms=True)
         if isinstance(node, (Affine, Linear)):
             bias = float32_kernels.synapse_bias(node, node.bias if isinstance(node, Affine) else None)
-            return _stateless(float32_kernels.affine(node.weight, bias))
+            return _stateless(float32_kernels.affine(weights.to_dense(node.weight), bias))  # torch's dense product
         if isinstance(node, (Conv1d, Conv2d)):
             g = conv_geometry(node)
             torch_conv = float32_kernels.conv(node.weight, node.bias, g["stride"], g["padding"], g["dilation"], node.groups)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ...ir.errors import CompileError
 from ...ir.nodes import Threshold, NEURON_TYPES
+from ...ir import weights
 from ..linear_maps import LayerInputs, layer_inputs
 from .populations import decay_profiles
 from .scaling import neuron_coefficients, one_or_many, quantise_decays
@@ -58,12 +59,12 @@ def resource_findings(state: CompileState, inputs: LayerInputs) -> list[Finding]
     for target, projections in inputs.projections.items():
         if target not in layers:
             continue
-        fan_in = sum((p.matrix != 0).sum(axis=1) for p in projections) if projections else np.zeros(1)
-        synapses += int(sum((p.matrix != 0).sum() for p in projections))
+        fan_in = sum(weights.count_nonzero(p.matrix, axis=1) for p in projections) if projections else np.zeros(1)
+        synapses += int(sum(weights.count_nonzero(p.matrix) for p in projections))
         if lim.max_fan_in and int(np.max(fan_in)) > lim.max_fan_in:
             out.append(Finding(target, "fan-in (synapses into one neuron)", int(np.max(fan_in)), lim.max_fan_in, "split the layer's inputs over several layers or prune weights"))
         for p in projections:
-            fan_out[p.source] = fan_out.get(p.source, 0) + (p.matrix != 0).sum(axis=0)
+            fan_out[p.source] = fan_out.get(p.source, 0) + weights.count_nonzero(p.matrix, axis=0)
     for source, counts in fan_out.items():
         if lim.max_fan_out and int(np.max(counts)) > lim.max_fan_out:
             out.append(Finding(source, "fan-out (synapses from one neuron)", int(np.max(counts)), lim.max_fan_out, "split the target layers or prune weights"))
@@ -92,7 +93,7 @@ def loihi_findings(state: CompileState, inputs: LayerInputs) -> list[Finding]:
         else:
             out += _scale_findings(name, c, inputs, fmt)
         for p in inputs.projections.get(name, []):
-            nonzero = np.abs(p.matrix[p.matrix != 0])
+            nonzero = np.abs(weights.nonzero_values(p.matrix))
             lost = float((nonzero < nonzero.max() / 2 ** fmt.weight_bits).mean()) if nonzero.size else 0.0
             if lost > 0.25:
                 out.append(Finding(name, f"share of weights from '{p.source}' below the {fmt.weight_bits}-bit resolution", round(lost, 3), 0.25,
@@ -116,7 +117,7 @@ def _profile_findings(name: str, du: np.ndarray, dv: np.ndarray, target: Target)
 
 def _scale_findings(name: str, c, inputs: LayerInputs, fmt: LoihiNumeric) -> list[Finding]:
     """Whether any integer threshold fits the state, activation and weight-exponent bounds at once."""
-    projections = [p for p in inputs.projections.get(name, []) if np.any(p.matrix)]
+    projections = [p for p in inputs.projections.get(name, []) if weights.any_nonzero(p.matrix)]
     try:
         du, dv, _ = quantise_decays(name, c, fmt)
         du, dv = one_or_many(du), one_or_many(dv)

@@ -17,12 +17,13 @@ import numpy as np
 
 from ...ir.graph import Graph
 from ...ir.nodes import LI
+from ...ir import weights
 from ..linear_maps import LayerInputs
 from .scaling import NeuronCoefficients
 
 
 def _is_identity(matrix: np.ndarray) -> bool:
-    return matrix.shape[0] == matrix.shape[1] and np.array_equal(matrix, np.eye(matrix.shape[0]))
+    return matrix.shape[0] == matrix.shape[1] and weights.equal(matrix, weights.identity(matrix.shape[0]))
 
 
 def fusable_pairs(graph: Graph, inputs: LayerInputs) -> dict[str, str]:

@@ -26,6 +26,7 @@ import numpy as np
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from ...ir.nodes import Input, Output, Threshold, NEURON_TYPES
+from ...ir import weights
 from ..linear_maps import LayerInputs, Projection, layer_inputs
 from .fusion import fuse_li_chains
 from .readout import is_direct_output, lower_readouts
@@ -49,9 +50,10 @@ class LayerScale:
 
 def _drive(projections: list[Projection], gain: np.ndarray) -> tuple[np.ndarray, float]:
     """Worst-case |input| per step into u (float volts) with every input spiking, and max |w| * gain."""
-    pos = sum((np.clip(p.matrix, 0, None).sum(axis=1) for p in projections), np.zeros_like(gain))
-    neg = sum((np.clip(-p.matrix, 0, None).sum(axis=1) for p in projections), np.zeros_like(gain))
-    wmax = max((float(np.abs(p.matrix * gain[:, None]).max()) for p in projections if p.matrix.size), default=0.0)
+    sums = [weights.signed_row_sums(p.matrix) for p in projections]
+    pos = sum((s[0] for s in sums), np.zeros_like(gain))
+    neg = sum((s[1] for s in sums), np.zeros_like(gain))
+    wmax = max((weights.abs_max(weights.scale_rows(p.matrix, gain)) for p in projections if np.prod(p.matrix.shape)), default=0.0)
     return np.maximum(pos, neg) * np.abs(gain), wmax
 
 
@@ -114,7 +116,7 @@ def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: L
     """
     rows, cols = p.nonzero
     row_scale = (gain * scale) / 2.0**fmt.activation_shift
-    scaled = p.matrix[rows, cols] * row_scale[rows]
+    scaled = weights.nonzero_values(p.matrix) * row_scale[rows]
     mode = sign_mode_of(scaled)
     lo, hi, step = weight_limits(mode, fmt)
     peak = float(np.abs(scaled).max(initial=0.0))
@@ -133,12 +135,12 @@ def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: L
         "clipped_synapses": int((np.abs(scaled / 2.0**exp) > top + step / 2).sum()),
         "float_delays": sorted(p.back_edges),
     }
-    weights = np.zeros(p.matrix.shape, np.int32)
-    weights[rows, cols] = values
+    w_int = np.zeros(p.matrix.shape, np.int32)
+    w_int[rows, cols] = values
     if p.delays is not None:
         report["delay_steps_max"] = int(p.delays.max(initial=0))
-    node = Dense(weights=weights, weight_exp=exp, num_weight_bits=fmt.weight_bits, sign_mode=SIGN_MODES[mode],
-                 weight_scale=row_scale, delays=None if p.delays is None else np.where(weights != 0, p.delays, 0))
+    node = Dense(weights=w_int, weight_exp=exp, num_weight_bits=fmt.weight_bits, sign_mode=SIGN_MODES[mode],
+                 weight_scale=row_scale, delays=None if p.delays is None else np.where(w_int != 0, p.delays, 0))
     return node, report
 
 
@@ -201,7 +203,7 @@ def _population(name: str, node: Any, shape: tuple[int, ...], c: NeuronCoefficie
     limit, clustered past it) the population holds them per neuron and the
     split-populations pass makes one Lava process per profile."""
     fmt: LoihiNumeric = target.numeric
-    projections = [p for p in inputs.projections[name] if np.any(p.matrix)]
+    projections = [p for p in inputs.projections[name] if weights.any_nonzero(p.matrix)]
     du_all, dv_all, warnings = quantise_decays(name, c, fmt)
     du_all, dv_all, clustering = limit_profiles(name, du_all, dv_all, target.limits, fmt)
     if clustering is not None:
@@ -279,8 +281,9 @@ def align_paths(inputs: LayerInputs, latency: dict[str, int]) -> tuple[LayerInpu
             if len(early) > 1 or (early and early[0] < 0):
                 warnings.append(f"node '{target}': input from '{p.source}' arrives {early} steps off the float timing on Loihi (unequal Dense depth): spikes may shift")
             if early and len(early) == 1 and early[0] > 0:
-                base = p.delays if p.delays is not None else np.zeros(p.matrix.shape, np.int64)
-                p = replace(p, delays=np.where(p.matrix != 0, base + early[0], 0))
+                dense = weights.to_dense(p.matrix)  # per-synapse delays are dense (linear_maps.Projection)
+                base = p.delays if p.delays is not None else np.zeros(dense.shape, np.int64)
+                p = replace(p, matrix=dense, delays=np.where(dense != 0, base + early[0], 0))
             fixed.append(p)
         projections[target] = fixed
     return LayerInputs(projections, inputs.constants, inputs.shapes), warnings

@@ -31,6 +31,7 @@ from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from ...ir.nodes import Input, NEURON_TYPES
 from ...ir.shapes import infer_shapes
+from ...ir import weights
 from ..linear_maps import Projection
 from .nodes import LoihiReadout, gather_parts, layer_parts
 from ..readout import apply_readout, build_readout, collect_paths
@@ -44,7 +45,7 @@ def is_direct_output(graph: Graph, projections: list[Projection], absorbed: set[
     p = projections[0]
     return (isinstance(graph.nodes[p.source], NEURON_TYPES) and p.source not in absorbed and p.delays is None
             and p.back_edges == frozenset({0}) and p.matrix.shape[0] == p.matrix.shape[1]
-            and np.array_equal(p.matrix, np.eye(p.matrix.shape[0])))
+            and weights.equal(p.matrix, weights.identity(p.matrix.shape[0])))
 
 
 def lower_readouts(graph: Graph, names: list[str], nodes: Mapping[str, object], dt_s: float | None) -> dict[str, LoihiReadout]:

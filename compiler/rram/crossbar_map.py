@@ -27,6 +27,7 @@ from typing import Mapping
 
 import numpy as np
 
+from ...ir import weights
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from ...ir.nodes import Affine, Conv1d, Conv2d, Linear, Node
@@ -39,7 +40,7 @@ MAPPED_TYPES = (Affine, Linear, Conv1d, Conv2d)
 
 def layer_matrix(node: Node) -> np.ndarray:
     """The (out, in) matrix the arrays store for a synapse node."""
-    w = node.weight
+    w = weights.to_dense(node.weight)
     return w.reshape(w.shape[0], -1) if isinstance(node, (Conv1d, Conv2d)) else w
 
 

@@ -1,0 +1,145 @@
+"""Sparse synaptic matrices (ir/weights.py): carried as CSR, and nothing a pass computes depends on the kind.
+
+The equivalence tests lower the CSR threshold (``SPARSE_MIN_ELEMENTS``) so
+that small graphs are carried sparse, compile and run them, and compare with
+the same graph carried dense: same lowered graph, same spikes.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import spikec
+from spikec import api
+from spikec.ir import weights
+from spikec.ir.errors import InputError
+from spikec.ir.graph import Graph
+from spikec.ir.nodes import LIF, Affine, Input, Linear, Output
+from spikec.ir.nir_io import read_nir, write_nir
+from spikec.compiler.program import graph_from_bytes, graph_to_bytes
+
+
+def chain(widths: tuple[int, ...], density: float, seed: int = 0, sparse_given: bool = False) -> Graph:
+    """Input -> [Affine -> LIF] per width, weights at ``density`` (the scale benchmarks' network, small)."""
+    rng = np.random.default_rng(seed)
+    nodes: dict = {"in": Input(shape=(widths[0],))}
+    edges, prev = [], "in"
+    for i, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
+        w = sp.random_array((n_out, n_in), density=density, format="csr", rng=rng,
+                            data_sampler=lambda size: rng.uniform(-0.5, 2.0, size))
+        nodes[f"w{i}"] = Affine(weight=w if sparse_given else w.toarray(), bias=np.full(n_out, 0.01))
+        nodes[f"lif{i}"] = LIF(tau=np.full(n_out, 0.005), r=np.ones(n_out), v_leak=np.zeros(n_out),
+                               v_threshold=np.ones(n_out), v_reset=np.zeros(n_out), reset="subtract")
+        edges += [(prev, f"w{i}"), (f"w{i}", f"lif{i}")]
+        prev = f"lif{i}"
+    nodes["out"] = Output(shape=(widths[-1],))
+    edges.append((prev, "out"))
+    return Graph(nodes, tuple(edges), {"dt_s": 1e-3})
+
+
+def spikes(n: int, steps: int = 40, batch: int = 1, seed: int = 1) -> np.ndarray:
+    return (np.random.default_rng(seed).random((steps, batch, n)) < 0.3).astype(np.float64)
+
+
+def test_nonzero_lists_entries_in_the_same_order_for_both_kinds():
+    dense = np.array([[0, 2.0, 0, -1.0], [0, 0, 0, 0], [3.0, 0, 0, 4.0]])
+    m = weights.csr(dense)
+    for a, b in zip(weights.nonzero(dense), weights.nonzero(m)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(weights.nonzero_values(m), weights.nonzero_values(dense))
+    np.testing.assert_array_equal(weights.count_nonzero(m, axis=0), np.count_nonzero(dense, axis=0))
+    np.testing.assert_array_equal(weights.count_nonzero(m, axis=1), np.count_nonzero(dense, axis=1))
+    for a, b in zip(weights.signed_row_sums(m), weights.signed_row_sums(dense)):
+        np.testing.assert_array_equal(a, b)
+    assert weights.equal(m, dense) and not weights.equal(m, dense + 1)
+    assert weights.abs_max(m) == 4.0
+
+
+def test_a_large_sparse_layer_is_carried_as_csr_and_a_small_or_dense_one_as_an_array():
+    big = chain((1100, 1100), 0.05)
+    assert weights.is_sparse(big.nodes["w0"].weight)
+    assert not big.nodes["w0"].weight.data.flags.writeable  # read-only like every parameter
+    assert isinstance(chain((100, 100), 0.05).nodes["w0"].weight, np.ndarray)
+    assert isinstance(chain((1100, 1100), 0.5).nodes["w0"].weight, np.ndarray)
+
+
+def test_a_sparse_weight_given_as_scipy_is_kept_sparse_and_checked_for_finite_values():
+    g = chain((30, 20), 0.2, sparse_given=True)
+    assert weights.is_sparse(g.nodes["w0"].weight)
+    spikec.validate(g)
+    w = g.nodes["w0"].weight.toarray()
+    w[0, 0] = np.nan
+    with pytest.raises(spikec.SpikecError, match="not finite"):
+        spikec.validate(g.replace_nodes({"w0": Affine(weight=sp.csr_array(w), bias=np.zeros(20))}))
+
+
+def test_nir_files_are_dense_on_disk_and_read_back_as_csr_block_by_block(tmp_path, monkeypatch):
+    g = chain((1100, 1100), 0.05)
+    write_nir(g, tmp_path / "big.nir")
+    monkeypatch.setattr("spikec.ir.nir_io.WEIGHT_READ_CHUNK_ELEMENTS", 100_000)  # several blocks
+    back = read_nir(tmp_path / "big.nir", reset="subtract")
+    assert weights.is_sparse(back.nodes["w0"].weight)
+    assert weights.equal(back.nodes["w0"].weight, g.nodes["w0"].weight)
+
+
+def test_a_program_graph_stores_csr_as_its_three_arrays_and_refuses_broken_ones():
+    g = chain((30, 20), 0.2, sparse_given=True)
+    back = graph_from_bytes(graph_to_bytes(g))
+    assert weights.is_sparse(back.nodes["w0"].weight) and back.nodes["w0"].same_as(g.nodes["w0"])
+    import io, zipfile  # noqa: E401
+    data = graph_to_bytes(g)
+    zin, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            raw = zin.read(item)
+            if item.filename.endswith("w0/weight.indices.npy"):
+                arr = np.load(io.BytesIO(raw))
+                arr[0] = 10_000  # a column far outside the matrix
+                buf = io.BytesIO()
+                np.save(buf, arr)
+                raw = buf.getvalue()
+            zout.writestr(item, raw)
+    with pytest.raises(InputError, match="do not form a CSR matrix"):
+        graph_from_bytes(out.getvalue())
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_the_float_reference_gives_the_same_spikes_sparse_or_dense(batch, monkeypatch):
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 1)
+    g_sparse = chain((200, 150, 100), 0.1)
+    assert weights.is_sparse(g_sparse.nodes["w0"].weight)
+    x = spikes(200, batch=batch)
+    out_sparse = spikec.simulate(g_sparse, x)
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 2**40)
+    g_dense = chain((200, 150, 100), 0.1)
+    assert isinstance(g_dense.nodes["w0"].weight, np.ndarray)
+    out_dense = spikec.simulate(g_dense, x)
+    assert out_dense["out"].sum() > 0
+    if batch == 1:  # spikes in, rows summed in input order on both paths: equal to the bit
+        np.testing.assert_array_equal(out_sparse["out"], out_dense["out"])
+    else:  # BLAS's blocked sums against CSR's in-order ones: a threshold crossing may flip (docs/semantics.md)
+        assert np.mean(out_sparse["out"] != out_dense["out"]) < 1e-3
+
+
+def _lowered_equal(a, b) -> None:
+    assert set(a.nodes) == set(b.nodes)
+    for name in a.nodes:
+        assert a.nodes[name].same_as(b.nodes[name]), name
+
+
+@pytest.mark.parametrize("target", ["loihi2", "spinnaker1", "rram-512"])
+def test_every_family_compiles_and_runs_the_same_program_sparse_or_dense(target, monkeypatch):
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 1)
+    g_sparse = chain((120, 90, 60), 0.1, seed=3)
+    assert weights.is_sparse(g_sparse.nodes["w1"].weight)
+    p_sparse = api.compile(g_sparse, target)
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 2**40)
+    g_dense = chain((120, 90, 60), 0.1, seed=3)
+    p_dense = api.compile(g_dense, target)
+    _lowered_equal(p_sparse.graph, p_dense.graph)
+    x = spikes(120, steps=60)
+    out_sparse = spikec.run(p_sparse, x)
+    out_dense = spikec.run(p_dense, x)
+    assert out_dense["out"].sum() > 0
+    np.testing.assert_array_equal(out_sparse["out"], out_dense["out"])
