@@ -21,8 +21,9 @@ from typing import Any, Union
 import numpy as np
 import scipy.sparse as sp
 
-#: Matrices with fewer entries stay dense (a 1024 x 1024 matrix is 8 MB as float64).
-SPARSE_MIN_ELEMENTS = 2**20
+#: Matrices with fewer entries stay dense (a 256 x 256 matrix, 512 kB as float64; the scale benchmarks'
+#: layers are 1,000 x 1,000 at 10 %, 8 MB dense and 1.2 MB as CSR).
+SPARSE_MIN_ELEMENTS = 2**16
 #: ... and so do those with a larger fraction of nonzeros (CSR costs 12 bytes per entry, dense 8).
 SPARSE_MAX_DENSITY = 0.25
 

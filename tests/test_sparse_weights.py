@@ -57,11 +57,11 @@ def test_nonzero_lists_entries_in_the_same_order_for_both_kinds():
 
 
 def test_a_large_sparse_layer_is_carried_as_csr_and_a_small_or_dense_one_as_an_array():
-    big = chain((1100, 1100), 0.05)
+    big = chain((300, 300), 0.05)
     assert weights.is_sparse(big.nodes["w0"].weight)
     assert not big.nodes["w0"].weight.data.flags.writeable  # read-only like every parameter
     assert isinstance(chain((100, 100), 0.05).nodes["w0"].weight, np.ndarray)
-    assert isinstance(chain((1100, 1100), 0.5).nodes["w0"].weight, np.ndarray)
+    assert isinstance(chain((300, 300), 0.5).nodes["w0"].weight, np.ndarray)
 
 
 def test_a_sparse_weight_given_as_scipy_is_kept_sparse_and_checked_for_finite_values():
@@ -75,9 +75,9 @@ def test_a_sparse_weight_given_as_scipy_is_kept_sparse_and_checked_for_finite_va
 
 
 def test_nir_files_are_dense_on_disk_and_read_back_as_csr_block_by_block(tmp_path, monkeypatch):
-    g = chain((1100, 1100), 0.05)
+    g = chain((300, 300), 0.05)
     write_nir(g, tmp_path / "big.nir")
-    monkeypatch.setattr("spikec.ir.nir_io.WEIGHT_READ_CHUNK_ELEMENTS", 100_000)  # several blocks
+    monkeypatch.setattr("spikec.ir.nir_io.WEIGHT_READ_CHUNK_ELEMENTS", 10_000)  # several blocks
     back = read_nir(tmp_path / "big.nir", reset="subtract")
     assert weights.is_sparse(back.nodes["w0"].weight)
     assert weights.equal(back.nodes["w0"].weight, g.nodes["w0"].weight)
