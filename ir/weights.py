@@ -40,8 +40,20 @@ def _freeze(m: sp.csr_array) -> sp.csr_array:
     return m
 
 
+def _is_frozen_canonical(m: Any, dtype: Any) -> bool:
+    return (isinstance(m, sp.csr_array) and m.dtype == np.dtype(dtype) and m.indices.dtype == np.int32
+            and m.indptr.dtype == np.int32 and not any(a.flags.writeable for a in (m.data, m.indices, m.indptr))
+            and m.has_canonical_format and bool(np.all(m.data != 0)))
+
+
 def csr(m: Any, dtype: Any = np.float64) -> sp.csr_array:
-    """A canonical read-only CSR copy of ``m`` (dense or any scipy sparse format) with ``dtype`` values."""
+    """A canonical read-only CSR copy of ``m`` (dense or any scipy sparse format) with ``dtype`` values.
+
+    ``m`` itself when it already is one (read-only, so sharing is safe): ``Node.replace``
+    and ``normalise`` would otherwise copy every matrix of a 10^8-synapse graph twice.
+    """
+    if _is_frozen_canonical(m, dtype):
+        return m
     out = sp.csr_array(m, dtype=dtype, copy=True)
     out.sum_duplicates()
     out.eliminate_zeros()

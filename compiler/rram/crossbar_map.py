@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Mapping
 
 import numpy as np
+import scipy.sparse as sp
 
 from ...ir import weights
 from ...ir.errors import CompileError
@@ -38,31 +39,48 @@ from .crossbars import CrossbarMap, CrossbarTile, LayerKind, LayerMapping, _read
 MAPPED_TYPES = (Affine, Linear, Conv1d, Conv2d)
 
 
-def layer_matrix(node: Node) -> np.ndarray:
-    """The (out, in) matrix the arrays store for a synapse node."""
-    w = weights.to_dense(node.weight)
-    return w.reshape(w.shape[0], -1) if isinstance(node, (Conv1d, Conv2d)) else w
+def layer_matrix(node: Node) -> weights.Matrix:
+    """The (out, in) matrix the arrays store for a synapse node (CSR stays CSR; conv kernels unrolled)."""
+    w = node.weight
+    return np.reshape(w, (w.shape[0], -1)) if isinstance(node, (Conv1d, Conv2d)) else w
 
 
-def quantise_tile(block: np.ndarray, levels: int) -> tuple[float, np.ndarray, np.ndarray]:
-    """(w_step, level_pos, level_neg) for a block given as (inputs, outputs)."""
-    w_max = float(np.abs(block).max(initial=0.0))
+def _sparse_route(matrix: weights.Matrix) -> bool:
+    """Whether a layer is mapped block by block from CSR: when the IR would carry it sparse (by content)."""
+    return weights.prefer_sparse(np.shape(matrix), weights.count_nonzero(matrix))
+
+
+def quantise_tile(block: weights.Matrix, levels: int) -> tuple[float, weights.Matrix]:
+    """(w_step, signed levels k) for a block given as (inputs, outputs), dense or CSR (k in the block's kind).
+
+    The same arithmetic entry by entry on both kinds (a zero weight is level 0 either way).
+    """
+    values = block.data if weights.is_sparse(block) else block
+    w_max = float(np.abs(values).max(initial=0.0))
     w_step = w_max / (levels - 1) if w_max > 0 else 1.0
-    k = np.rint(block / w_step).astype(np.int64)
-    k = np.clip(k, -(levels - 1), levels - 1)
-    return w_step, np.maximum(k, 0), np.maximum(-k, 0)
+    k = np.clip(np.rint(values / w_step).astype(np.int64), -(levels - 1), levels - 1)
+    if not weights.is_sparse(block):
+        return w_step, k
+    return w_step, sp.csr_array((k, block.indices, block.indptr), shape=block.shape)
 
 
-def map_matrix(layer: str, matrix: np.ndarray, geometry: CrossbarGeometry) -> tuple[CrossbarTile, ...]:
-    """Split an (out, in) matrix into array-sized tiles and quantise each."""
+def map_matrix(layer: str, matrix: weights.Matrix, geometry: CrossbarGeometry) -> tuple[CrossbarTile, ...]:
+    """Split an (out, in) matrix into array-sized tiles and quantise each.
+
+    A large sparse matrix is cut from CSR (``_sparse_route``): transposed once
+    to (in, out), then each tile is a contiguous block of it, never a dense copy.
+    """
     n_out, n_in = matrix.shape
+    sparse = _sparse_route(matrix)
+    by_input = weights.csr(matrix).T.tocsr() if sparse else weights.to_dense(matrix).T
     tiles = []
     for r0 in range(0, n_in, geometry.rows):
         r1 = min(r0 + geometry.rows, n_in)
+        band = by_input[r0:r1]
         for c0 in range(0, n_out, geometry.weight_cols):
             c1 = min(c0 + geometry.weight_cols, n_out)
-            w_step, pos, neg = quantise_tile(matrix[c0:c1, r0:r1].T, geometry.levels)
-            tiles.append(CrossbarTile(layer, r0, r1, c0, c1, w_step, pos, neg))
+            w_step, k = quantise_tile(band[:, c0:c1], geometry.levels)
+            tiles.append(CrossbarTile(layer, r0, r1, c0, c1, w_step, k))
     return tuple(tiles)
 
 
@@ -101,20 +119,31 @@ def quantised_graph(graph: Graph, layers: Mapping[str, LayerMapping]) -> Graph:
     """The graph with each mapped weight replaced by what its tiles represent.
 
     The float reference run on this graph is the oracle the ideal RRAM
-    simulator must match.
+    simulator must match. A large sparse layer's weight is CSR, built from
+    the tiles' programmed pairs (``LayerMapping.quantised``).
     """
     changes = {name: graph.nodes[name].replace(weight=m.quantised_weight()) for name, m in layers.items()}
     return graph.replace_nodes(changes)
 
 
 def quantisation_error(node: Node, mapping: LayerMapping) -> dict[str, float]:
-    """Max and RMS of |W - W_q|, absolute and relative to max |W|."""
+    """Max and RMS of |W - W_q| over all weights (zeros included), absolute and relative to max |W|.
+
+    A layer mapped from CSR sums the squared errors over the stored entries
+    (a zero weight has level 0: no error), others over the dense matrix.
+    """
     w = layer_matrix(node)
-    err = np.abs(w - mapping.quantised_matrix())
-    scale = float(np.abs(w).max(initial=0.0)) or 1.0
-    return {
-        "max_abs": float(err.max(initial=0.0)),
-        "rms_abs": float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
-        "max_rel": float(err.max(initial=0.0)) / scale,
-        "rms_rel": (float(np.sqrt(np.mean(err**2))) if err.size else 0.0) / scale,
-    }
+    if _sparse_route(w):
+        err = abs(weights.csr(w) - weights.csr(mapping.quantised())).data
+        size = int(np.prod(w.shape))
+        sq = float(np.sum(err**2))
+        err_max = float(err.max(initial=0.0))
+        rms = float(np.sqrt(sq / size)) if size else 0.0
+        scale = weights.abs_max(w) or 1.0
+    else:
+        w = weights.to_dense(w)
+        err = np.abs(w - mapping.quantised_matrix())
+        err_max = float(err.max(initial=0.0))
+        rms = float(np.sqrt(np.mean(err**2))) if err.size else 0.0
+        scale = float(np.abs(w).max(initial=0.0)) or 1.0
+    return {"max_abs": err_max, "rms_abs": rms, "max_rel": err_max / scale, "rms_rel": rms / scale}
