@@ -23,6 +23,7 @@ not supported. Biases are added digitally, after the partial sums.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -50,42 +51,91 @@ def _sparse_route(matrix: weights.Matrix) -> bool:
     return weights.prefer_sparse(np.shape(matrix), weights.count_nonzero(matrix))
 
 
-def quantise_tile(block: weights.Matrix, levels: int) -> tuple[float, weights.Matrix]:
-    """(w_step, signed levels k) for a block given as (inputs, outputs), dense or CSR (k in the block's kind).
-
-    The same arithmetic entry by entry on both kinds (a zero weight is level 0 either way).
-    """
-    values = block.data if weights.is_sparse(block) else block
-    w_max = float(np.abs(values).max(initial=0.0))
+def quantise_tile(block: np.ndarray, levels: int) -> tuple[float, np.ndarray]:
+    """(w_step, signed levels k) for a block's weights: a dense (inputs, outputs) array, or a CSR block's
+    stored values (a zero weight is level 0 either way, so both kinds give the same levels entry by entry)."""
+    w_max = float(np.abs(block).max(initial=0.0))
     w_step = w_max / (levels - 1) if w_max > 0 else 1.0
-    k = np.clip(np.rint(values / w_step).astype(np.int64), -(levels - 1), levels - 1)
-    if not weights.is_sparse(block):
-        return w_step, k
-    return w_step, sp.csr_array((k, block.indices, block.indptr), shape=block.shape)
+    return w_step, np.clip(np.rint(block / w_step).astype(np.int64), -(levels - 1), levels - 1)
+
+
+@dataclass
+class _ErrorSums:
+    """Running max and sum of squares of |W - W_q| over a sparse layer's stored weights."""
+
+    max_abs: float = 0.0
+    sum_sq: float = 0.0
+
+    def add(self, w: np.ndarray, w_q: np.ndarray) -> None:
+        err = np.abs(w - w_q)
+        self.max_abs = max(self.max_abs, float(err.max(initial=0.0)))
+        self.sum_sq += float(np.dot(err, err))
+
+
+def _sparse_tiles(layer: str, matrix: weights.Matrix, geometry: CrossbarGeometry,
+                  errors: _ErrorSums) -> list[CrossbarTile]:
+    """Tiles of a large sparse (out, in) matrix, cut from its CSR transposed once to (in, out).
+
+    A row band of the transpose is a contiguous run of entries; a tile is the
+    band's entries in its column range (still in row-major order), so each
+    tile's CSR is built from index arithmetic alone, never a dense block.
+    """
+    n_out, n_in = matrix.shape
+    by_input = weights.csr(matrix).T.tocsr()
+    by_input.sort_indices()
+    indptr, indices, data = by_input.indptr, by_input.indices, by_input.data
+    tiles = []
+    for r0 in range(0, n_in, geometry.rows):
+        r1 = min(r0 + geometry.rows, n_in)
+        p0, p1 = int(indptr[r0]), int(indptr[r1])
+        rows = np.repeat(np.arange(r1 - r0), np.diff(indptr[r0:r1 + 1]))
+        cols, vals = indices[p0:p1], data[p0:p1]
+        for c0 in range(0, n_out, geometry.weight_cols):
+            c1 = min(c0 + geometry.weight_cols, n_out)
+            inside = (cols >= c0) & (cols < c1)
+            w = vals[inside]
+            w_step, k = quantise_tile(w, geometry.levels)
+            errors.add(w, k * w_step)
+            kept = k != 0
+            counts = np.bincount(rows[inside][kept], minlength=r1 - r0)
+            levels = sp.csr_array((k[kept], (cols[inside][kept] - c0).astype(np.int32),
+                                   np.concatenate(([0], np.cumsum(counts))).astype(np.int32)), shape=(r1 - r0, c1 - c0))
+            tiles.append(CrossbarTile(layer, r0, r1, c0, c1, w_step, levels))
+    return tiles
+
+
+def _dense_tiles(layer: str, matrix: weights.Matrix, geometry: CrossbarGeometry) -> list[CrossbarTile]:
+    n_out, n_in = matrix.shape
+    dense = weights.to_dense(matrix)
+    tiles = []
+    for r0 in range(0, n_in, geometry.rows):
+        r1 = min(r0 + geometry.rows, n_in)
+        for c0 in range(0, n_out, geometry.weight_cols):
+            c1 = min(c0 + geometry.weight_cols, n_out)
+            w_step, k = quantise_tile(dense[c0:c1, r0:r1].T, geometry.levels)
+            tiles.append(CrossbarTile(layer, r0, r1, c0, c1, w_step, k))
+    return tiles
 
 
 def map_matrix(layer: str, matrix: weights.Matrix, geometry: CrossbarGeometry) -> tuple[CrossbarTile, ...]:
     """Split an (out, in) matrix into array-sized tiles and quantise each.
 
-    A large sparse matrix is cut from CSR (``_sparse_route``): transposed once
-    to (in, out), then each tile is a contiguous block of it, never a dense copy.
+    A large sparse matrix (``_sparse_route``) is cut from CSR, others from the
+    dense matrix; the tiles are the same either way.
     """
-    n_out, n_in = matrix.shape
-    sparse = _sparse_route(matrix)
-    by_input = weights.csr(matrix).T.tocsr() if sparse else weights.to_dense(matrix).T
-    tiles = []
-    for r0 in range(0, n_in, geometry.rows):
-        r1 = min(r0 + geometry.rows, n_in)
-        band = by_input[r0:r1]
-        for c0 in range(0, n_out, geometry.weight_cols):
-            c1 = min(c0 + geometry.weight_cols, n_out)
-            w_step, k = quantise_tile(band[:, c0:c1], geometry.levels)
-            tiles.append(CrossbarTile(layer, r0, r1, c0, c1, w_step, k))
-    return tuple(tiles)
+    if _sparse_route(matrix):
+        return tuple(_sparse_tiles(layer, matrix, geometry, _ErrorSums()))
+    return tuple(_dense_tiles(layer, matrix, geometry))
 
 
 def map_layer(name: str, node: Node, geometry: CrossbarGeometry) -> LayerMapping:
     """The LayerMapping of one Linear, Affine, Conv1d or Conv2d node (tiles unplaced)."""
+    return map_layer_with_error(name, node, geometry)[0]
+
+
+def map_layer_with_error(name: str, node: Node, geometry: CrossbarGeometry) -> tuple[LayerMapping, dict[str, float]]:
+    """``map_layer`` and the layer's quantisation error (``quantisation_error``; a sparse layer's sums
+    are taken tile by tile while its tiles are cut)."""
     if not isinstance(node, MAPPED_TYPES):
         raise CompileError(f"{type(node).__name__} has no weight matrix to map", node=name)
     conv = None
@@ -95,19 +145,24 @@ def map_layer(name: str, node: Node, geometry: CrossbarGeometry) -> LayerMapping
                                node=name, parameter="groups", value=node.groups, limit=1)
         conv = conv_geometry(node)
     matrix = layer_matrix(node)
+    sums = _ErrorSums() if _sparse_route(matrix) else None
+    tiles = _dense_tiles(name, matrix, geometry) if sums is None else _sparse_tiles(name, matrix, geometry, sums)
     bias = getattr(node, "bias", None)
     if bias is not None and not np.any(bias):
         bias = None
-    return LayerMapping(
+    mapping = LayerMapping(
         layer=name,
         kind="conv" if conv is not None else "dense",
         in_features=matrix.shape[1],
         out_features=matrix.shape[0],
-        tiles=map_matrix(name, matrix, geometry),
+        tiles=tuple(tiles),
         bias=None if bias is None else _readonly(bias),
         conv=conv,
         weight_shape=tuple(node.weight.shape),
     )
+    if sums is None:
+        return mapping, quantisation_error(node, mapping)
+    return mapping, _error_dict(sums.max_abs, sums.sum_sq, int(np.prod(matrix.shape)), weights.abs_max(matrix))
 
 
 def map_graph(graph: Graph, geometry: CrossbarGeometry) -> dict[str, LayerMapping]:
@@ -126,24 +181,25 @@ def quantised_graph(graph: Graph, layers: Mapping[str, LayerMapping]) -> Graph:
     return graph.replace_nodes(changes)
 
 
+def _error_dict(max_abs: float, sum_sq: float, size: int, w_max: float) -> dict[str, float]:
+    rms = float(np.sqrt(sum_sq / size)) if size else 0.0
+    scale = w_max or 1.0
+    return {"max_abs": max_abs, "rms_abs": rms, "max_rel": max_abs / scale, "rms_rel": rms / scale}
+
+
 def quantisation_error(node: Node, mapping: LayerMapping) -> dict[str, float]:
     """Max and RMS of |W - W_q| over all weights (zeros included), absolute and relative to max |W|.
 
-    A layer mapped from CSR sums the squared errors over the stored entries
-    (a zero weight has level 0: no error), others over the dense matrix.
+    A large sparse layer sums the squared errors over the stored entries (a
+    zero weight has level 0: no error); others over the dense matrix.
     """
     w = layer_matrix(node)
     if _sparse_route(w):
         err = abs(weights.csr(w) - weights.csr(mapping.quantised())).data
-        size = int(np.prod(w.shape))
-        sq = float(np.sum(err**2))
-        err_max = float(err.max(initial=0.0))
-        rms = float(np.sqrt(sq / size)) if size else 0.0
-        scale = weights.abs_max(w) or 1.0
-    else:
-        w = weights.to_dense(w)
-        err = np.abs(w - mapping.quantised_matrix())
-        err_max = float(err.max(initial=0.0))
-        rms = float(np.sqrt(np.mean(err**2))) if err.size else 0.0
-        scale = float(np.abs(w).max(initial=0.0)) or 1.0
+        return _error_dict(float(err.max(initial=0.0)), float(np.dot(err, err)), int(np.prod(w.shape)), weights.abs_max(w))
+    w = weights.to_dense(w)
+    err = np.abs(w - mapping.quantised_matrix())
+    err_max = float(err.max(initial=0.0))
+    rms = float(np.sqrt(np.mean(err**2))) if err.size else 0.0
+    scale = float(np.abs(w).max(initial=0.0)) or 1.0
     return {"max_abs": err_max, "rms_abs": rms, "max_rel": err_max / scale, "rms_rel": rms / scale}

@@ -14,10 +14,11 @@ the same map twice gives the same bytes; loading gives equal tiles.
 """
 from __future__ import annotations
 
+import copy
 import io
 import json
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
 import numpy as np
@@ -48,15 +49,17 @@ def compact_levels(k: weights.Matrix) -> weights.Matrix:
     (``weights.prefer_sparse``, decided by the content, not by the kind given), else a dense array;
     the smallest integer type that holds them (``level_dtype``), read-only."""
     if weights.is_sparse(k):
-        k = weights.csr(k, k.dtype)  # canonical; itself when it already is
-        nnz, amax = k.nnz, int(np.abs(k.data.astype(np.int64)).max(initial=0))
-    else:
-        k = np.asarray(k)
-        nnz, amax = int(np.count_nonzero(k)), int(np.abs(k.astype(np.int64)).max(initial=0))
-    dtype = level_dtype(amax)
-    if weights.prefer_sparse(k.shape, nnz):
+        if not k.has_canonical_format or np.any(k.data == 0):
+            k = weights.csr(k, np.int64)
+        dtype = level_dtype(int(np.abs(k.data.astype(np.int64)).max(initial=0)))
+        if weights.prefer_sparse(k.shape, k.nnz):
+            return weights.csr(k, dtype)  # itself when it already is canonical, read-only and of that type
+        k = k.toarray()
+    k = np.asarray(k)
+    dtype = level_dtype(int(np.abs(k.astype(np.int64)).max(initial=0)))
+    if weights.prefer_sparse(k.shape, int(np.count_nonzero(k))):
         return weights.csr(k, dtype)
-    return _readonly(weights.to_dense(k).astype(dtype))
+    return _readonly(k.astype(dtype))
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,7 +142,10 @@ class CrossbarTile:
         return g_min_us + self.level_pos * dg, g_min_us + self.level_neg * dg
 
     def placed(self, array: int, row: int, col: int) -> "CrossbarTile":
-        return replace(self, array=array, array_row=row, array_col=col)
+        tile = copy.copy(self)  # the levels are compact and read-only already: shared, not re-checked
+        for name, value in (("array", array), ("array_row", row), ("array_col", col)):
+            object.__setattr__(tile, name, int(value))
+        return tile
 
 
 @dataclass(frozen=True, eq=False)
