@@ -35,7 +35,7 @@ from ...ir.graph import Graph
 from ...ir.nodes import Affine, Conv1d, Conv2d, Linear, Node
 from ...ir.shapes import conv_geometry
 from .config import CrossbarGeometry
-from .crossbars import CrossbarMap, CrossbarTile, LayerKind, LayerMapping, _readonly  # noqa: F401  (the types live with their bytes)
+from .crossbars import CrossbarMap, CrossbarTile, LayerKind, LayerMapping, _readonly, level_dtype  # noqa: F401  (the types live with their bytes)
 
 MAPPED_TYPES = (Affine, Linear, Conv1d, Conv2d)
 
@@ -84,21 +84,25 @@ def _sparse_tiles(layer: str, matrix: weights.Matrix, geometry: CrossbarGeometry
     by_input = weights.csr(matrix).T.tocsr()
     by_input.sort_indices()
     indptr, indices, data = by_input.indptr, by_input.indices, by_input.data
+    n_blocks = -(-n_out // geometry.weight_cols)
     tiles = []
     for r0 in range(0, n_in, geometry.rows):
         r1 = min(r0 + geometry.rows, n_in)
         p0, p1 = int(indptr[r0]), int(indptr[r1])
-        rows = np.repeat(np.arange(r1 - r0), np.diff(indptr[r0:r1 + 1]))
+        rows = np.repeat(np.arange(r1 - r0, dtype=np.int32), np.diff(indptr[r0:r1 + 1]))
         cols, vals = indices[p0:p1], data[p0:p1]
-        for c0 in range(0, n_out, geometry.weight_cols):
+        block = cols // geometry.weight_cols
+        order = np.argsort(block.astype(np.uint16) if n_blocks < 2**16 else block, kind="stable")  # row-major within a block
+        ends = np.cumsum(np.bincount(block, minlength=n_blocks))
+        for j, c0 in enumerate(range(0, n_out, geometry.weight_cols)):
             c1 = min(c0 + geometry.weight_cols, n_out)
-            inside = (cols >= c0) & (cols < c1)
-            w = vals[inside]
+            at = order[(ends[j - 1] if j else 0):ends[j]]
+            w = vals[at]
             w_step, k = quantise_tile(w, geometry.levels)
             errors.add(w, k * w_step)
             kept = k != 0
-            counts = np.bincount(rows[inside][kept], minlength=r1 - r0)
-            levels = sp.csr_array((k[kept], (cols[inside][kept] - c0).astype(np.int32),
+            counts = np.bincount(rows[at[kept]], minlength=r1 - r0)
+            levels = sp.csr_array((k[kept].astype(level_dtype(geometry.levels - 1)), (cols[at[kept]] - c0).astype(np.int32),
                                    np.concatenate(([0], np.cumsum(counts))).astype(np.int32)), shape=(r1 - r0, c1 - c0))
             tiles.append(CrossbarTile(layer, r0, r1, c0, c1, w_step, levels))
     return tiles

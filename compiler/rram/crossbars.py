@@ -51,7 +51,7 @@ def compact_levels(k: weights.Matrix) -> weights.Matrix:
     if weights.is_sparse(k):
         if not k.has_canonical_format or np.any(k.data == 0):
             k = weights.csr(k, np.int64)
-        dtype = level_dtype(int(np.abs(k.data.astype(np.int64)).max(initial=0)))
+        dtype = level_dtype(max(-int(k.data.min(initial=0)), int(k.data.max(initial=0))))
         if weights.prefer_sparse(k.shape, k.nnz):
             return weights.csr(k, dtype)  # itself when it already is canonical, read-only and of that type
         k = k.toarray()
