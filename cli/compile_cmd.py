@@ -88,9 +88,11 @@ def compile_command(model, target, config, output, dt_s, chips, reset, explain, 
     if output is None and dump_after is None and emit_pynn is None:
         raise InputError("missing -o/--output (where to write the program)")
     graph = load_model(model, reset=reset, max_file_bytes=max_file_bytes)
-    with Progress(f"compile {model} for {chosen}"):  # elapsed time only: the passes report no count (yet)
+    label = f"compile {model} for {chosen}"
+    with Progress(label) as bar:  # the current pass and the elapsed time
         program = api.compile(graph, chosen, dt_s=dt_s, dump_after=dump_after,
-                              fidelity_steps=fidelity_steps if report or dump_after is None else 0, chips=chips)
+                              fidelity_steps=fidelity_steps if report or dump_after is None else 0, chips=chips,
+                              on_pass=lambda name, i, n: bar.set_label(f"{label}: pass {i}/{n} {name}"))
     if dump_after is not None:
         log = "\n".join(f"  {r.name}: {r.summary}" for r in program.pass_log)  # what each pass made (SpiNNaker: vertices, tables...)
         click.echo(f"after pass '{dump_after}':\n{log}\n{describe_graph(program.graph)}")

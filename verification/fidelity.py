@@ -22,7 +22,7 @@ executor bit for bit.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -160,12 +160,16 @@ def with_fidelity(program: Program, *, steps: int = 100, seed: int = 0) -> Progr
 
 
 def compile(graph: Graph | str | os.PathLike, target: str | os.PathLike | Target, *, dt_s: float | None = None,
-            dump_after: str | None = None, fidelity_steps: int = 100, seed: int = 0, chips: int | str | None = None) -> Program:
+            dump_after: str | None = None, fidelity_steps: int = 100, seed: int = 0, chips: int | str | None = None,
+            on_pass: Callable[[str, int, int], None] | None = None) -> Program:
     """``spikec.compile``: the compiler's Program plus the float-vs-fixed fidelity report.
 
     ``fidelity_steps`` (0 to skip) sets the length of the random-input
     comparison with the float reference stored in ``program.report["fidelity"]``;
-    the other arguments are ``spikec.compiler.api.compile``'s.
+    the other arguments are ``spikec.compiler.api.compile``'s (``on_pass`` is also told of the
+    fidelity run, as a last step named ``fidelity``).
     """
-    program = api.compile(graph, target, dt_s=dt_s, dump_after=dump_after, chips=chips)
+    program = api.compile(graph, target, dt_s=dt_s, dump_after=dump_after, chips=chips, on_pass=on_pass)
+    if on_pass is not None and fidelity_steps and dump_after is None:
+        on_pass("fidelity", len(program.pass_log) + 1, len(program.pass_log) + 1)
     return with_fidelity(program, steps=fidelity_steps, seed=seed)
