@@ -56,7 +56,8 @@ def format_quantisation(report: dict) -> str:
 @click.option("--explain", is_flag=True, help="Print the pass pipeline for the target and exit.")
 @click.option("--dump-after", "dump_after", default=None, help="Stop after this pass (any family's; see --explain) and print the pass log and the graph as it stands.")
 @click.option("--report", is_flag=True, help="Print the quantisation and float-vs-fixed fidelity report.")
-@click.option("--fidelity-steps", type=int, default=100, show_default=True, help="Steps of random input for the fidelity report (0: skip).")
+@click.option("--fidelity-steps", type=int, default=None,
+              help="Steps of random input for the fidelity report (0: skip; default 100, skipped above 10^5 neurons).")
 @click.option("--emit-lava", "emit_lava", type=click.Path(), default=None, help="Loihi targets: also write a standalone Lava script folder that rebuilds and runs the network.")
 @click.option("--emit-pynn", "emit_pynn", type=click.Path(), default=None, help="SpiNNaker targets: also write a standalone PyNN script folder (pyNN.spiNNaker on a machine, pyNN.nest here).")
 @max_file_bytes_option
@@ -88,9 +89,11 @@ def compile_command(model, target, config, output, dt_s, chips, reset, explain, 
     if output is None and dump_after is None and emit_pynn is None:
         raise InputError("missing -o/--output (where to write the program)")
     graph = load_model(model, reset=reset, max_file_bytes=max_file_bytes)
-    with Progress(f"compile {model} for {chosen}"):  # elapsed time only: the passes report no count (yet)
+    label = f"compile {model} for {chosen}"
+    with Progress(label) as bar:  # the current pass and the elapsed time
         program = api.compile(graph, chosen, dt_s=dt_s, dump_after=dump_after,
-                              fidelity_steps=fidelity_steps if report or dump_after is None else 0, chips=chips)
+                              fidelity_steps=fidelity_steps if report or dump_after is None else 0, chips=chips,
+                              on_pass=lambda name, i, n: bar.set_label(f"{label}: pass {i}/{n} {name}"))
     if dump_after is not None:
         log = "\n".join(f"  {r.name}: {r.summary}" for r in program.pass_log)  # what each pass made (SpiNNaker: vertices, tables...)
         click.echo(f"after pass '{dump_after}':\n{log}\n{describe_graph(program.graph)}")
@@ -98,6 +101,8 @@ def compile_command(model, target, config, output, dt_s, chips, reset, explain, 
         click.echo(format_quantisation(dict(program.report)))
         if program.fidelity and "layers" in program.fidelity:
             click.echo(format_fidelity(program.fidelity))
+        elif program.fidelity and "skipped" in program.fidelity:
+            click.echo(f"fidelity: skipped: {program.fidelity['skipped']}")
     if emit_lava is not None:
         if program.family != "loihi":
             raise InputError(f"--emit-lava needs a Loihi target; '{program.target.name}' is {program.family}")

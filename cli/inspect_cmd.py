@@ -97,6 +97,8 @@ def inspect_program(path: str, as_json: bool, max_bytes: int | None = None) -> s
     lines.append(format_quantisation(dict(program.report)))
     if program.fidelity and "layers" in program.fidelity:
         lines.append(format_fidelity(program.fidelity))
+    elif program.fidelity and "skipped" in program.fidelity:
+        lines.append(f"fidelity: skipped: {program.fidelity['skipped']}")
     lines += artefact_descriptions(program)
     if program.artefacts:
         lines.append(f"artefacts: {', '.join(sorted(program.artefacts))}")

@@ -3,8 +3,8 @@
 CI logs stay quiet: nothing is written unless stderr is a terminal, and quick
 commands print nothing at all. With tqdm installed (a dependency in
 pyproject.toml) the bar is tqdm's; without it, one line rewritten in place.
-``Progress(total=None)`` (a compile: the passes give no count) shows the elapsed
-time from a ticker thread instead of a fraction.
+``Progress(total=None)`` (a compile) shows the elapsed time from a ticker thread
+instead of a fraction, after a label naming the current pass (``set_label``).
 """
 from __future__ import annotations
 
@@ -53,6 +53,12 @@ class Progress:
             self._thread = threading.Thread(target=self._tick, daemon=True)
             self._thread.start()
         return self
+
+    def set_label(self, label: str) -> None:
+        """Name what is running now (a compile's current pass); the next redraw shows it."""
+        self.label = label
+        if self._bar is not None:
+            self._bar.set_description(label, refresh=False)
 
     def update(self, done: int) -> None:
         """``done`` of ``total`` finished (cheap when nothing is shown)."""

@@ -69,6 +69,7 @@ def compile(
     dt_s: float | None = None,
     dump_after: str | None = None,
     chips: int | str | None = None,
+    on_pass: Callable[[str, int, int], None] | None = None,
 ) -> Program:
     """Compile ``graph`` (a Graph or a ``.nir`` path) for ``target`` (a name, a TOML path or a Target).
 
@@ -76,7 +77,7 @@ def compile(
     graph as it stood (``program.graph``; the float graph until lowering).
     ``chips`` (``--chips``) overrides ``[limits] chips``: a count, or ``"auto"``
     for the smallest machine that holds the network (the program's target then
-    names the count chosen).
+    names the count chosen). ``on_pass(name, index, count)`` is called before each pass (``Pipeline.run``).
     """
     from ..ir.version import __version__
 
@@ -87,7 +88,7 @@ def compile(
     if auto:  # place on the largest machine allowed, then keep the chips the placement used
         t = with_chips(t, t.limits.max_chips or AUTO_MAX_CHIPS)
     state = CompileState(source=source, graph=source, target=t, dt_s=dt_s)
-    state, log = pipeline.run(state, stop_after=dump_after)
+    state, log = pipeline.run(state, stop_after=dump_after, on_pass=on_pass)
     lowered = state.lowered if state.lowered is not None else state.graph
     report = {k: v for k, v in state.notes.items()}
     t = state.target  # a pass may name the machine it chose (SpiNNaker's --chips auto)

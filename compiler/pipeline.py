@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Mapping, Protocol
+from typing import Any, Callable, ClassVar, Mapping, Protocol
 
 from ..ir.errors import CompileError, ConfigError, SpikecError
 from ..ir.graph import Graph
@@ -96,12 +96,19 @@ class Pipeline:
             lines.append(f"  {i}. {p.name:<18} {doc[0] if doc else ''}")
         return "\n".join(lines)
 
-    def run(self, state: CompileState, *, stop_after: str | None = None) -> tuple[CompileState, tuple[PassRecord, ...]]:
-        """Run every pass (or up to and including ``stop_after``); returns the state and the log."""
+    def run(self, state: CompileState, *, stop_after: str | None = None,
+            on_pass: Callable[[str, int, int], None] | None = None) -> tuple[CompileState, tuple[PassRecord, ...]]:
+        """Run every pass (or up to and including ``stop_after``); returns the state and the log.
+
+        ``on_pass(name, index, count)`` is called before each pass (index from 1): a
+        progress display names the pass a long compile is in.
+        """
         if stop_after is not None and stop_after not in self.names:
             raise ConfigError(f"no pass named '{stop_after}' (passes: {', '.join(self.names)})", value=stop_after)
         log: list[PassRecord] = []
-        for p in self.passes:
+        for i, p in enumerate(self.passes, 1):
+            if on_pass is not None:
+                on_pass(p.name, i, len(self.passes))
             start = time.perf_counter()
             try:
                 state = p.run(state)

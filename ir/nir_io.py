@@ -24,7 +24,7 @@ import numpy as np
 from .errors import GraphError
 from .graph import Graph
 from .shapes import ShapeMismatch, infer_shapes
-from .weights import csr, is_sparse, prefer_sparse, to_dense
+from .weights import canonical_csr, is_sparse, prefer_sparse, to_dense
 from .nodes import (
     IF, LI, LIF, MAX_ARRAY_ELEMENTS, MAX_DIMS, allow_array_elements, as_shape, AvgPool2d, Conv1d, Conv2d, CubaLIF, Delay, DelayLinear, Flatten, Input,
     Integrator, Linear, Affine, MaxPool2d, Node, Output, ResetMode, Scale, SumPool2d, Threshold,
@@ -335,6 +335,11 @@ def from_nir(graph: Any, *, reset: ResetMode = "zero", implicit_flatten: bool = 
         graph = copy.deepcopy(graph)
     except RecursionError as exc:
         raise GraphError(f"graph nested too deep to read (limit {MAX_SUBGRAPH_DEPTH} levels of subgraphs)") from exc
+    return _own_nir_to_graph(graph, reset=reset, implicit_flatten=implicit_flatten)
+
+
+def _own_nir_to_graph(graph: Any, *, reset: ResetMode, implicit_flatten: bool = True) -> Graph:
+    """``from_nir`` on a graph nobody else holds (read from a file): no copy, so a large model is in memory once."""
     nir_nodes, edges = _flatten_nir(graph)
     nodes = {name: _node_from_nir(name, n, reset) for name, n in nir_nodes.items()}
     nodes, edges = _fuse_delay_linear_branches(nodes, edges)
@@ -439,7 +444,9 @@ def read_nir(path: str | os.PathLike, *, reset: ResetMode = "zero", max_file_byt
         graph = nir.dict2NIRNode(node)
     except Exception as exc:  # nir's own constructors assert and raise many types
         raise GraphError(f"cannot read {path} as NIR: {type(exc).__name__}: {exc}".replace("\n", " ")) from exc
-    return from_nir(graph, reset=reset)
+    if not isinstance(graph, nir.NIRGraph):
+        raise GraphError(f"expected a nir.NIRGraph, got {type(graph).__name__}")
+    return _own_nir_to_graph(graph, reset=reset)
 
 
 def _where(parts: list[str]) -> tuple[str | None, str]:
@@ -466,7 +473,7 @@ def _read_hdf5(path: Path, limits: ReadLimits | None = None) -> dict[str, Any]:
     if not path.is_file():  # a FIFO would block the open forever; /dev/zero never ends
         raise GraphError(f"cannot read {path} as NIR: not a regular file (a folder, device or pipe)")
     try:
-        f = h5py.File(path, "r")
+        f = h5py.File(path, "r", rdcc_nbytes=0)  # no chunk cache: each chunk is read once (a cache per open dataset held 6 MB per layer)
     except Exception as exc:
         raise GraphError(f"cannot read {path} as NIR: not an HDF5 file or damaged ({type(exc).__name__}: {exc})".replace("\n", " ")) from exc
     count = 0
@@ -579,20 +586,22 @@ def _read_weight(item: Any) -> Any:
     NIR's matrices are dense on disk; reading block by block keeps a sparse
     layer from ever existing as a dense float64 matrix in memory.
     """
-    import scipy.sparse as sp
-
     rows, cols = item.shape
     step = max(1, WEIGHT_READ_CHUNK_ELEMENTS // max(cols, 1))
-    blocks, nnz = [], 0
+    data, indices, counts, nnz = [], [], [], 0
     for start in range(0, rows, step):
         block = np.asarray(item[start:start + step])
         if block.dtype.kind not in "biuf":
             return item[()]  # checked (and refused) by validate, as for a small matrix
-        blocks.append(sp.csr_array(block.astype(np.float64, copy=False)))
-        nnz += blocks[-1].nnz
+        mask = block != 0
+        nnz += int(np.count_nonzero(mask))
         if not prefer_sparse((rows, cols), nnz):  # dense after all: read it whole
             return item[()]
-    return csr(sp.vstack(blocks, format="csr")) if blocks else item[()]
+        counts.append(mask.sum(axis=1))
+        indices.append(np.nonzero(mask)[1].astype(np.int32))
+        data.append(block[mask].astype(np.float64))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int32)
+    return canonical_csr(np.concatenate(data), np.concatenate(indices), indptr, (rows, cols))
 
 
 def _read_dataset(path: Path, item: Any, node: str | None, key: str) -> Any:

@@ -40,19 +40,15 @@ def _freeze(m: sp.csr_array) -> sp.csr_array:
     return m
 
 
-def _is_frozen_canonical(m: Any, dtype: Any) -> bool:
-    return (isinstance(m, sp.csr_array) and m.dtype == np.dtype(dtype) and m.indices.dtype == np.int32
-            and m.indptr.dtype == np.int32 and not any(a.flags.writeable for a in (m.data, m.indices, m.indptr))
-            and m.has_canonical_format and bool(np.all(m.data != 0)))
+def is_frozen_csr(m: Any, dtype: Any = np.float64) -> bool:
+    """Whether ``m`` already is what ``csr`` returns (canonical, read-only, ``dtype``): shared, not copied."""
+    return (isinstance(m, sp.csr_array) and m.dtype == dtype and m.has_canonical_format
+            and not any(a.flags.writeable for a in (m.data, m.indices, m.indptr)))
 
 
 def csr(m: Any, dtype: Any = np.float64) -> sp.csr_array:
-    """A canonical read-only CSR copy of ``m`` (dense or any scipy sparse format) with ``dtype`` values.
-
-    ``m`` itself when it already is one (read-only, so sharing is safe): ``Node.replace``
-    and ``normalise`` would otherwise copy every matrix of a 10^8-synapse graph twice.
-    """
-    if _is_frozen_canonical(m, dtype):
+    """A canonical read-only CSR copy of ``m`` (dense or any scipy sparse format) with ``dtype`` values."""
+    if is_frozen_csr(m, dtype):
         return m
     out = sp.csr_array(m, dtype=dtype, copy=True)
     out.sum_duplicates()
@@ -60,6 +56,13 @@ def csr(m: Any, dtype: Any = np.float64) -> sp.csr_array:
     out.sort_indices()
     if out.indices.dtype != np.int32 and max(out.shape, default=0) < 2**31 and out.nnz < 2**31:
         out = sp.csr_array((out.data, out.indices.astype(np.int32), out.indptr.astype(np.int32)), shape=out.shape)
+    return _freeze(out)
+
+
+def canonical_csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]) -> sp.csr_array:
+    """A read-only CSR from parts already canonical (sorted columns per row, no duplicates, no zeros), uncopied."""
+    out = sp.csr_array((data, indices, indptr), shape=shape)
+    out.has_canonical_format = True
     return _freeze(out)
 
 

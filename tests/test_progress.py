@@ -64,3 +64,23 @@ def test_non_tty_run_and_compile_print_no_progress(tmp_path, monkeypatch) -> Non
     compiled = runner.invoke(cli, ["compile", str(EXAMPLE), "-t", "rram-512", "-o", str(tmp_path / "p.zip"), "--dt", "1e-4"])
     assert compiled.exit_code == 0, compiled.output
     assert "\r" not in compiled.output and " s\n" not in compiled.output.replace("dt 0.0001 s", "")
+
+
+def test_a_compile_names_each_pass_as_it_starts_then_the_fidelity_run() -> None:
+    import spikec
+    from spikec import api
+
+    seen: list[tuple[str, int, int]] = []
+    program = api.compile(spikec.load_nir(EXAMPLE), "loihi2", dt_s=1e-4, on_pass=lambda *a: seen.append(a))
+    names = [r.name for r in program.pass_log]
+    assert [s[0] for s in seen] == names + ["fidelity"]
+    assert [s[1] for s in seen] == list(range(1, len(names) + 2))
+    assert {s[2] for s in seen[:-1]} == {len(names)}
+
+
+def test_the_compile_ticker_shows_the_pass_it_was_told_of() -> None:
+    tty = Terminal()
+    with Progress("compile m.nir for loihi2", stream=tty, delay_s=0.05, interval_s=0.05) as bar:
+        bar.set_label("compile m.nir for loihi2: pass 3/9 quantise-loihi")
+        time.sleep(0.3)
+    assert "compile m.nir for loihi2: pass 3/9 quantise-loihi: 0 s" in tty.getvalue()

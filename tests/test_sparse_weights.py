@@ -145,6 +145,19 @@ def test_every_family_compiles_and_runs_the_same_program_sparse_or_dense(target,
     np.testing.assert_array_equal(out_sparse["out"], out_dense["out"])
 
 
+def test_a_model_over_the_fidelity_budget_says_it_skipped_the_run_unless_asked(monkeypatch):
+    from spikec.verification import fidelity
+
+    g = chain((60, 50, 40), 0.3)
+    monkeypatch.setattr(fidelity, "FIDELITY_BUDGET_NEURON_STEPS", 90 * 100 * 2 - 1)  # one neuron-step short
+    skipped = api.compile(g, "spinnaker1")
+    assert "90 neurons x 100 steps x 2 samples" in skipped.fidelity["skipped"]
+    asked = api.compile(g, "spinnaker1", fidelity_steps=20)
+    assert asked.fidelity["steps"] == 20 and set(asked.fidelity["layers"]) == {"lif0", "lif1"}
+    monkeypatch.setattr(fidelity, "FIDELITY_BUDGET_NEURON_STEPS", 90 * 100 * 2)
+    assert api.compile(g, "spinnaker1").fidelity["steps"] == 100
+
+
 # --- RRAM: tiles cut from CSR, stored as programmed pairs only -------------------------------------------
 
 

@@ -22,7 +22,7 @@ executor bit for bit.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -35,10 +35,16 @@ from ..compiler.target import Target
 from ..ir.errors import SpikecError
 from ..ir.graph import Graph
 from ..ir.nodes import NEURON_TYPES, SPIKING_TYPES, Output
+from .metrics import neuron_count
 
 PROBE = "__probe__."
 #: families whose reference executor the fidelity report can compare population by population
 FIDELITY_FAMILIES = ("loihi", "spinnaker", "rram")
+#: Neuron-steps (neurons x steps x samples) the default fidelity run may take: 10^5 neurons x 100 steps x 2
+#: samples, a few seconds. A larger model's compile would spend most of its time here (10^6 neurons:
+#: minutes), so by default its report says the run was skipped and how to ask for it.
+FIDELITY_BUDGET_NEURON_STEPS = 2 * 10**7
+FIDELITY_BATCH = 2
 
 
 def random_spikes(shape: tuple[int, ...], steps: int, batch: int, rate: float, seed: int) -> np.ndarray:
@@ -102,7 +108,7 @@ def _rram_layers(program: Any, inputs: dict[str, np.ndarray]) -> dict[str, Any]:
     return _graph_aligned_report(program, inputs, {n: fixed_probes[PROBE + n] for n in layers}, layers)
 
 
-def fidelity_report(program: Any, *, steps: int = 100, batch: int = 2, rate: float = 0.2, seed: int = 0) -> dict[str, Any]:
+def fidelity_report(program: Any, *, steps: int = 100, batch: int = FIDELITY_BATCH, rate: float = 0.2, seed: int = 0) -> dict[str, Any]:
     """Float reference vs the program's integer arithmetic, per layer (see module docstring)."""
     if program.family in ("spinnaker", "rram"):
         inputs = {n: random_spikes(program.source.nodes[n].shape, steps, batch, rate, seed) for n in program.source.inputs}
@@ -160,12 +166,26 @@ def with_fidelity(program: Program, *, steps: int = 100, seed: int = 0) -> Progr
 
 
 def compile(graph: Graph | str | os.PathLike, target: str | os.PathLike | Target, *, dt_s: float | None = None,
-            dump_after: str | None = None, fidelity_steps: int = 100, seed: int = 0, chips: int | str | None = None) -> Program:
+            dump_after: str | None = None, fidelity_steps: int | None = None, seed: int = 0, chips: int | str | None = None,
+            on_pass: Callable[[str, int, int], None] | None = None) -> Program:
     """``spikec.compile``: the compiler's Program plus the float-vs-fixed fidelity report.
 
-    ``fidelity_steps`` (0 to skip) sets the length of the random-input
-    comparison with the float reference stored in ``program.report["fidelity"]``;
-    the other arguments are ``spikec.compiler.api.compile``'s.
+    ``fidelity_steps`` sets the length of the random-input comparison with the
+    float reference stored in ``program.report["fidelity"]``: 0 skips it, a
+    number runs that many steps; None (the default) runs 100 steps unless that
+    is over ``FIDELITY_BUDGET_NEURON_STEPS``, and then records why it was skipped.
+    The other arguments are ``spikec.compiler.api.compile``'s (``on_pass`` is also
+    told of the fidelity run, as a last step named ``fidelity``).
     """
-    program = api.compile(graph, target, dt_s=dt_s, dump_after=dump_after, chips=chips)
-    return with_fidelity(program, steps=fidelity_steps, seed=seed)
+    program = api.compile(graph, target, dt_s=dt_s, dump_after=dump_after, chips=chips, on_pass=on_pass)
+    if fidelity_steps is None and program.family in FIDELITY_FAMILIES:
+        work = neuron_count(program.source) * 100 * FIDELITY_BATCH
+        if work > FIDELITY_BUDGET_NEURON_STEPS:
+            skipped = {"skipped": (f"{neuron_count(program.source)} neurons x 100 steps x {FIDELITY_BATCH} samples is "
+                                   f"over the compile-time budget of {FIDELITY_BUDGET_NEURON_STEPS} neuron-steps; "
+                                   "ask for it with --fidelity-steps N (fidelity_steps=N) or run spikec verify")}
+            return Program(**{**program.__dict__, "report": {**program.report, "fidelity": skipped}})
+    steps = 100 if fidelity_steps is None else fidelity_steps
+    if on_pass is not None and steps and dump_after is None:
+        on_pass("fidelity", len(program.pass_log) + 1, len(program.pass_log) + 1)
+    return with_fidelity(program, steps=steps, seed=seed)

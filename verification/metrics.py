@@ -37,10 +37,11 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from ..ir.graph import Graph
-from ..ir.nodes import NEURON_TYPES, LI, Integrator
 from ..compiler.linear_maps import layer_inputs
 from ..ir import weights as wm
+from ..ir.graph import Graph
+from ..ir.nodes import NEURON_TYPES, LI, Integrator
+from ..ir.shapes import infer_shapes
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def spiking_layers(graph: Graph) -> list[str]:
 
 def neuron_count(graph: Graph) -> int:
     """Neurons in all neuron layers (each is updated once per time step on every target here)."""
-    shapes = layer_inputs(graph).shapes
+    shapes = infer_shapes(graph)  # not layer_inputs: that collapses every synaptic chain first
     return sum(int(np.prod(shapes[n][1])) for n, node in graph.items() if isinstance(node, NEURON_TYPES))
 
 

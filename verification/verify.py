@@ -213,7 +213,7 @@ def verify(
     batch: int = 2,
     seed: int = 0,
     dt_s: float | None = None,
-    fidelity_steps: int = 100,
+    fidelity_steps: int | None = None,
     progress: Callable[[str], None] | None = None,
     executor: Any = None,
 ) -> VerifyReport:

@@ -143,10 +143,19 @@ def spike_and_reset(node: LIF | CubaLIF | IF, state: dict[str, np.ndarray], v: n
         s = (v > thr).astype(F32)
         state["v"], state["s"] = v, s
         return s
-    over = v - thr * (state["v"] > thr) if node.reset_recheck else v
-    s = (over > thr).astype(F32)
-    state["v"] = v - s * thr if node.reset == "subtract" else np.where(s > 0, v_reset, v)
-    return s
+    if node.reset_recheck:
+        over = v - thr * (state["v"] > thr)
+        s = (over > thr).astype(F32)
+        state["v"] = v - s * thr if node.reset == "subtract" else np.where(s > 0, v_reset, v)
+        return s
+    fired = v > thr
+    if node.reset == "subtract":  # v - s thr: v - thr where s = 1 and v - 0 = v (exact) elsewhere, so only there
+        v = v.copy() if v is state["v"] else v
+        np.subtract(v, thr, out=v, where=fired)
+    else:
+        v = np.where(fired, v_reset, v)
+    state["v"] = v
+    return fired.astype(F32)
 
 
 def _unit(values: np.ndarray) -> bool:
@@ -171,7 +180,10 @@ def lif(node: LIF, dt_s: float, shape: tuple[int, ...], style: str):
 
         def step(state, terms):
             v, x = state["v"], _total(terms)
-            return spike_and_reset(node, state, v + rate * ((x if v_leak is None else x + v_leak) - v), thr, v_reset)
+            d = np.subtract(x if v_leak is None else x + v_leak, v, dtype=F32)  # v + rate ((x + v_leak) - v),
+            np.multiply(rate, d, out=d)                                       # each operation rounded to float32
+            np.add(v, d, out=d)                                               # as torch rounds it
+            return spike_and_reset(node, state, d, thr, v_reset)
     else:
         decay, gain, leak = f32(1.0 - a), _gain(a * node.r), _offset(a * node.v_leak)
 

@@ -310,7 +310,8 @@ def simulate(
         preds = {name: sorted(p, key=lambda edge: edge[1]) for name, p in preds.items()}
     previous = {name: np.zeros((batch, *shapes[name][1]), dtype) if dtype is np.float64
                 else float32_kernels.initial_output(graph.nodes[name], shapes[name][1], batch) for name in order}
-    recordings: dict[str, list[np.ndarray]] = {name: [] for name in graph.outputs}
+    outputs: dict[str, np.ndarray] = {}  # [T, B, ...] each, allocated at step 0 (what np.stack of the steps gives)
+    recordings: dict[str, list[np.ndarray]] = {}
     traced = [(n, var) for n in order for var in record if var in states[n] and var not in ("s", "i_decayed")]
     for n, var in traced:
         recordings[f"{n}.{var}"] = []
@@ -331,10 +332,16 @@ def simulate(
             except Exception as exc:
                 raise SpikecError(f"while executing step {t}: {type(exc).__name__}: {exc}", node=name) from exc
         for name in graph.outputs:
-            recordings[name].append(current[name])
+            y = np.asarray(current[name])
+            if name not in outputs:
+                outputs[name] = np.empty((steps, *y.shape), y.dtype)
+            outputs[name][t] = y
         for n, var in traced:
             recordings[f"{n}.{var}"].append(states[n][var].copy())
         previous = current
         if progress is not None:
             progress(t + 1)
-    return caller_layout({k: np.stack(v) if v else np.zeros((0, batch), dtype) for k, v in recordings.items()}, batched)
+    if steps == 0:
+        outputs = {name: np.zeros((0, batch), dtype) for name in graph.outputs}
+    traces = {k: np.stack(v) if v else np.zeros((0, batch), dtype) for k, v in recordings.items()}
+    return caller_layout(outputs | traces, batched)

@@ -102,8 +102,8 @@ def _sparse_tiles(layer: str, matrix: weights.Matrix, geometry: CrossbarGeometry
             errors.add(w, k * w_step)
             kept = k != 0
             counts = np.bincount(rows[at[kept]], minlength=r1 - r0)
-            levels = sp.csr_array((k[kept].astype(level_dtype(geometry.levels - 1)), (cols[at[kept]] - c0).astype(np.int32),
-                                   np.concatenate(([0], np.cumsum(counts))).astype(np.int32)), shape=(r1 - r0, c1 - c0))
+            levels = weights.canonical_csr(k[kept].astype(level_dtype(geometry.levels - 1)), (cols[at[kept]] - c0).astype(np.int32),
+                                           np.concatenate(([0], np.cumsum(counts))).astype(np.int32), (r1 - r0, c1 - c0))
             tiles.append(CrossbarTile(layer, r0, r1, c0, c1, w_step, levels))
     return tiles
 
