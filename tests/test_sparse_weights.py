@@ -15,7 +15,7 @@ from spikec import api
 from spikec.ir import weights
 from spikec.ir.errors import InputError
 from spikec.ir.graph import Graph
-from spikec.ir.nodes import LIF, Affine, Input, Linear, Output
+from spikec.ir.nodes import LIF, Affine, Delay, Input, Linear, Output, Scale
 from spikec.ir.nir_io import read_nir, write_nir
 from spikec.compiler.program import graph_from_bytes, graph_to_bytes
 
@@ -156,3 +156,48 @@ def test_a_model_over_the_fidelity_budget_says_it_skipped_the_run_unless_asked(m
     assert asked.fidelity["steps"] == 20 and set(asked.fidelity["layers"]) == {"lif0", "lif1"}
     monkeypatch.setattr(fidelity, "FIDELITY_BUDGET_NEURON_STEPS", 90 * 100 * 2)
     assert api.compile(g, "spinnaker1").fidelity["steps"] == 100
+
+
+def paths_graph(n_in: int = 60, n: int = 40, density: float = 0.2, seed: int = 5) -> Graph:
+    """Every way ``collect_paths`` combines matrices into a SpiNNaker projection: two paths of the same
+    key summed, a Scale after an Affine (a product), a short and a long (delay-extension) Delay, a
+    recurrent edge, and a host read-out after an Affine."""
+    rng = np.random.default_rng(seed)
+    w = lambda n_out, n_in: sp.random_array((n_out, n_in), density=density, format="csr", rng=rng,
+                                            data_sampler=lambda size: rng.uniform(-0.5, 2.0, size)).toarray()
+    lif = lambda: LIF(tau=np.full(n, 0.005), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n),
+                      v_reset=np.zeros(n), reset="subtract")
+    nodes = {"in": Input(shape=(n_in,)), "w0": Affine(weight=w(n, n_in), bias=np.full(n, 0.02)), "lif0": lif(),
+             "a": Linear(weight=w(n, n)), "b": Linear(weight=w(n, n)), "c": Linear(weight=w(n, n)),
+             "g": Scale(scale=rng.uniform(0.5, 2.0, n)), "d": Linear(weight=w(n, n)), "short": Delay(delay=np.full(n, 3e-3)),
+             "e": Linear(weight=w(n, n)), "long": Delay(delay=np.full(n, 45e-3)), "r": Linear(weight=w(n, n) * 0.3),
+             "lif1": lif(), "ro": Affine(weight=w(7, n), bias=np.full(7, 0.1)), "readout": Output(shape=(7,)),
+             "out": Output(shape=(n,))}
+    edges = [("in", "w0"), ("w0", "lif0"), ("lif0", "a"), ("a", "lif1"), ("lif0", "b"), ("b", "lif1"),
+             ("lif0", "c"), ("c", "g"), ("g", "lif1"), ("lif0", "d"), ("d", "short"), ("short", "lif1"),
+             ("lif0", "e"), ("e", "long"), ("long", "lif1"), ("lif1", "r"), ("r", "lif1"),
+             ("lif1", "ro"), ("ro", "readout"), ("lif1", "out")]
+    return Graph(nodes, tuple(edges), {"dt_s": 1e-3})
+
+
+@pytest.mark.parametrize("make", [lambda: chain((120, 90, 60), 0.1, seed=3), paths_graph], ids=["chain", "paths"])
+def test_spinnaker_compiles_the_same_program_byte_for_byte_sparse_or_dense(make, monkeypatch):
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 1)
+    g_sparse = make()
+    assert all(weights.is_sparse(node.weight) for node in g_sparse.nodes.values() if isinstance(node, (Affine, Linear)))
+    p_sparse = api.compile(g_sparse, "spinnaker1", fidelity_steps=0)
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 2**40)
+    g_dense = make()
+    p_dense = api.compile(g_dense, "spinnaker1", fidelity_steps=0)
+    a, b = p_sparse.artefacts["spinnaker"], p_dense.artefacts["spinnaker"]
+    assert a.to_bytes() == b.to_bytes()  # network (synapse lists in order), rows, tables, read-outs
+    assert sum(len(p) for p in a.network.projections) > 0
+    if make is paths_graph:
+        assert a.artefacts.delay_stages  # the long Delay went through a delay extension
+        assert set(a.network.readouts) == {"readout"}
+    x = spikes(g_dense.nodes["in"].shape[0], steps=80)
+    out_sparse = spikec.run(p_sparse, x)
+    out_dense = spikec.run(p_dense, x)
+    assert out_dense["out"].sum() > 0
+    for key in out_dense:
+        np.testing.assert_array_equal(out_sparse[key], out_dense[key])
