@@ -192,6 +192,9 @@ def test_spinnaker_compiles_the_same_program_byte_for_byte_sparse_or_dense(make,
     a, b = p_sparse.artefacts["spinnaker"], p_dense.artefacts["spinnaker"]
     assert a.to_bytes() == b.to_bytes()  # network (synapse lists in order), rows, tables, read-outs
     assert sum(len(p) for p in a.network.projections) > 0
+    proj = a.network.projections[0]  # 10^8 synapses in 1.1 GB: narrow in memory, int64 on disk
+    assert (proj.pre_index.dtype, proj.weight.dtype, proj.synapse_type.dtype) == (np.int32, np.uint16, np.uint8)
+    assert type(a).from_bytes(a.to_bytes()).to_bytes() == a.to_bytes()
     if make is paths_graph:
         assert a.artefacts.delay_stages  # the long Delay went through a delay extension
         assert set(a.network.readouts) == {"readout"}

@@ -67,13 +67,12 @@ _FIELD_TYPES = {"pre_index": np.int32, "post_index": np.int32, "weight": np.uint
 
 
 def _narrow(values: Any, dtype: Any) -> np.ndarray:
+    """A read-only copy of ``values`` as ``dtype``, or as int64 when some value does not fit it."""
     arr = np.asarray(values)
-    info = np.iinfo(dtype)
-    if np.can_cast(arr.dtype, dtype):
-        pass
-    elif arr.dtype.kind not in "iub" or (arr.size and (arr.min() < info.min or arr.max() > info.max)):
-        arr = np.asarray(values, dtype=np.int64)
-        dtype = np.int64
+    if not np.can_cast(arr.dtype, dtype):
+        info = np.iinfo(dtype)
+        if arr.dtype.kind not in "iub" or (arr.size and (arr.min() < info.min or arr.max() > info.max)):
+            dtype = np.int64
     out = np.array(arr, dtype=dtype, copy=True)
     out.setflags(write=False)
     return out
