@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from spikec.compiler.loihi.nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
+from spikec.ir import weights
 from spikec.ir.graph import Graph
 
 LOIHI_DV = 205  # rint(4096 * dt / tau), dt = 0.1 ms, tau = 2 ms
@@ -64,7 +65,7 @@ def input_spikes(steps: int, n: int, rate: float = 0.1, batch: int | None = None
 
 
 def synapse_count(program: Graph) -> int:
-    return sum(int(np.count_nonzero(node.weights)) for node in program.nodes.values() if isinstance(node, Dense))
+    return sum(weights.count_nonzero(node.weights) for node in program.nodes.values() if isinstance(node, Dense))
 
 
 def machine() -> str:

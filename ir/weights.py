@@ -145,6 +145,8 @@ def select(m: Matrix, rows: np.ndarray | None = None, cols: np.ndarray | None = 
 
 def where_nonzero(m: Matrix, values: np.ndarray, dtype: Any) -> Matrix:
     """A matrix of ``m``'s shape and kind holding ``values`` (``nonzero(m)`` order) at ``m``'s nonzeros."""
+    if is_sparse(m) and m.has_canonical_format and bool(np.all(m.data != 0)):  # nonzero(m) is m's own order
+        return csr(sp.csr_array((np.asarray(values, dtype=dtype), m.indices, m.indptr), shape=m.shape), dtype)
     rows, cols = nonzero(m)
     if is_sparse(m):
         out = sp.csr_array((np.asarray(values, dtype=dtype), (rows, cols)), shape=m.shape)

@@ -135,8 +135,7 @@ def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: L
         "clipped_synapses": int((np.abs(scaled / 2.0**exp) > top + step / 2).sum()),
         "float_delays": sorted(p.back_edges),
     }
-    w_int = np.zeros(p.matrix.shape, np.int32)
-    w_int[rows, cols] = values
+    w_int = weights.where_nonzero(p.matrix, values, np.int32)  # CSR when the projection is (no delays then)
     if p.delays is not None:
         report["delay_steps_max"] = int(p.delays.max(initial=0))
     node = Dense(weights=w_int, weight_exp=exp, num_weight_bits=fmt.weight_bits, sign_mode=SIGN_MODES[mode],
@@ -154,10 +153,10 @@ def worst_case_use(denses: list, c: NeuronCoefficients, s_int: np.ndarray, scale
     """
     n = s_int.size
     pos, neg = np.zeros(n), np.zeros(n)
-    for _, d, _ in denses:
-        w = d.weights.astype(np.float64) * 2.0**d.weight_exp
-        pos += np.clip(w, 0, None).sum(axis=1)
-        neg += np.clip(-w, 0, None).sum(axis=1)
+    for _, d, _ in denses:  # integer sums: exact in float64 either kind, then scaled by a power of 2
+        d_pos, d_neg = weights.signed_row_sums(d.weights.astype(np.float64))
+        pos += d_pos * 2.0**d.weight_exp
+        neg += d_neg * 2.0**d.weight_exp
     act = np.maximum(pos, neg).max(initial=0.0) + 1.0  # +1: floor of a negative shifted sum
     a_u, _ = effective_decays(du, dv, fmt)
     u_bound = float(np.max(act * 2.0**fmt.activation_shift / a_u))  # the slowest current decay (per neuron)
