@@ -97,11 +97,13 @@ def count_nonzero(m: Matrix, axis: int | None = None) -> Any:
     """Nonzeros in all (an int) or per row (axis=1) / per column (axis=0) as an int64 vector."""
     if not is_sparse(m):
         return np.count_nonzero(m, axis=axis) if axis is not None else int(np.count_nonzero(m))
-    mask = m.copy()
-    mask.data = (mask.data != 0).astype(np.int64)
+    c = m if m.format == "csr" else sp.csr_array(m)
+    stored = c.data != 0  # from the index arrays: no copy of the matrix
     if axis is None:
-        return int(mask.data.sum())
-    return np.asarray(mask.sum(axis=axis)).reshape(-1).astype(np.int64)
+        return int(np.count_nonzero(stored))
+    if axis == 0:
+        return np.bincount(c.indices[stored], minlength=c.shape[1]).astype(np.int64)
+    return _row_sums(c, stored.astype(np.int64))
 
 
 def any_nonzero(m: Matrix) -> bool:
@@ -117,11 +119,20 @@ def abs_max(m: Matrix) -> float:
 def signed_row_sums(m: Matrix) -> tuple[np.ndarray, np.ndarray]:
     """(sum of the positive entries, sum of the magnitudes of the negative ones) per row."""
     if is_sparse(m):
-        pos, neg = m.copy(), m.copy()
-        pos.data = np.clip(pos.data, 0, None)
-        neg.data = np.clip(-neg.data, 0, None)
-        return np.asarray(pos.sum(axis=1)).reshape(-1), np.asarray(neg.sum(axis=1)).reshape(-1)
+        c = m if m.format == "csr" else sp.csr_array(m)
+        return _row_sums(c, np.clip(c.data, 0, None)), _row_sums(c, np.clip(-c.data, 0, None))
     return np.clip(m, 0, None).sum(axis=1), np.clip(-m, 0, None).sum(axis=1)
+
+
+def _row_sums(c: sp.csr_array, values: np.ndarray) -> np.ndarray:
+    """Per row of CSR ``c``, the sum of ``values`` (one per stored entry), as scipy's ``sum(axis=1)``
+    adds them (``reduceat`` in storage order; integers in int64) but without copying ``c``."""
+    dtype = np.int64 if values.dtype.kind in "biu" else values.dtype
+    out = np.zeros(c.shape[0], dtype)
+    nonempty = np.flatnonzero(np.diff(c.indptr))
+    if nonempty.size:
+        out[nonempty] = np.add.reduceat(values.astype(dtype, copy=False), c.indptr[nonempty], dtype=dtype)
+    return out
 
 
 def scale_rows(m: Matrix, gain: np.ndarray) -> Matrix:
