@@ -41,7 +41,11 @@ def _freeze(m: sp.csr_array) -> sp.csr_array:
 
 
 def csr(m: Any, dtype: Any = np.float64) -> sp.csr_array:
-    """A canonical read-only CSR copy of ``m`` (dense or any scipy sparse format) with ``dtype`` values."""
+    """A canonical read-only CSR copy of ``m`` (dense or any scipy sparse format) with ``dtype`` values;
+    ``m`` itself when it already is one (read-only, so sharing it is safe: a 10^8-synapse graph is not
+    copied by every node that re-checks its weights)."""
+    if _is_frozen_csr(m, dtype):
+        return m
     out = sp.csr_array(m, dtype=dtype, copy=True)
     out.sum_duplicates()
     out.eliminate_zeros()
@@ -49,6 +53,14 @@ def csr(m: Any, dtype: Any = np.float64) -> sp.csr_array:
     if out.indices.dtype != np.int32 and max(out.shape, default=0) < 2**31 and out.nnz < 2**31:
         out = sp.csr_array((out.data, out.indices.astype(np.int32), out.indptr.astype(np.int32)), shape=out.shape)
     return _freeze(out)
+
+
+def _is_frozen_csr(m: Any, dtype: Any) -> bool:
+    """Whether ``m`` is what ``csr`` returns: canonical read-only csr_array, int32 indices, no stored zeros."""
+    return (isinstance(m, sp.csr_array) and m.dtype == np.dtype(dtype)
+            and m.indices.dtype == np.int32 and m.indptr.dtype == np.int32
+            and not (m.data.flags.writeable or m.indices.flags.writeable or m.indptr.flags.writeable)
+            and m.has_canonical_format and not np.any(m.data == 0))
 
 
 def prefer_sparse(shape: tuple[int, ...], nnz: int) -> bool:

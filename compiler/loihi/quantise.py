@@ -124,9 +124,12 @@ def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: L
 
     Works on the nonzero entries only (unrolled convolutions are mostly zeros).
     """
-    rows, cols = p.nonzero
     row_scale = (gain * scale) / 2.0**fmt.activation_shift
-    scaled = weights.nonzero_values(p.matrix) * row_scale[rows]
+    if weights.is_sparse(p.matrix) and p.matrix.has_canonical_format:  # row of each entry, not kept (10^8 of them)
+        per_entry = np.repeat(row_scale, np.diff(p.matrix.indptr))[p.matrix.data != 0]
+    else:
+        per_entry = row_scale[p.nonzero[0]]
+    scaled = weights.nonzero_values(p.matrix) * per_entry
     mode = sign_mode_of(scaled)
     lo, hi, step = weight_limits(mode, fmt)
     peak = float(np.abs(scaled).max(initial=0.0))
