@@ -284,3 +284,10 @@ def test_lava_emit_sends_csr_weights_as_the_same_coo_arrays_as_dense_ones(monkey
     for key in a.arrays:
         np.testing.assert_array_equal(a.arrays[key], b.arrays[key], err_msg=key)
         assert a.arrays[key].dtype == b.arrays[key].dtype, key
+
+
+def test_the_fidelity_report_of_a_chain_deeper_than_its_steps_reports_the_unaligned_layers_empty():
+    g = chain((20, 20, 20, 20, 20, 20), 0.3)  # latencies 1..5 against 3 fidelity steps
+    layers = spikec.compile(g, "loihi2", fidelity_steps=3).report["fidelity"]["layers"]
+    assert [layers[f"lif{i}"]["latency_steps"] for i in range(5)] == [1, 2, 3, 3, 3]
+    assert layers["lif4"]["spikes_float"] == layers["lif4"]["spikes_fixed"] == 0
