@@ -22,6 +22,7 @@ from spikec.compiler.loihi.quantise import lower_to_loihi
 from spikec.compiler.target import load_target
 from spikec.ir.check import normalise
 from spikec.ir.graph import Graph
+from spikec.ir.weights import count_nonzero
 from spikec.ir.nodes import LIF, Affine, Input, Output
 
 DT_S = 1e-4
@@ -60,7 +61,7 @@ def main() -> None:
         got, timing = lava.run_with_timing(program, x)
         t_lava = time.perf_counter() - t0
         np.testing.assert_array_equal(got["out"], want["out"])
-        synapses = sum(int(np.count_nonzero(node.weights)) for node in program.nodes.values() if node.kind == "Dense")
+        synapses = sum(count_nonzero(node.weights) for node in program.nodes.values() if node.kind == "Dense")
         print(f"{2 * n:>8} {synapses:>10} {int(want['out'].sum()):>8} {t_ref:>12.2f} {t_lava:>8.2f} "
               f"{timing[1]:>13.2f} {t_lava / t_ref:>7.1f}")
 

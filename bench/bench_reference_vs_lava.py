@@ -1,6 +1,6 @@
 """Reference executor vs Lava, end to end, on the same compiled Loihi program: 1,000 to 100,000 neurons.
 
-    python bench/bench_reference_vs_lava.py [--sizes 1000,2000,5000,10000,20000,50000,100000]
+    python bench/bench_reference_vs_lava.py [--sizes 1000,2000,5000,10000,20000,50000,100000] [--weights csr|dense] [--compare-dense]
         [--steps 1000] [--fan-in 100] [--repeats 3] [--lava-max 100000] [--plot bench/reference_vs_lava.png]
 
 Program: ``networks.loihi_chain`` (input of ``width`` axons at 10 % rate,
@@ -61,6 +61,17 @@ def warm_up(fmt) -> float:
     return t
 
 
+def synaptic_events(program, x, result) -> int:
+    """Spikes x fan-out over every Dense of the run (``result`` records every population's ``s``)."""
+    events = 0
+    for name, node in program.items():
+        if node.kind == "Dense":
+            (src,), (tgt,) = program.predecessors(name), program.successors(name)
+            s = x if src == "in" else result[f"{src}.s"]
+            events += loihi_schedule.Synapses.of(name, node, src, tgt).slots[0][1].events(np.asarray(s, bool))
+    return events
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,2000,5000,10000,20000,50000,100000")
@@ -69,20 +80,27 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--lava-max", type=int, default=100_000, help="largest size run on Lava")
     parser.add_argument("--plot", default="")
+    parser.add_argument("--weights", choices=("csr", "dense"), default="csr",
+                        help="Dense.weights as CSR (what a sparse float graph compiles to) or dense int32")
+    parser.add_argument("--compare-dense", action="store_true",
+                        help="also time the reference on the same program with dense weights (packing them costs n^2)")
     args = parser.parse_args()
     fmt = load_target("loihi2").numeric
     lava.ensure_lava_env()
     print(f"# machine: {machine()}")
     print(f"# numba kernels: {'yes' if compiled_kernels() else 'no (numpy path)'}; fresh-process warm-up {warm_up(fmt):.2f} s")
-    print("| neurons | populations | synapses | output spikes | reference s | reference CPU s | Lava s (whole call) | "
-          "Lava run() s | Lava CPU s | Lava / reference, wall | Lava / reference, CPU |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    print(f"# Dense.weights: {args.weights}")
+    dense_col = " reference s, dense weights |" if args.compare_dense else ""
+    print("| neurons | populations | synapses | output spikes | reference s | reference CPU s | synaptic events/s |"
+          f"{dense_col} Lava s (whole call) | Lava run() s | Lava CPU s | Lava / reference, wall | Lava / reference, CPU |")
+    print("|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if args.compare_dense else "") + "---:|---:|---:|---:|---:|", flush=True)
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         width = min(n // 2, 5000)
-        program = loihi_chain(n, args.fan_in, width)
+        program = loihi_chain(n, args.fan_in, width, sparse=args.weights == "csr")
+        dense = loihi_chain(n, args.fan_in, width) if args.compare_dense else None
         x = input_spikes(args.steps, width)
-        t_ref, t_cpu, t_lava, t_run, t_lava_cpu = [], [], [], [], []
+        t_ref, t_cpu, t_dense, t_lava, t_run, t_lava_cpu = [], [], [], [], [], []
         want = None
         for _ in range(args.repeats):
             loihi_schedule._PACKED.clear()
@@ -90,6 +108,11 @@ def main() -> None:
             t, want = timed(lambda: run_loihi(program, fmt, x))
             t_ref.append(t)
             t_cpu.append(time.process_time() - cpu)
+            if dense is not None:
+                loihi_schedule._PACKED.clear()
+                t, got = timed(lambda: run_loihi(dense, fmt, x))
+                np.testing.assert_array_equal(got["out"], want["out"])
+                t_dense.append(t)
             if n <= args.lava_max:
                 cpu = children_cpu()
                 t, (got, timing) = timed(lambda: lava.run_with_timing(program, x))
@@ -100,7 +123,9 @@ def main() -> None:
                 time.sleep(LAVA_SETTLE_S)
         ref, lav = median(t_ref), median(t_lava)
         rows.append((n, ref, lav))
+        dense_cell = f" {median(t_dense):.3f} |" if dense is not None else ""
         print(f"| {n:,} | {n // width} | {synapse_count(program):,} | {int(want['out'].sum()):,} | {ref:.3f} | {median(t_cpu):.3f} | "
+              f"{synaptic_events(program, x, run_loihi(program, fmt, x, record=('s',))) / ref:.2e} |{dense_cell} "
               f"{lav:.2f} | {median(t_run):.2f} | {median(t_lava_cpu):.2f} | {lav / ref:.0f} | "
               f"{median(t_lava_cpu) / median(t_cpu):.0f} |", flush=True)
     print(f"# load average after the run: {machine().rsplit('load average ', 1)[1]}")

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from spikec.compiler.loihi.nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
+from spikec.ir import weights
 from spikec.ir.graph import Graph
 
 LOIHI_DV = 205  # rint(4096 * dt / tau), dt = 0.1 ms, tau = 2 ms
@@ -37,8 +38,10 @@ def random_synapses(rng: np.random.Generator, n_out: int, n_in: int, fan_in: int
     return w
 
 
-def loihi_chain(n_neurons: int, fan_in: int = 100, width: int = 5000, seed: int = 0) -> Graph:
-    """Input(width) -> [Dense -> LIF(width)] x layers -> Output; ``n_neurons`` = layers x width."""
+def loihi_chain(n_neurons: int, fan_in: int = 100, width: int = 5000, seed: int = 0, sparse: bool = False) -> Graph:
+    """Input(width) -> [Dense -> LIF(width)] x layers -> Output; ``n_neurons`` = layers x width.
+
+    ``sparse``: the same weights as CSR ``Dense.weights`` (what a sparse float graph compiles to)."""
     rng = np.random.default_rng(seed)
     width = min(width, n_neurons)
     layers = max(1, n_neurons // width)
@@ -47,8 +50,8 @@ def loihi_chain(n_neurons: int, fan_in: int = 100, width: int = 5000, seed: int 
     prev = "in"
     for i in range(layers):
         # weights that keep a few % of the neurons firing at 10 % input rate
-        nodes[f"d{i}"] = Dense(weights=random_synapses(rng, width, width, fan_in, MEAN * 100 / fan_in, STD * (100 / fan_in) ** 0.5),
-                               weight_exp=0, num_weight_bits=8, sign_mode=1, weight_scale=np.ones(width))
+        w = random_synapses(rng, width, width, fan_in, MEAN * 100 / fan_in, STD * (100 / fan_in) ** 0.5)
+        nodes[f"d{i}"] = Dense(weights=weights.csr(w, np.int32) if sparse else w, weight_exp=0, num_weight_bits=8, sign_mode=1, weight_scale=np.ones(width))
         nodes[f"l{i}"] = LoihiNeurons(shape=(width,), du=4095, dv=LOIHI_DV, vth=LOIHI_VTH, bias_mant=0, bias_exp=0,
                                       reset="subtract", latency_steps=i + 1)
         edges += [(prev, f"d{i}"), (f"d{i}", f"l{i}")]
@@ -64,7 +67,7 @@ def input_spikes(steps: int, n: int, rate: float = 0.1, batch: int | None = None
 
 
 def synapse_count(program: Graph) -> int:
-    return sum(int(np.count_nonzero(node.weights)) for node in program.nodes.values() if isinstance(node, Dense))
+    return sum(weights.count_nonzero(node.weights) for node in program.nodes.values() if isinstance(node, Dense))
 
 
 def machine() -> str:

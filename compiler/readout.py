@@ -127,12 +127,15 @@ def records_directly(graph: Graph, output: str) -> bool:
 
 
 def collect_paths(graph: Graph, dt_s: float | None = None, readout: Callable[[str], bool] | None = None,
-                  *, neurons: bool = True) -> tuple[dict[str, Forms], dict[str, Constants]]:
+                  *, neurons: bool = True, sparse: bool = False) -> tuple[dict[str, Forms], dict[str, Constants]]:
     """For each neuron node (unless ``neurons=False``), and each Output for which ``readout(name)``
     (default: not ``records_directly``): ``{(source, back_edges, delay_steps): matrix}`` and
     ``{(back_edges, delay_steps): constant}``.
 
-    ``dt_s`` (default: the graph's ``metadata["dt_s"]``) turns Delay nodes into steps."""
+    ``dt_s`` (default: the graph's ``metadata["dt_s"]``) turns Delay nodes into steps. Matrices are
+    dense unless ``sparse``: then a neuron's matrices keep the kind ``ir/weights.py`` carries them
+    as (CSR when large and sparse; a 10^8-synapse network's paths would be 8 GB dense), and only the
+    Outputs' (host read-outs) are dense."""
     shapes = infer_shapes(graph)
     _, back = graph.execution_order()
     dt_s = graph.metadata.get("dt_s") if dt_s is None else dt_s
@@ -147,6 +150,8 @@ def collect_paths(graph: Graph, dt_s: float | None = None, readout: Callable[[st
         def add(key: tuple[str, int, int], m: np.ndarray | None) -> None:
             if key not in acc:
                 acc[key] = m
+            elif sparse:
+                acc[key] = weights.add(identity_form(acc[key], n_in), identity_form(m, n_in))
             else:
                 acc[key] = dense_form(acc[key], n_in) + dense_form(m, n_in)
 
@@ -175,14 +180,17 @@ def collect_paths(graph: Graph, dt_s: float | None = None, readout: Callable[[st
                 memo[name] = ({(s, b, d + k): m for (s, b, d), m in acc.items()},
                               {(b, d + k): c for (b, d), c in const.items()})
             else:  # per-element delays: each element's row of every form moves to its own delay
-                memo[name] = _per_element_delay_form(steps, acc, const, n)
+                memo[name] = _per_element_delay_form(steps, _dense_forms(acc), const, n)
             return memo[name]
         if isinstance(node, DelayLinear):  # per-synapse delays: one matrix per distinct delay
-            memo[name] = _delay_linear_form(name, node, dt_s, acc, const)
+            memo[name] = _delay_linear_form(name, node, dt_s, _dense_forms(acc), const)
             return memo[name]
         matrix, bias = node_matrix(name, node, shapes[name][0], shapes[name][1])
-        matrix = weights.to_dense(matrix)  # read-outs are host matrices, dense
-        forms = {key: matrix if m is None else matrix @ m for key, m in acc.items()}
+        if sparse:
+            forms = {key: matrix if m is None else weights.matmul(matrix, m) for key, m in acc.items()}
+        else:
+            matrix = weights.to_dense(matrix)  # read-outs are host matrices, dense
+            forms = {key: matrix if m is None else matrix @ m for key, m in acc.items()}
         consts = {key: matrix @ c for key, c in const.items()}
         if np.any(bias != 0):
             consts[(0, 0)] = consts.get((0, 0), 0) + bias
@@ -195,7 +203,10 @@ def collect_paths(graph: Graph, dt_s: float | None = None, readout: Callable[[st
         if (neurons and isinstance(node, NEURON_TYPES)) or (isinstance(node, Output) and wanted(name)):
             acc, constants[name] = incoming(name)  # an Output here: its read-out
             n_in = int(np.prod(shapes[name][0]))
-            paths[name] = {key: dense_form(m, n_in) for key, m in acc.items()}
+            if sparse and not isinstance(node, Output):
+                paths[name] = {key: identity_form(m, n_in) for key, m in acc.items()}
+            else:
+                paths[name] = {key: weights.to_dense(dense_form(m, n_in)) for key, m in acc.items()}
     return paths, constants
 
 
@@ -211,6 +222,16 @@ def build_readout(shape: tuple[int, ...], forms: Forms, consts: Constants, kind_
 def dense_form(m: np.ndarray | None, n: int) -> np.ndarray:
     """``None`` stands for the identity (a population wired straight into the next node)."""
     return np.eye(n) if m is None else m
+
+
+def _dense_forms(acc: dict) -> dict:
+    """Forms as dense matrices (``None``, the identity, kept): what the per-delay splits work on."""
+    return {key: None if m is None else weights.to_dense(m) for key, m in acc.items()}
+
+
+def identity_form(m: weights.Matrix | None, n: int) -> weights.Matrix:
+    """``dense_form`` in ``ir/weights.py``'s kinds: ``None`` is ``weights.identity(n)`` (CSR when large)."""
+    return weights.identity(n) if m is None else m
 
 
 def _delay_linear_form(name: str, node: Node, dt_s: float | None, acc: dict, const: dict) -> tuple[dict, dict]:

@@ -131,7 +131,8 @@ def normalise(graph: Graph) -> Graph:
         elif isinstance(node, (Conv1d, Conv2d)):
             node = node.replace(input_shape=in_shape[1:], bias=_canonical_bias(node.bias, node.weight.shape[0]))
         elif isinstance(node, Affine):
-            node = node.replace(bias=_canonical_bias(node.bias, node.weight.shape[0]))
+            bias = _canonical_bias(node.bias, node.weight.shape[0])
+            node = node if bias is node.bias else node.replace(bias=bias)  # not re-checking an unchanged weight
         elif isinstance(node, Flatten):
             node = node.replace(input_shape=in_shape)
         elif isinstance(node, Input):

@@ -8,6 +8,7 @@ NIRTorch and Lava: a recurrent connection takes effect one step later).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
@@ -28,20 +29,30 @@ class Graph:
         object.__setattr__(self, "edges", tuple((str(a), str(b)) for a, b in self.edges))
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
-    # --- structure ---------------------------------------------------------------
-    @property
+    # --- structure (indexed once per graph: a 10^6-neuron chain has thousands of nodes) ---------
+    @cached_property
     def inputs(self) -> tuple[str, ...]:
         return tuple(n for n, node in self.nodes.items() if isinstance(node, Input))
 
-    @property
+    @cached_property
     def outputs(self) -> tuple[str, ...]:
         return tuple(n for n, node in self.nodes.items() if isinstance(node, Output))
 
+    @cached_property
+    def _neighbours(self) -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, tuple[str, ...]]]:
+        """(predecessors, successors) of every node that has any, in edge order."""
+        pred: dict[str, list[str]] = {}
+        succ: dict[str, list[str]] = {}
+        for a, b in self.edges:
+            pred.setdefault(b, []).append(a)
+            succ.setdefault(a, []).append(b)
+        return ({k: tuple(v) for k, v in pred.items()}, {k: tuple(v) for k, v in succ.items()})
+
     def predecessors(self, name: str) -> tuple[str, ...]:
-        return tuple(a for a, b in self.edges if b == name)
+        return self._neighbours[0].get(name, ())
 
     def successors(self, name: str) -> tuple[str, ...]:
-        return tuple(b for a, b in self.edges if a == name)
+        return self._neighbours[1].get(name, ())
 
     def items(self) -> Iterator[tuple[str, Node]]:
         return iter(self.nodes.items())
@@ -75,7 +86,8 @@ class Graph:
         state: dict[str, int] = {}  # 1 = on stack, 2 = done
         back: set[Edge] = set()
         postorder: list[str] = []
-        roots = list(self.inputs) + [n for n in self.nodes if n not in self.inputs]
+        inputs = set(self.inputs)
+        roots = list(self.inputs) + [n for n in self.nodes if n not in inputs]
         for root in roots:
             if root in state:
                 continue
@@ -114,6 +126,7 @@ def check_edges(graph: Graph) -> None:
             raise GraphError("an Output node cannot send edges", node=name)
         if not graph.predecessors(name):
             raise GraphError("Output node is not connected to anything", node=name)
+    inputs = set(graph.inputs)
     for name in graph.nodes:
-        if name not in graph.inputs and not graph.predecessors(name):
+        if name not in inputs and not graph.predecessors(name):
             raise GraphError("node has no incoming edge (dangling)", node=name)

@@ -41,13 +41,18 @@ def _freeze(m: sp.csr_array) -> sp.csr_array:
 
 
 def is_frozen_csr(m: Any, dtype: Any = np.float64) -> bool:
-    """Whether ``m`` already is what ``csr`` returns (canonical, read-only, ``dtype``): shared, not copied."""
-    return (isinstance(m, sp.csr_array) and m.dtype == dtype and m.has_canonical_format
-            and not any(a.flags.writeable for a in (m.data, m.indices, m.indptr)))
+    """Whether ``m`` already is what ``csr`` returns: a canonical read-only csr_array of ``dtype``, int32
+    indices, no stored zeros (then it is shared, not copied)."""
+    return (isinstance(m, sp.csr_array) and m.dtype == np.dtype(dtype)
+            and m.indices.dtype == np.int32 and m.indptr.dtype == np.int32
+            and not (m.data.flags.writeable or m.indices.flags.writeable or m.indptr.flags.writeable)
+            and m.has_canonical_format and not np.any(m.data == 0))
 
 
 def csr(m: Any, dtype: Any = np.float64) -> sp.csr_array:
-    """A canonical read-only CSR copy of ``m`` (dense or any scipy sparse format) with ``dtype`` values."""
+    """A canonical read-only CSR copy of ``m`` (dense or any scipy sparse format) with ``dtype`` values;
+    ``m`` itself when it already is one (read-only, so sharing it is safe: a 10^8-synapse graph is not
+    copied by every node that re-checks its weights)."""
     if is_frozen_csr(m, dtype):
         return m
     out = sp.csr_array(m, dtype=dtype, copy=True)
@@ -112,11 +117,13 @@ def count_nonzero(m: Matrix, axis: int | None = None) -> Any:
     """Nonzeros in all (an int) or per row (axis=1) / per column (axis=0) as an int64 vector."""
     if not is_sparse(m):
         return np.count_nonzero(m, axis=axis) if axis is not None else int(np.count_nonzero(m))
-    mask = m.copy()
-    mask.data = (mask.data != 0).astype(np.int64)
+    c = m if m.format == "csr" else sp.csr_array(m)
+    stored = c.data != 0  # from the index arrays: no copy of the matrix
     if axis is None:
-        return int(mask.data.sum())
-    return np.asarray(mask.sum(axis=axis)).reshape(-1).astype(np.int64)
+        return int(np.count_nonzero(stored))
+    if axis == 0:
+        return np.bincount(c.indices[stored], minlength=c.shape[1]).astype(np.int64)
+    return _row_sums(c, stored.astype(np.int64))
 
 
 def any_nonzero(m: Matrix) -> bool:
@@ -132,11 +139,20 @@ def abs_max(m: Matrix) -> float:
 def signed_row_sums(m: Matrix) -> tuple[np.ndarray, np.ndarray]:
     """(sum of the positive entries, sum of the magnitudes of the negative ones) per row."""
     if is_sparse(m):
-        pos, neg = m.copy(), m.copy()
-        pos.data = np.clip(pos.data, 0, None)
-        neg.data = np.clip(-neg.data, 0, None)
-        return np.asarray(pos.sum(axis=1)).reshape(-1), np.asarray(neg.sum(axis=1)).reshape(-1)
+        c = m if m.format == "csr" else sp.csr_array(m)
+        return _row_sums(c, np.clip(c.data, 0, None)), _row_sums(c, np.clip(-c.data, 0, None))
     return np.clip(m, 0, None).sum(axis=1), np.clip(-m, 0, None).sum(axis=1)
+
+
+def _row_sums(c: sp.csr_array, values: np.ndarray) -> np.ndarray:
+    """Per row of CSR ``c``, the sum of ``values`` (one per stored entry), as scipy's ``sum(axis=1)``
+    adds them (``reduceat`` in storage order; integers in int64) but without copying ``c``."""
+    dtype = np.int64 if values.dtype.kind in "biu" else values.dtype
+    out = np.zeros(c.shape[0], dtype)
+    nonempty = np.flatnonzero(np.diff(c.indptr))
+    if nonempty.size:
+        out[nonempty] = np.add.reduceat(values.astype(dtype, copy=False), c.indptr[nonempty], dtype=dtype)
+    return out
 
 
 def scale_rows(m: Matrix, gain: np.ndarray) -> Matrix:
@@ -160,6 +176,8 @@ def select(m: Matrix, rows: np.ndarray | None = None, cols: np.ndarray | None = 
 
 def where_nonzero(m: Matrix, values: np.ndarray, dtype: Any) -> Matrix:
     """A matrix of ``m``'s shape and kind holding ``values`` (``nonzero(m)`` order) at ``m``'s nonzeros."""
+    if is_sparse(m) and m.has_canonical_format and bool(np.all(m.data != 0)):  # nonzero(m) is m's own order
+        return csr(sp.csr_array((np.asarray(values, dtype=dtype), m.indices, m.indptr), shape=m.shape), dtype)
     rows, cols = nonzero(m)
     if is_sparse(m):
         out = sp.csr_array((np.asarray(values, dtype=dtype), (rows, cols)), shape=m.shape)

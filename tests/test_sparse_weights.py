@@ -15,7 +15,7 @@ from spikec import api
 from spikec.ir import weights
 from spikec.ir.errors import InputError
 from spikec.ir.graph import Graph
-from spikec.ir.nodes import LIF, Affine, Input, Linear, Output
+from spikec.ir.nodes import LIF, Affine, Delay, Input, Linear, Output, Scale
 from spikec.ir.nir_io import read_nir, write_nir
 from spikec.compiler.program import graph_from_bytes, graph_to_bytes
 
@@ -281,3 +281,199 @@ def test_sparse_tiles_survive_save_and_load_and_damaged_levels_are_refused(monke
             zout.writestr(item, raw)
     with pytest.raises(ValueError):
         CrossbarMap.from_bytes(out.getvalue())
+
+
+def paths_graph(n_in: int = 60, n: int = 40, density: float = 0.2, seed: int = 5) -> Graph:
+    """Every way ``collect_paths`` combines matrices into a SpiNNaker projection: two paths of the same
+    key summed, a Scale after an Affine (a product), a short and a long (delay-extension) Delay, a
+    recurrent edge, and a host read-out after an Affine."""
+    rng = np.random.default_rng(seed)
+    w = lambda n_out, n_in: sp.random_array((n_out, n_in), density=density, format="csr", rng=rng,
+                                            data_sampler=lambda size: rng.uniform(-0.5, 2.0, size)).toarray()
+    lif = lambda: LIF(tau=np.full(n, 0.005), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n),
+                      v_reset=np.zeros(n), reset="subtract")
+    nodes = {"in": Input(shape=(n_in,)), "w0": Affine(weight=w(n, n_in), bias=np.full(n, 0.02)), "lif0": lif(),
+             "a": Linear(weight=w(n, n)), "b": Linear(weight=w(n, n)), "c": Linear(weight=w(n, n)),
+             "g": Scale(scale=rng.uniform(0.5, 2.0, n)), "d": Linear(weight=w(n, n)), "short": Delay(delay=np.full(n, 3e-3)),
+             "e": Linear(weight=w(n, n)), "long": Delay(delay=np.full(n, 45e-3)), "r": Linear(weight=w(n, n) * 0.3),
+             "lif1": lif(), "ro": Affine(weight=w(7, n), bias=np.full(7, 0.1)), "readout": Output(shape=(7,)),
+             "out": Output(shape=(n,))}
+    edges = [("in", "w0"), ("w0", "lif0"), ("lif0", "a"), ("a", "lif1"), ("lif0", "b"), ("b", "lif1"),
+             ("lif0", "c"), ("c", "g"), ("g", "lif1"), ("lif0", "d"), ("d", "short"), ("short", "lif1"),
+             ("lif0", "e"), ("e", "long"), ("long", "lif1"), ("lif1", "r"), ("r", "lif1"),
+             ("lif1", "ro"), ("ro", "readout"), ("lif1", "out")]
+    return Graph(nodes, tuple(edges), {"dt_s": 1e-3})
+
+
+@pytest.mark.parametrize("make", [lambda: chain((120, 90, 60), 0.1, seed=3), paths_graph], ids=["chain", "paths"])
+def test_spinnaker_compiles_the_same_program_byte_for_byte_sparse_or_dense(make, monkeypatch):
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 1)
+    g_sparse = make()
+    assert all(weights.is_sparse(node.weight) for node in g_sparse.nodes.values() if isinstance(node, (Affine, Linear)))
+    p_sparse = api.compile(g_sparse, "spinnaker1", fidelity_steps=0)
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 2**40)
+    g_dense = make()
+    p_dense = api.compile(g_dense, "spinnaker1", fidelity_steps=0)
+    a, b = p_sparse.artefacts["spinnaker"], p_dense.artefacts["spinnaker"]
+    assert a.to_bytes() == b.to_bytes()  # network (synapse lists in order), rows, tables, read-outs
+    assert sum(len(p) for p in a.network.projections) > 0
+    proj = a.network.projections[0]  # 10^8 synapses in 1.1 GB: narrow in memory, int64 on disk
+    assert (proj.pre_index.dtype, proj.weight.dtype, proj.synapse_type.dtype) == (np.int32, np.uint16, np.uint8)
+    assert type(a).from_bytes(a.to_bytes()).to_bytes() == a.to_bytes()
+    if make is paths_graph:
+        assert a.artefacts.delay_stages  # the long Delay went through a delay extension
+        assert set(a.network.readouts) == {"readout"}
+    x = spikes(g_dense.nodes["in"].shape[0], steps=80)
+    out_sparse = spikec.run(p_sparse, x)
+    out_dense = spikec.run(p_dense, x)
+    assert out_dense["out"].sum() > 0
+    for key in out_dense:
+        np.testing.assert_array_equal(out_sparse[key], out_dense[key])
+
+
+# --- Loihi: CSR Dense weights, end to end -------------------------------------------
+
+
+def _loihi_pair(build, monkeypatch, target: str = "loihi2"):
+    """The same graph compiled carried sparse and carried dense: (sparse program, dense program)."""
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 1)
+    p_sparse = api.compile(build(), target)
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 2**40)
+    p_dense = api.compile(build(), target)
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 2**16)
+    return p_sparse, p_dense
+
+
+def _denses(program):
+    from spikec.compiler.loihi.nodes import Dense
+
+    return {n: node for n, node in program.graph.items() if isinstance(node, Dense)}
+
+
+def _same_spikes(p_sparse, p_dense, n_in: int, record=("v", "s")) -> None:
+    from spikec.backends.reference.loihi_executor import run_loihi, run_loihi_stepwise
+
+    fmt = p_dense.target.numeric
+    x = spikes(n_in, steps=50, batch=2)
+    fast_s, fast_d = spikec.run(p_sparse, x), spikec.run(p_dense, x)
+    assert sum(int(v.sum()) for k, v in fast_d.items() if not k.endswith(".v")) > 0
+    for key in fast_d:
+        np.testing.assert_array_equal(fast_s[key], fast_d[key], err_msg=key)
+    for run in (run_loihi, run_loihi_stepwise):  # the step-by-step definition takes CSR too
+        a, b = run(p_sparse.graph, fmt, x, record), run(p_dense.graph, fmt, x, record)
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_loihi_lowers_a_sparse_projection_to_csr_dense_weights_equal_to_the_dense_lowering(monkeypatch):
+    p_sparse, p_dense = _loihi_pair(lambda: chain((120, 90, 60), 0.1, seed=3), monkeypatch)
+    sparse_denses, dense_denses = _denses(p_sparse), _denses(p_dense)
+    assert sparse_denses and all(weights.is_sparse(d.weights) for d in sparse_denses.values())
+    assert not any(weights.is_sparse(d.weights) for d in dense_denses.values())
+    for name, d in sparse_denses.items():
+        w = d.weights
+        assert w.dtype == np.int32 and w.has_canonical_format and not w.data.flags.writeable
+        assert np.all(w.data != 0)  # weights that round to 0 are not stored
+        np.testing.assert_array_equal(w.toarray(), dense_denses[name].weights)
+    _lowered_equal(p_sparse.graph, p_dense.graph)
+    assert p_sparse.report["place-loihi"] == p_dense.report["place-loihi"]  # same cores, synapses, bytes, fan-in
+    _same_spikes(p_sparse, p_dense, 120)
+
+
+def _per_neuron_taus(widths=(100, 80, 60), seed=4) -> Graph:
+    """``chain`` with time constants that differ between neurons: split-populations splits every layer."""
+    g = chain(widths, 0.1, seed=seed)
+    swaps = {}
+    for name, node in g.items():
+        if isinstance(node, LIF):
+            n = node.tau.size
+            swaps[name] = node.replace(tau=np.where(np.arange(n) % 3 == 0, 0.002, np.where(np.arange(n) % 3 == 1, 0.005, 0.02)))
+    return g.replace_nodes(swaps)
+
+
+def test_split_populations_cut_csr_weights_into_csr_blocks_equal_to_the_dense_blocks(monkeypatch):
+    p_sparse, p_dense = _loihi_pair(_per_neuron_taus, monkeypatch)
+    assert p_sparse.report["split-populations"]["split_layers"]  # the case under test: layers were split
+    blocks = _denses(p_sparse)
+    assert len(blocks) > 3 and all(weights.is_sparse(d.weights) for d in blocks.values())
+    _lowered_equal(p_sparse.graph, p_dense.graph)
+    _same_spikes(p_sparse, p_dense, 100)
+
+
+def _skip_connection(seed=5) -> Graph:
+    """in -> lif0 -> lif1 plus in -> lif1: the skip arrives one step early and gets a synaptic delay."""
+    g = chain((100, 90, 80), 0.1, seed=seed)
+    rng = np.random.default_rng(seed)
+    skip = sp.random_array((80, 100), density=0.1, format="csr", rng=rng, data_sampler=lambda size: rng.uniform(-0.5, 2.0, size))
+    nodes = dict(g.nodes) | {"skip": Affine(weight=skip.toarray(), bias=np.zeros(80))}
+    return Graph(nodes, tuple(g.edges) + (("in", "skip"), ("skip", "lif1")), g.metadata)
+
+
+def test_delayed_projections_stay_dense_next_to_csr_ones_and_give_the_same_program(monkeypatch):
+    p_sparse, p_dense = _loihi_pair(_skip_connection, monkeypatch)
+    kinds = {n: (weights.is_sparse(d.weights), d.delays is not None) for n, d in _denses(p_sparse).items()}
+    assert (False, True) in kinds.values() and (True, False) in kinds.values()  # a delayed dense one, an undelayed CSR one
+    _lowered_equal(p_sparse.graph, p_dense.graph)
+    _same_spikes(p_sparse, p_dense, 100)
+
+
+def test_a_program_with_csr_dense_weights_saves_and_loads_the_same(monkeypatch, tmp_path):
+    p_sparse, _ = _loihi_pair(lambda: chain((60, 50), 0.2), monkeypatch)
+    back = graph_from_bytes(graph_to_bytes(p_sparse.graph))
+    for name, node in p_sparse.graph.items():
+        assert back.nodes[name].same_as(node), name
+        if name in _denses(p_sparse):
+            assert weights.is_sparse(back.nodes[name].weights)
+
+
+def test_a_csr_dense_is_checked_like_a_dense_one():
+    from spikec.compiler.loihi.nodes import Dense
+    from spikec.ir.errors import GraphError
+
+    kw = dict(weight_exp=0, num_weight_bits=8, sign_mode=1, weight_scale=np.ones(2))
+    loose = sp.csr_array(([3, 0, 3], ([1, 0, 1], [0, 1, 0])), shape=(2, 3))  # duplicates and a stored zero
+    d = Dense(weights=loose, **kw)
+    assert d.weights.dtype == np.int32 and d.weights.nnz == 1 and d.weights[1, 0] == 6
+    for bad, match in ((sp.csr_array(np.array([[0.5, 0, 0], [0, 0, 0]])), "integers"),
+                       (sp.csr_array(np.array([[2.0**40, 0, 0], [0, 0, 0]])), "does not fit int32"),
+                       (np.array([[2**40, 0, 0], [0, 0, 0]]), "does not fit int32"),
+                       (np.zeros(3, np.int32), "2-d")):
+        with pytest.raises(GraphError, match=match):
+            Dense(weights=bad, **kw)
+    with pytest.raises(GraphError, match="delays needs dense weights"):
+        Dense(weights=loose, delays=np.zeros((2, 3)), **kw)
+
+
+def test_event_sums_pack_a_csr_matrix_as_they_pack_its_dense_form():
+    from spikec.backends.reference.event_sums import PackedColumns
+
+    rng = np.random.default_rng(7)
+    dense = np.where(rng.random((70, 50)) < 0.15, rng.integers(-128, 128, (70, 50)), 0).astype(np.int32)
+    a, b = PackedColumns(dense), PackedColumns(weights.csr(dense, np.int32))
+    for field in ("start", "target", "weight"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+        assert getattr(a, field).dtype == getattr(b, field).dtype
+    x = rng.random((9, 50)) < 0.3
+    np.testing.assert_array_equal(a.sums(x), b.sums(x))
+
+
+def test_lava_emit_sends_csr_weights_as_the_same_coo_arrays_as_dense_ones(monkeypatch):
+    from spikec.backends.lava.emit import emit_network, spike_inputs
+
+    monkeypatch.setattr("spikec.backends.lava.emit.SPARSE_MIN_ENTRIES", 1)
+    p_sparse, p_dense = _loihi_pair(lambda: chain((120, 90, 60), 0.1, seed=3), monkeypatch)
+    x, _ = spike_inputs(p_dense, spikes(120, steps=10)[:, 0])
+    a, b = emit_network(p_sparse, x), emit_network(p_dense, x)
+    assert a.description == b.description and a.arrays.keys() == b.arrays.keys()
+    assert any("weights_coo" in c for c in a.description["connections"])
+    for key in a.arrays:
+        np.testing.assert_array_equal(a.arrays[key], b.arrays[key], err_msg=key)
+        assert a.arrays[key].dtype == b.arrays[key].dtype, key
+
+
+def test_the_fidelity_report_of_a_chain_deeper_than_its_steps_reports_the_unaligned_layers_empty():
+    g = chain((20, 20, 20, 20, 20, 20), 0.3)  # latencies 1..5 against 3 fidelity steps
+    layers = spikec.compile(g, "loihi2", fidelity_steps=3).report["fidelity"]["layers"]
+    assert [layers[f"lif{i}"]["latency_steps"] for i in range(5)] == [1, 2, 3, 3, 3]
+    assert layers["lif4"]["spikes_float"] == layers["lif4"]["spikes_fixed"] == 0

@@ -61,7 +61,8 @@ def with_probes(graph: Graph, layers: list[str]) -> Graph:
 
 def compare_layer(f: np.ndarray, q: np.ndarray) -> dict[str, Any]:
     """Agreement of two aligned spike arrays [T, B, ...]."""
-    f, q = f.reshape(f.shape[0], f.shape[1], -1) > 0, q.reshape(q.shape[0], q.shape[1], -1) > 0
+    flat = lambda a: a.reshape(a.shape[0], a.shape[1], int(np.prod(a.shape[2:])))  # (no -1: a layer may have 0 aligned steps)
+    f, q = flat(f) > 0, flat(q) > 0
     cf, cq = f.sum(axis=0), q.sum(axis=0)
     total = int(cf.sum() + cq.sum())
     union = int((f | q).sum())

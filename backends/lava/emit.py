@@ -11,7 +11,8 @@ the program's artefacts and computes nothing the hardware would compute.
   ``v_reset``, delayed reset, non-spiking read-outs) become spikec's
   ``SpikecLIF`` (``lava_processes.py``).
 - ``Dense`` becomes ``lava.proc.dense.process.Dense``, or ``Sparse`` when the
-  matrix is mostly zeros (unrolled convolutions and pooling; both models
+  matrix is mostly zeros (unrolled convolutions and pooling, and every CSR
+  ``Dense.weights``, sent as COO without densifying; both models
   compute the same integers, ``tests/test_lava_runner.py`` checks it), and the
   delay variants when the program has synaptic delays.
 - ``LoihiInput`` becomes a ``RingBuffer`` source holding the input spikes.
@@ -27,6 +28,7 @@ import numpy as np
 
 from ...compiler.loihi.nodes import gather_parts, layer_shape, merge_part_traces
 from ...compiler.loihi.readout import readout_values, readouts, source_recordings
+from ...ir import weights as w
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from ...ir.inputs import time_first_inputs
@@ -98,7 +100,7 @@ def _population(name: str, node: Any) -> tuple[dict[str, Any], dict[str, np.ndar
 
 
 def _connection(name: str, node: Any, source: str, target: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    weights = np.asarray(node.weights, np.int32)
+    weights = node.weights  # dense, or canonical CSR (then never made dense: the runner takes it as COO)
     if int(node.sign_mode) not in SIGN_MODE_NAMES:
         raise CompileError(f"sign_mode {node.sign_mode} is not one of Lava's {SIGN_MODE_NAMES}", node=name)
     conn: dict[str, Any] = {
@@ -109,17 +111,17 @@ def _connection(name: str, node: Any, source: str, target: str) -> tuple[dict[st
     delays = getattr(node, "delays", None)
     delays = None if delays is None or not np.any(delays) else np.asarray(delays, np.int64)
     arrays: dict[str, np.ndarray] = {}
-    nonzero = np.count_nonzero(weights)
-    if weights.size >= SPARSE_MIN_ENTRIES and nonzero <= SPARSE_DENSITY * weights.size:
-        rows, cols = np.nonzero(weights)
+    size = int(np.prod(weights.shape))
+    if size >= SPARSE_MIN_ENTRIES and w.count_nonzero(weights) <= SPARSE_DENSITY * size:
+        rows, cols = w.nonzero(weights)
         arrays |= {f"{name}.rows": rows.astype(np.int32), f"{name}.cols": cols.astype(np.int32),
-                   f"{name}.data": weights[rows, cols]}
+                   f"{name}.data": w.nonzero_values(weights).astype(np.int32)}
         conn["weights_coo"] = {"rows": f"{name}.rows", "cols": f"{name}.cols", "data": f"{name}.data",
                                "shape": list(weights.shape)}
         if delays is not None:
             arrays[f"{name}.delays"] = delays[rows, cols]
     else:
-        arrays[f"{name}.weights"] = weights
+        arrays[f"{name}.weights"] = np.asarray(w.to_dense(weights), np.int32)
         conn["weights"] = f"{name}.weights"
         if delays is not None:
             arrays[f"{name}.delays"] = delays

@@ -2,7 +2,8 @@
 
 A connection's integer weights ``W`` (n_out, n_in) are packed once by source
 neuron (CSR of ``W.T``: for each source, the targets and weights of its
-synapses; zero weights dropped). A sum over a block of spike vectors
+synapses; zero weights dropped); a sparse ``W`` is packed from its CSC, without
+ever visiting its zeros. A sum over a block of spike vectors
 ``[R, n_in]`` (R = time steps x batch) then touches only the synapses of the
 sources that spiked: its cost is the number of synaptic events, not
 ``n_out * n_in`` per vector. Results are exact integers (int64):
@@ -21,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 #: largest exact integer partial sum in float64
 _FLOAT64_EXACT = 1 << 53
@@ -45,8 +47,29 @@ class PackedColumns:
     ``target`` and ``weight`` (int32, summed in int64; ``weight_f``: float64 for bincount).
     """
 
-    def __init__(self, weights: np.ndarray) -> None:
-        w = np.asarray(weights)
+    def __init__(self, weights: Any) -> None:
+        if sp.issparse(weights):
+            self._pack_sparse(weights)
+        else:
+            self._pack_dense(np.asarray(weights))
+        # a target's partial sum has at most n_in terms
+        worst = int(np.abs(self.weight).max(initial=0)) * self.n_in
+        self.float_exact = worst < _FLOAT64_EXACT
+        self.acc_dtype = np.int32 if worst < 2**31 else np.int64
+        self._weight_f: np.ndarray | None = None
+
+    def _pack_sparse(self, w: Any) -> None:
+        """From a scipy sparse matrix: its CSC is this packing (one sort by column, no n_out x n_in pass)."""
+        self.n_out, self.n_in = w.shape
+        csc = sp.csc_array(w, copy=True)
+        csc.sum_duplicates()  # also sorts each column's targets ascending, as the dense packing lists them
+        csc.eliminate_zeros()
+        wide = csc.dtype.itemsize > 4 and np.abs(csc.data).max(initial=0) >= 2**31
+        self.start = csc.indptr.astype(np.int64)
+        self.target = csc.indices.astype(np.int32 if self.n_out < 2**31 else np.int64)
+        self.weight = csc.data.astype(np.int64 if wide else np.int32)
+
+    def _pack_dense(self, w: np.ndarray) -> None:
         self.n_out, self.n_in = w.shape
         wide = w.dtype.itemsize > 4 and np.abs(w).max(initial=0) >= 2**31
         kernels = compiled_kernels()
@@ -64,11 +87,6 @@ class PackedColumns:
             self.target = tgt.astype(np.int32 if self.n_out < 2**31 else np.int64)  # int32: half the bytes per event
             self.weight = w[tgt, src].astype(np.int64 if wide else np.int32)
             np.cumsum(np.bincount(src, minlength=self.n_in), out=self.start[1:])
-        # a target's partial sum has at most n_in terms
-        worst = int(np.abs(self.weight).max(initial=0)) * self.n_in
-        self.float_exact = worst < _FLOAT64_EXACT
-        self.acc_dtype = np.int32 if worst < 2**31 else np.int64
-        self._weight_f: np.ndarray | None = None
 
     @property
     def weight_f(self) -> np.ndarray:

@@ -320,7 +320,9 @@ def simulate(
         for name in order:
             kernel = kernels[name]
             if name in xs:
-                x = xs[name][t] if dtype is np.float64 else xs[name][t].astype(dtype)  # per step: no copy of all T
+                x = xs[name][t]
+                if x.dtype != dtype:  # per step: no copy of all T (kernels never write into their input)
+                    x = x.astype(dtype)
             elif kernel.terms:
                 x = [previous[src] if is_back else current[src] for src, is_back in preds[name]]
             else:

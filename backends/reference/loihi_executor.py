@@ -27,6 +27,7 @@ from ...compiler.target import LoihiNumeric
 from ...ir.errors import SpikecError
 from ...ir.graph import Graph
 from ...ir.inputs import time_first_inputs
+from ...ir.weights import Matrix, is_sparse, nonzero, nonzero_values
 from .loihi_neuron import neuron_step, wrap_int32
 from .loihi_schedule import run_schedule
 
@@ -39,12 +40,12 @@ class WeightSum:
     exact, as every partial sum of 8-bit weights stays far below 2**53.
     """
 
-    def __init__(self, weights: np.ndarray, sparse_below: float = 0.25) -> None:
+    def __init__(self, weights: Matrix, sparse_below: float = 0.25) -> None:
         self.n_out = weights.shape[0]
-        self.sparse = np.count_nonzero(weights) < sparse_below * weights.size
+        self.sparse = is_sparse(weights) or np.count_nonzero(weights) < sparse_below * weights.size
         if self.sparse:
-            self.rows, self.cols = np.nonzero(weights)
-            self.values = weights[self.rows, self.cols].astype(np.float64)
+            self.rows, self.cols = nonzero(weights)
+            self.values = nonzero_values(weights).astype(np.float64)
         else:
             self.weights_t = np.ascontiguousarray(weights.T, dtype=np.float64)
 
@@ -76,9 +77,14 @@ class DenseBuffer:
 
     def __init__(self, d: Dense, batch: int) -> None:
         self.dense = d
-        delays = np.zeros(d.weights.shape, np.int64) if d.delays is None else d.delays.astype(np.int64)
-        self.slots = [(int(k), WeightSum(np.where(delays == k, d.weights, 0))) for k in np.unique(delays)]
-        self.buffer = np.zeros((batch, d.weights.shape[0], int(delays.max(initial=0)) + 1), np.int32)
+        if d.delays is None:  # (weights may be CSR then)
+            self.slots = [(0, WeightSum(d.weights))]
+            depth = 1
+        else:
+            delays = d.delays.astype(np.int64)
+            self.slots = [(int(k), WeightSum(np.where(delays == k, d.weights, 0))) for k in np.unique(delays)]
+            depth = int(delays.max(initial=0)) + 1
+        self.buffer = np.zeros((batch, d.weights.shape[0], depth), np.int32)
 
     def send(self) -> np.ndarray:
         return self.buffer[:, :, 0].copy()

@@ -94,7 +94,9 @@ def run_network(net: SpiNNakerNetwork, inputs: Any, record: tuple[str, ...] = ()
     ticks = steps + net.max_start_tick
     max_delay = max([p.delay for p in net.projections] + [1])
     history = {p.name: np.zeros((max_delay + 1, batch, p.size), dtype=np.int64) for p in net.populations}
-    tables = [(proj, [_by_source(proj, t) for t in (EXCITATORY, INHIBITORY)]) for proj in net.projections]
+    incoming: dict[str, list] = {p.name: [] for p in net.populations}  # per target: (projection, tables by type)
+    for proj in net.projections:
+        incoming[proj.post].append((proj, [_by_source(proj, t) for t in (EXCITATORY, INHIBITORY)]))
     states = {p.name: new_state(p.size, batch) for p in net.populations if not p.is_source}
     keys = recorded_keys(net, record)
     raw = {k: [] for k in keys}
@@ -107,9 +109,7 @@ def run_network(net: SpiNNakerNetwork, inputs: Any, record: tuple[str, ...] = ()
                 continue
             exc = np.zeros((batch, pop.size), dtype=np.int64)
             inh = np.zeros((batch, pop.size), dtype=np.int64)
-            for proj, by_type in tables:
-                if proj.post != pop.name:
-                    continue
+            for proj, by_type in incoming[pop.name]:
                 sent = history[proj.pre][(t - proj.delay) % (max_delay + 1)]
                 exc += _gather(by_type[0], sent, pop.size)
                 inh += _gather(by_type[1], sent, pop.size)

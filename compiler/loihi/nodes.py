@@ -28,6 +28,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
+from ...ir import weights as _weights
 from ...ir.errors import GraphError
 from ...ir.graph import Graph
 from ...ir.nodes import Node, Shape
@@ -42,6 +43,36 @@ def int_array(value: object, dtype: type = np.int32) -> np.ndarray:
     arr = np.array(value, dtype=dtype, copy=True)
     arr.setflags(write=False)
     return arr
+
+
+_INT32 = (-(1 << 31), (1 << 31) - 1)
+
+
+def int_matrix(value: object, parameter: str) -> "_weights.Matrix":
+    """A read-only int32 synaptic matrix: a 2-d array, or (any scipy sparse value) canonical CSR.
+
+    Values must be integers inside int32 (a program file is not trusted to
+    hold what the compiler wrote); a sparse matrix keeps its kind, so a
+    10^8-synapse program never holds its n_target x n_source zeros.
+    """
+    sparse = _weights.is_sparse(value)
+    if not sparse:
+        value = np.asarray(value)
+    if len(value.shape) != 2:
+        raise GraphError(f"{parameter} must be a 2-d (n_target, n_source) matrix, got shape {tuple(value.shape)}",
+                         parameter=parameter, value=tuple(value.shape), limit="2-d")
+    data = value.data if sparse else value
+    if data.dtype.kind not in "biuf":
+        raise GraphError(f"{parameter} must hold integers, got dtype {data.dtype}", parameter=parameter, value=str(data.dtype))
+    wide = data.dtype.kind == "f" or data.dtype.itemsize > 4 or (data.dtype.kind == "u" and data.dtype.itemsize == 4)
+    if wide and data.size:  # could hold what int32 cannot
+        if data.dtype.kind == "f" and not (np.isfinite(data).all() and (data == np.round(data)).all()):
+            raise GraphError(f"{parameter} must hold integers", parameter=parameter)
+        lo, hi = float(data.min()), float(data.max())
+        if lo < _INT32[0] or hi > _INT32[1]:
+            raise GraphError(f"{parameter} value {hi if hi > _INT32[1] else lo:g} does not fit int32",
+                             parameter=parameter, value=hi if hi > _INT32[1] else lo, limit=_INT32)
+    return _weights.csr(value, np.int32) if sparse else int_array(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,15 +93,18 @@ class Dense(Node):
 
     ``weights`` (n_target, n_source) int32, already clipped and truncated as
     Lava's ``clip_weights``/``truncate_weights`` would (so Lava leaves them
-    unchanged). ``sign_mode`` is ``SignMode(sign_mode)``. ``weight_scale`` is
-    not Lava's: float weight * weight_scale = integer weight << weight_exp
-    (per target row), kept for reports. ``delays`` (int32, same shape, 0..63),
-    when set, makes it Lava's ``DelayDense(weights=..., delays=...)``: a spike
-    at step t crosses a synapse of delay d at step t + d + 1.
+    unchanged): a dense array, or canonical CSR (``ir/weights.py``; what a
+    sparse projection lowers to, Lava's ``Sparse``). ``sign_mode`` is
+    ``SignMode(sign_mode)``. ``weight_scale`` is not Lava's: float weight *
+    weight_scale = integer weight << weight_exp (per target row), kept for
+    reports. ``delays`` (int32, same shape, 0..63), when set, makes it Lava's
+    ``DelayDense(weights=..., delays=...)``: a spike at step t crosses a
+    synapse of delay d at step t + d + 1. Delays are dense only (as
+    ``linear_maps.Projection``'s): a Dense with delays has dense weights.
     """
 
     kind: ClassVar[str] = "Dense"
-    weights: np.ndarray
+    weights: "_weights.Matrix"
     weight_exp: int
     num_weight_bits: int
     sign_mode: int
@@ -79,9 +113,12 @@ class Dense(Node):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "weights", int_array(self.weights))
+        object.__setattr__(self, "weights", int_matrix(self.weights, "weights"))
         object.__setattr__(self, "weight_scale", int_array(self.weight_scale, np.float64))
         if self.delays is not None:
+            if _weights.is_sparse(self.weights):
+                raise GraphError("a Dense with delays needs dense weights (delays are per entry of a dense matrix)",
+                                 parameter="delays")
             object.__setattr__(self, "delays", int_array(np.broadcast_to(self.delays, self.weights.shape)))
 
 

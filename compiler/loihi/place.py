@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ...ir import weights
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from .nodes import Dense, LoihiNeurons
@@ -94,22 +95,31 @@ def incoming(graph: Graph, population: str) -> list[tuple[str, Dense]]:
 
 def synapse_bits(dense: Dense, delay_bits: int) -> int:
     """Bits one stored synapse of ``dense`` costs (see the module docstring)."""
-    weights = np.asarray(dense.weights)
+    shape = dense.weights.shape
     bits = int(dense.num_weight_bits) + (delay_bits if dense.delays is not None else 0)
-    if np.count_nonzero(weights) < weights.size / 2:
-        bits += max(1, math.ceil(math.log2(max(2, weights.shape[1]))))
+    w = dense.weights
+    if (w.nnz if weights.is_sparse(w) else np.count_nonzero(w)) < shape[0] * shape[1] / 2:  # CSR: canonical, nnz are nonzeros
+        bits += max(1, math.ceil(math.log2(max(2, shape[1]))))
     return bits
+
+
+def _rows_cost(w: weights.Matrix, lo: int, hi: int) -> tuple[int, int]:
+    """(nonzeros, distinct nonzero columns) of rows ``lo:hi`` of ``w``; a CSR's from its index arrays."""
+    if weights.is_sparse(w):  # canonical (Dense): no stored zeros
+        cols = w.indices[w.indptr[lo]:w.indptr[hi]]
+        return int(cols.size), int(np.count_nonzero(np.bincount(cols, minlength=w.shape[1])))
+    rows = np.asarray(w)[lo:hi]
+    return int(np.count_nonzero(rows)), int(np.count_nonzero(rows.any(axis=0)))
 
 
 def block_cost(inputs: list[tuple[str, Dense]], lo: int, hi: int, delay_bits: int) -> tuple[int, int, int]:
     """(synapses, bytes, fan-in) of neurons ``lo:hi`` of a population."""
     synapses = bits = fan_in = 0
     for _, dense in inputs:
-        rows = np.asarray(dense.weights)[lo:hi]
-        nnz = int(np.count_nonzero(rows))
+        nnz, sources = _rows_cost(dense.weights, lo, hi)
         synapses += nnz
         bits += nnz * synapse_bits(dense, delay_bits)
-        fan_in += int(np.count_nonzero(rows.any(axis=0)))
+        fan_in += sources
     return synapses, math.ceil(bits / 8), fan_in
 
 

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ...ir import weights
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from .nodes import Dense, LoihiNeurons
@@ -186,10 +187,10 @@ def _block(d: Dense, rows: np.ndarray | None, cols: np.ndarray | None) -> Dense 
     """Rows (target neurons) and columns (source neurons) of a Dense; None when all its weights are 0."""
     r = slice(None) if rows is None else rows
     c = slice(None) if cols is None else cols
-    weights = d.weights[r][:, c]
-    if not weights.any():
+    block = weights.select(d.weights, rows, cols)  # CSR stays CSR
+    if not weights.any_nonzero(block):
         return None
-    return Dense(weights=weights, weight_exp=d.weight_exp, num_weight_bits=d.num_weight_bits, sign_mode=d.sign_mode,
+    return Dense(weights=block, weight_exp=d.weight_exp, num_weight_bits=d.num_weight_bits, sign_mode=d.sign_mode,
                  weight_scale=d.weight_scale[r], delays=None if d.delays is None else d.delays[r][:, c], metadata=d.metadata)
 
 

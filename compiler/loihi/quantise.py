@@ -53,19 +53,29 @@ def _drive(projections: list[Projection], gain: np.ndarray) -> tuple[np.ndarray,
     sums = [weights.signed_row_sums(p.matrix) for p in projections]
     pos = sum((s[0] for s in sums), np.zeros_like(gain))
     neg = sum((s[1] for s in sums), np.zeros_like(gain))
-    wmax = max((weights.abs_max(weights.scale_rows(p.matrix, gain)) for p in projections if np.prod(p.matrix.shape)), default=0.0)
+    wmax = max((_abs_max_scaled(p.matrix, gain) for p in projections if np.prod(p.matrix.shape)), default=0.0)
     return np.maximum(pos, neg) * np.abs(gain), wmax
 
 
-def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: np.ndarray, du: Any, dv: Any, fmt: LoihiNumeric, k_cap: float = math.inf) -> tuple[LayerScale, np.ndarray]:
+def _abs_max_scaled(m: weights.Matrix, gain: np.ndarray) -> float:
+    """``abs_max(scale_rows(m, gain))``, without copying a CSR ``m``."""
+    if not weights.is_sparse(m):
+        return weights.abs_max(weights.scale_rows(m, gain))
+    scaled = m.data * np.repeat(np.asarray(gain, dtype=np.float64), np.diff(m.indptr))
+    return float(np.abs(scaled).max(initial=0.0))
+
+
+def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: np.ndarray, du: Any, dv: Any, fmt: LoihiNumeric,
+                 k_cap: float = math.inf, drive: tuple[np.ndarray, float] | None = None) -> tuple[LayerScale, np.ndarray]:
     """The largest k (and per-neuron S = k s) that keeps every bound (see module docstring).
 
     ``du``, ``dv``: one integer for the layer, or one per neuron (a layer that
-    becomes several populations keeps one scale, hence one ``vth``)."""
+    becomes several populations keeps one scale, hence one ``vth``). ``drive``:
+    ``_drive(projections, c.gain)`` when the caller has it already."""
     if c.spiking and (c.v_threshold <= 0).any():
         raise CompileError("v_threshold must be positive for a Loihi neuron", parameter="v_threshold", value=float(c.v_threshold.min()), limit="> 0")
     s = 1.0 / c.v_threshold if c.spiking else np.ones_like(c.gain)
-    drive, wmax = _drive(projections, c.gain)
+    drive, wmax = drive if drive is not None else _drive(projections, c.gain)
     a_u, a_v = effective_decays(du, dv, fmt)
     u_bound = drive / a_u
     leaky = bool(np.all(np.asarray(a_v) > 0))
@@ -114,9 +124,12 @@ def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: L
 
     Works on the nonzero entries only (unrolled convolutions are mostly zeros).
     """
-    rows, cols = p.nonzero
     row_scale = (gain * scale) / 2.0**fmt.activation_shift
-    scaled = weights.nonzero_values(p.matrix) * row_scale[rows]
+    if weights.is_sparse(p.matrix) and p.matrix.has_canonical_format:  # row of each entry, not kept (10^8 of them)
+        per_entry = np.repeat(row_scale, np.diff(p.matrix.indptr))[p.matrix.data != 0]
+    else:
+        per_entry = row_scale[p.nonzero[0]]
+    scaled = weights.nonzero_values(p.matrix) * per_entry
     mode = sign_mode_of(scaled)
     lo, hi, step = weight_limits(mode, fmt)
     peak = float(np.abs(scaled).max(initial=0.0))
@@ -135,8 +148,7 @@ def _dense(name: str, p: Projection, gain: np.ndarray, scale: np.ndarray, fmt: L
         "clipped_synapses": int((np.abs(scaled / 2.0**exp) > top + step / 2).sum()),
         "float_delays": sorted(p.back_edges),
     }
-    w_int = np.zeros(p.matrix.shape, np.int32)
-    w_int[rows, cols] = values
+    w_int = weights.where_nonzero(p.matrix, values, np.int32)  # CSR when the projection is (no delays then)
     if p.delays is not None:
         report["delay_steps_max"] = int(p.delays.max(initial=0))
     node = Dense(weights=w_int, weight_exp=exp, num_weight_bits=fmt.weight_bits, sign_mode=SIGN_MODES[mode],
@@ -154,10 +166,10 @@ def worst_case_use(denses: list, c: NeuronCoefficients, s_int: np.ndarray, scale
     """
     n = s_int.size
     pos, neg = np.zeros(n), np.zeros(n)
-    for _, d, _ in denses:
-        w = d.weights.astype(np.float64) * 2.0**d.weight_exp
-        pos += np.clip(w, 0, None).sum(axis=1)
-        neg += np.clip(-w, 0, None).sum(axis=1)
+    for _, d, _ in denses:  # int64 sums (exact), then scaled by a power of 2: exact in float64 either kind
+        d_pos, d_neg = weights.signed_row_sums(d.weights)
+        pos += d_pos * 2.0**d.weight_exp
+        neg += d_neg * 2.0**d.weight_exp
     act = np.maximum(pos, neg).max(initial=0.0) + 1.0  # +1: floor of a negative shifted sum
     a_u, _ = effective_decays(du, dv, fmt)
     u_bound = float(np.max(act * 2.0**fmt.activation_shift / a_u))  # the slowest current decay (per neuron)
@@ -183,9 +195,10 @@ def _fit_scale(name: str, c: NeuronCoefficients, projections: list[Projection], 
     """The population's scale and Dense nodes; rounding can push integer sums past a bound the float
     scale met, so the integer worst case is re-checked and the scale shrunk until it fits."""
     k_cap = math.inf
+    drive = _drive(projections, c.gain)
     for _ in range(16):
         try:
-            scale, s_int = choose_scale(c, projections, bias_v, du, dv, fmt, k_cap)
+            scale, s_int = choose_scale(c, projections, bias_v, du, dv, fmt, k_cap, drive)
         except CompileError as exc:
             raise CompileError(str(exc), node=name, parameter=exc.parameter, value=exc.value, limit=exc.limit) from None
         denses = [(p.source, *_dense(name, p, c.gain, s_int, fmt)) for p in projections]

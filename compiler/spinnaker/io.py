@@ -185,7 +185,7 @@ def _save_network(net: SpiNNakerNetwork, folder: Path) -> None:
     projs = []
     for i, s in enumerate(net.projections):
         for name in ("pre_index", "post_index", "weight", "synapse_type"):
-            arrays[f"proj{i}.{name}"] = getattr(s, name)
+            arrays[f"proj{i}.{name}"] = getattr(s, name).astype(np.int64)  # int64 on disk, whatever the type in memory
         projs.append({"pre": s.pre, "post": s.post, "delay": s.delay})
     meta = {"dt_s": net.dt_s, "populations": pops, "projections": projs,
             "outputs": {k: list(v) for k, v in net.outputs.items()}, "notes": list(net.notes)}

@@ -42,9 +42,7 @@ def synaptic_bytes(net: SpiNNakerNetwork, population: str, lo: int, hi: int, sou
     """
     total = 0
     per_source: dict[str, list[np.ndarray]] = {}
-    for proj in net.projections:
-        if proj.post != population:
-            continue
+    for proj in net.incoming(population):
         sel = (proj.post_index >= lo) & (proj.post_index < hi)
         per_source.setdefault(proj.pre, []).append(proj.pre_index[sel])
     for pre, parts in per_source.items():

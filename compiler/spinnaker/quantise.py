@@ -24,15 +24,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from ...ir.check import normalise
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from ...ir.nodes import IF, LI, LIF, CubaLIF, Input, Integrator, Node, Output, NEURON_TYPES
 from ...ir.shapes import infer_shapes
+from ...ir import weights
 from .. import readout
 from ..readout import Readout, is_population as _is_population, records_directly as _records_directly
 from .format import (
@@ -58,9 +61,28 @@ class Population:
         return self.params is None
 
 
+#: SynapseList's arrays in the narrowest type that holds them (10^8 synapses: 1.1 GB, not 3.2 GB as int64);
+#: a value outside it keeps int64 (io.py saves every field as int64, so program bytes do not depend on this)
+_FIELD_TYPES = {"pre_index": np.int32, "post_index": np.int32, "weight": np.uint16, "synapse_type": np.uint8}
+
+
+def _narrow(values: Any, dtype: Any) -> np.ndarray:
+    """A read-only copy of ``values`` as ``dtype``, or as int64 when some value does not fit it."""
+    arr = np.asarray(values)
+    if not np.can_cast(arr.dtype, dtype):
+        info = np.iinfo(dtype)
+        if arr.dtype.kind not in "iub" or (arr.size and (arr.min() < info.min or arr.max() > info.max)):
+            dtype = np.int64
+    out = np.array(arr, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class SynapseList:
-    """Synapses of one projection, as arrays: pre, post (indices), weight (0..65535), type, delay."""
+    """Synapses of one projection, as arrays: pre, post (indices), weight (0..65535), type, delay.
+
+    Integer arrays of the narrowest type that holds them (``_FIELD_TYPES``)."""
 
     pre: str
     post: str
@@ -71,10 +93,8 @@ class SynapseList:
     delay: int  # ticks, >= 1
 
     def __post_init__(self) -> None:
-        for name in ("pre_index", "post_index", "weight", "synapse_type"):
-            arr = np.array(getattr(self, name), dtype=np.int64, copy=True)
-            arr.setflags(write=False)
-            object.__setattr__(self, name, arr)
+        for name, dtype in _FIELD_TYPES.items():
+            object.__setattr__(self, name, _narrow(getattr(self, name), dtype))
 
     def __len__(self) -> int:
         return int(self.pre_index.shape[0])
@@ -92,10 +112,22 @@ class SpiNNakerNetwork:
     readouts: dict[str, Readout] = field(default_factory=dict)  # outputs after a stateless chain (spinnaker_readout)
 
     def population(self, name: str) -> Population:
-        for p in self.populations:
-            if p.name == name:
-                return p
-        raise KeyError(name)
+        return self._by_name[name]
+
+    @cached_property
+    def _by_name(self) -> dict[str, Population]:
+        return {p.name: p for p in self.populations}
+
+    def incoming(self, name: str) -> tuple[SynapseList, ...]:
+        """The projections into population ``name``, in ``projections`` order."""
+        return self._incoming.get(name, ())
+
+    @cached_property
+    def _incoming(self) -> dict[str, tuple[SynapseList, ...]]:
+        out: dict[str, list[SynapseList]] = {}
+        for p in self.projections:
+            out.setdefault(p.post, []).append(p)
+        return {k: tuple(v) for k, v in out.items()}
 
     @property
     def max_start_tick(self) -> int:
@@ -107,8 +139,9 @@ class SpiNNakerNetwork:
 
 def collect_paths(graph: Graph) -> tuple[dict, dict]:
     """For each neuron node and read-out Output: {(source, back_edges, delay_steps): matrix} and
-    {(back, delay): constant} (``readout.collect_paths``, dt from the graph's metadata)."""
-    return readout.collect_paths(graph)
+    {(back, delay): constant} (``readout.collect_paths``, dt from the graph's metadata). A neuron's
+    matrices keep their kind (CSR when large and sparse, ``ir/weights.py``); read-outs' are dense."""
+    return readout.collect_paths(graph, sparse=True)
 
 
 def _readout(graph: Graph, name: str, shape: tuple[int, ...], forms: dict, consts: dict) -> Readout:
@@ -220,11 +253,10 @@ def quantise_spinnaker(graph: Graph, dt_s: float | None, *, spike_compare: str =
         g = _gains(name, node, dt_s, n)
         incoming = paths[name]
         _check_spike_sources(graph, name, incoming)
-        w_eff = {key: m * g.input_gain[:, None] for key, m in incoming.items()}
+        w_eff = {key: weights.scale_rows(m, g.input_gain) for key, m in incoming.items()}
         bias_eff = {key: c.reshape(-1) * g.input_gain for key, c in constants[name].items()}
         # worst case per tick: every synapse of one type into a neuron lands in the same ring-buffer slot
-        type_sums = [sum((np.clip(sign * m, 0, None).sum(axis=1) for m in w_eff.values()), np.zeros(n))
-                     for sign in (1, -1)]
+        type_sums = _type_sums(w_eff.values(), n)
         sum_max = max(float(t.max(initial=0.0)) for t in type_sums)
         input_max = sum_max + sum(np.abs(c).max(initial=0.0) for c in bias_eff.values())
         bias_max = max([np.abs(c).max(initial=0.0) for c in bias_eff.values()] + [0.0])
@@ -283,19 +315,44 @@ def _merge_projections(projections: list[SynapseList]) -> tuple[SynapseList, ...
         out.setdefault((p.pre, p.post, p.delay), []).append(p)
     merged = []
     for (pre, post, delay), parts in out.items():
+        if len(parts) == 1:
+            merged.append(parts[0])
+            continue
         cat = lambda f: np.concatenate([getattr(p, f) for p in parts])
         merged.append(SynapseList(pre, post, cat("pre_index"), cat("post_index"), cat("weight"), cat("synapse_type"), delay))
     return tuple(merged)
 
 
-def _synapses(pre: str, post: str, raw: np.ndarray, shift: list[int], delay: int) -> SynapseList:
-    pre_i, post_i = np.nonzero(raw.T)  # listed by source neuron, as rows are
-    values = raw[post_i, pre_i]
-    types = np.where(values > 0, EXCITATORY, INHIBITORY)
-    shifts = np.where(values > 0, shift[0], shift[1])
-    w = np.minimum(_rint(np.abs(values) / 2.0 ** shifts), WEIGHT_MAX)
-    keep = w > 0
-    return SynapseList(pre, post, pre_i[keep], post_i[keep], w[keep], types[keep], delay)
+def _type_sums(matrices: Any, n: int) -> list[np.ndarray]:
+    """Per neuron, the sums of its positive and of its negative weights' magnitudes over ``matrices``."""
+    sums = [np.zeros(n), np.zeros(n)]
+    for m in matrices:
+        parts = weights.signed_row_sums(m) if weights.is_sparse(m) else (np.clip(m, 0, None).sum(axis=1),
+                                                                           np.clip(-m, 0, None).sum(axis=1))
+        sums = [s + p for s, p in zip(sums, parts)]
+    return sums
+
+
+def _by_source(raw: weights.Matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pre, post, value) of the nonzeros of ``raw`` (post x pre), listed by source neuron then target
+    (``np.nonzero(raw.T)``'s order, whichever kind ``raw`` is; a CSR matrix never densified)."""
+    if not weights.is_sparse(raw):
+        pre_i, post_i = np.nonzero(raw.T)
+        return pre_i, post_i, raw[post_i, pre_i]
+    # CSC -> CSR sorts each source's targets; a stored zero is dropped with the zero weights (``_synapses``)
+    by_pre = sp.csr_array(raw.T) if raw.has_canonical_format else weights.csr(raw.T)
+    pre_i = np.repeat(np.arange(by_pre.shape[0], dtype=np.int32), np.diff(by_pre.indptr))
+    return pre_i, by_pre.indices, by_pre.data
+
+
+def _synapses(pre: str, post: str, raw: weights.Matrix, shift: list[int], delay: int) -> SynapseList:
+    """16-bit magnitudes ``min(rint(|raw| / 2^shift), WEIGHT_MAX)`` of one projection; zeros are dropped."""
+    pre_i, post_i, values = _by_source(raw)  # listed by source neuron, as rows are
+    excitatory = values > 0
+    w = np.minimum(np.rint(np.abs(values) / np.where(excitatory, 2.0 ** shift[0], 2.0 ** shift[1])), WEIGHT_MAX)
+    keep = np.flatnonzero(w > 0)
+    types = np.where(excitatory[keep], EXCITATORY, INHIBITORY).astype(np.uint8)
+    return SynapseList(pre, post, pre_i[keep], post_i[keep], w[keep].astype(np.uint16), types, delay)
 
 
 def _neuron_params(name: str, node: Node, g: _Gains, scale: float, shift: tuple[int, int],

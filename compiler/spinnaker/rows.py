@@ -89,8 +89,10 @@ class CoreSynapses:
     master_pop: tuple[MasterPopEntry, ...]
 
     def __post_init__(self) -> None:
-        arr = np.array(self.words, dtype=np.uint32, copy=True)
-        arr.setflags(write=False)
+        arr = self.words
+        if not (isinstance(arr, np.ndarray) and arr.dtype == np.uint32 and arr.base is None and not arr.flags.writeable):
+            arr = np.array(arr, dtype=np.uint32, copy=True)  # a read-only array that owns its words is kept
+            arr.setflags(write=False)
         object.__setattr__(self, "words", arr)
 
     @property
@@ -125,17 +127,23 @@ def build_rows(net: SpiNNakerNetwork, vertices: tuple[MachineVertex, ...], keys:
             raise CompileError(f"delay {proj.delay} does not fit a synaptic row (max {fmt.max_delay})",
                                node=proj.post, parameter="delay", value=proj.delay, limit=fmt.max_delay)
         groups.setdefault((proj.pre, proj.post), []).append(proj)
-    per_target: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
-    for (pre, post), projs in groups.items():
-        for target, source, rows, words in _group_blocks(projs, by_pop[pre], by_pop[post], step[pre], step[post], fmt):
-            per_target.setdefault(target, []).append((source, rows, words))
+    by_post: dict[str, list[tuple[str, str]]] = {}
+    for pair in groups:
+        by_post.setdefault(pair[1], []).append(pair)
     out: dict[int, CoreSynapses] = {}
-    for t, blocks in per_target.items():
-        out[t] = _core_matrix(sorted(blocks, key=lambda b: b[0]), vertices, keys)
+    for post, pairs in by_post.items():  # one target population's blocks at a time: a bounded working set
+        per_target: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+        for pre, _ in pairs:
+            for target, source, rows, words in _group_blocks(groups[(pre, post)], by_pop[pre], by_pop[post],
+                                                             step[pre], step[post], fmt):
+                per_target.setdefault(target, []).append((source, rows, words))
+        for t, blocks in per_target.items():
+            out[t] = _core_matrix(sorted(blocks, key=lambda b: b[0]), vertices, keys)
+    sources = {p.name for p in net.populations if p.is_source}
     for v in vertices:
-        if v.index not in out and not net.population(v.population).is_source:
+        if v.index not in out and v.population not in sources:
             out[v.index] = CoreSynapses(np.zeros(0, dtype=np.uint32), ())
-    return out
+    return dict(sorted(out.items()))
 
 
 def _group_blocks(projs, pre_vertices, post_vertices, pre_step: int, post_step: int, fmt: SynapticWordFormat):
@@ -169,19 +177,25 @@ def _group_blocks(projs, pre_vertices, post_vertices, pre_step: int, post_step: 
 
 
 def _core_matrix(blocks, vertices, keys: KeyAllocation) -> CoreSynapses:
-    """Blocks (source vertex, rows, words), in key order, laid out with padded rows."""
-    chunks: list[np.ndarray] = []
-    table: list[MasterPopEntry] = []
-    address = 0
-    for src, row, words in blocks:
-        n_rows = vertices[src].size
-        counts = np.bincount(row, minlength=n_rows)
-        stride = ROW_HEADER_WORDS + int(counts.max())
-        block = np.zeros(n_rows * stride, dtype=np.uint32)
-        block[np.arange(n_rows) * stride + 1] = counts
-        position = np.arange(row.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        block[row * stride + ROW_HEADER_WORDS + position] = words
-        chunks.append(block)
-        table.append(MasterPopEntry(keys.base[src], keys.mask, address, stride, n_rows))
-        address += block.size
-    return CoreSynapses(np.concatenate(chunks), tuple(table))
+    """Blocks (source vertex, rows, words), in key order, laid out with padded rows.
+
+    All blocks at once (a core of a wide network hears dozens of source
+    vertices): each synapse's row numbered across the core's blocks, one
+    bincount for the row lengths, one scatter of the words into the core's
+    matrix. A block's rows are sorted (``_group_blocks``)."""
+    n_rows = np.array([vertices[src].size for src, _, _ in blocks], dtype=np.int64)
+    first_row = np.cumsum(n_rows) - n_rows  # of each block, in the core's row numbering
+    row = np.concatenate([r + f for (_, r, _), f in zip(blocks, first_row.tolist())]).astype(np.int64, copy=False)
+    counts = np.bincount(row, minlength=int(n_rows.sum()))
+    stride = ROW_HEADER_WORDS + np.maximum.reduceat(counts, first_row)
+    address = np.cumsum(n_rows * stride) - n_rows * stride
+    block_of_row = np.repeat(np.arange(len(blocks)), n_rows)
+    row_start = address[block_of_row] + (np.arange(counts.size) - first_row[block_of_row]) * stride[block_of_row]
+    out = np.zeros(int((n_rows * stride).sum()), dtype=np.uint32)
+    out[row_start + 1] = counts
+    position = np.arange(row.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    out[row_start[row] + ROW_HEADER_WORDS + position] = np.concatenate([w for _, _, w in blocks])
+    out.setflags(write=False)
+    table = tuple(MasterPopEntry(keys.base[src], keys.mask, int(a), int(st), int(n))
+                  for (src, _, _), a, st, n in zip(blocks, address, stride, n_rows))
+    return CoreSynapses(out, table)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 import spikec
+from spikec.ir.weights import count_nonzero
 from spikec.verification.metrics import connections, footprint_bytes, neuron_count, static_metrics
 from spikec.verification.report import run_in_float_time
 
@@ -50,7 +51,7 @@ def fan_out(program: Any) -> dict[tuple[str, str], np.ndarray]:
         for name, node in program.graph.items():
             if type(node).__name__ == "Dense":
                 (src,), (dst,) = program.graph.predecessors(name), program.graph.successors(name)
-                found[(src, dst)] = (np.asarray(node.weights) != 0).sum(axis=0)
+                found[(src, dst)] = count_nonzero(node.weights, axis=0)  # dense or CSR
         return found
     if program.family == "spinnaker":
         net = program.artefacts["spinnaker"].network
@@ -113,7 +114,7 @@ def footprint(program: Any) -> int:
         for node in program.graph.nodes.values():
             kind = type(node).__name__
             if kind == "Dense":
-                items.append((np.asarray(node.weights).size, int(node.num_weight_bits)))
+                items.append((int(np.prod(node.weights.shape)), int(node.num_weight_bits)))
             elif kind == "LoihiNeurons":
                 items.append((int(np.prod(node.shape)), 24 + 24 + 13 + 3))
         return footprint_bytes(items)
