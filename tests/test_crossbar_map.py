@@ -102,6 +102,59 @@ def test_packing_keeps_tiles_disjoint_and_never_costs_arrays(shapes, geometry):
     assert 0 < report.utilisation <= 1
 
 
+def _first_fit_by_scanning(tiles, geometry):
+    """Placement as first fit scanning every array in order (largest area first): what place_tiles must give."""
+    order = sorted(range(len(tiles)), key=lambda i: -(tiles[i].n_in * tiles[i].n_out))
+    used, out = [], {}
+    for i in order:
+        t = tiles[i]
+        index = next((b for b, (r, c) in enumerate(used) if r + t.n_in <= geometry.rows and c + t.n_out <= geometry.weight_cols), None)
+        if index is None:
+            used.append((0, 0))
+            index = len(used) - 1
+        r, c = used[index]
+        out[i] = (index, r, c)
+        used[index] = (r + t.n_in, c + t.n_out)
+    return [out[i] for i in range(len(tiles))], len(used)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 40), st.integers(1, 40)), min_size=1, max_size=12), geometries)
+def test_grouped_first_fit_places_every_tile_where_scanning_every_array_would(shapes, geometry):
+    rng = np.random.default_rng(1)
+    layers = {f"l{i}": map_layer(f"l{i}", Linear(weight=rng.normal(size=s)), geometry) for i, s in enumerate(shapes)}
+    packed = place_tiles(layers, geometry, pack=True)
+    expected, n_arrays = _first_fit_by_scanning([t for m in layers.values() for t in m.tiles], geometry)
+    assert [(t.array, t.array_row, t.array_col) for t in packed.tiles] == expected and packed.n_arrays == n_arrays
+
+
+@settings(max_examples=60, deadline=None)
+@given(matrices(), geometries)
+def test_a_matrix_cut_from_csr_gives_the_tiles_and_error_of_its_dense_twin(w, geometry):
+    import scipy.sparse as sp
+
+    from spikec.compiler.rram.crossbar_map import map_layer_with_error, quantisation_error
+    from spikec.ir import weights
+
+    dense_layer, dense_err = map_layer_with_error("fc", Linear(weight=w), geometry)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(weights, "SPARSE_MIN_ELEMENTS", 1)
+        mp.setattr(weights, "SPARSE_MAX_DENSITY", 1.0)  # every matrix and every tile takes the CSR route
+        sparse_layer, sparse_err = map_layer_with_error("fc", Linear(weight=sp.csr_array(w)), geometry)
+        assert all(t.is_sparse for t in sparse_layer.tiles)
+        assert weights.equal(sparse_layer.quantised(), dense_layer.quantised_matrix())
+        by_subtraction = quantisation_error(Linear(weight=sp.csr_array(w)), sparse_layer)
+    for a, b in zip(dense_layer.tiles, sparse_layer.tiles):
+        assert (a.in_start, a.in_stop, a.out_start, a.out_stop, a.w_step) == (b.in_start, b.in_stop, b.out_start, b.out_stop, b.w_step)
+        np.testing.assert_array_equal(a.signed_levels, b.signed_levels)
+        np.testing.assert_array_equal(a.target_conductances_us(8.0, 90.0, geometry.levels),
+                                      b.target_conductances_us(8.0, 90.0, geometry.levels))
+    for key in dense_err:
+        assert sparse_err[key] == pytest.approx(dense_err[key], rel=1e-12, abs=1e-300)
+        assert sparse_err[key] == pytest.approx(by_subtraction[key], rel=1e-12, abs=1e-300)
+    assert sparse_err["max_abs"] == dense_err["max_abs"]
+
+
 def test_packing_small_layers_shares_an_array_on_braille():
     graph = spikec.load_nir(f"{FIXTURES}/braille_noDelay_bias_zero.nir")
     packed = lower_to_crossbars(graph, RramConfig(geometry=CrossbarGeometry(256, 256, 16)))

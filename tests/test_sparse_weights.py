@@ -158,6 +158,131 @@ def test_a_model_over_the_fidelity_budget_says_it_skipped_the_run_unless_asked(m
     assert api.compile(g, "spinnaker1").fidelity["steps"] == 100
 
 
+# --- RRAM: tiles cut from CSR, stored as programmed pairs only -------------------------------------------
+
+
+def _rram_pair(monkeypatch, widths=(600, 300, 200), density=0.1, seed=5):
+    """The same network compiled for rram-512 from CSR weights and from dense ones (same thresholds while compiling)."""
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 2**40)
+    g_dense = chain(widths, density, seed=seed)
+    assert isinstance(g_dense.nodes["w0"].weight, np.ndarray)
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 2**10)
+    g_sparse = chain(widths, density, seed=seed, sparse_given=True)
+    assert weights.is_sparse(g_sparse.nodes["w0"].weight)
+    return api.compile(g_sparse, "rram-512"), api.compile(g_dense, "rram-512")
+
+
+def test_rram_compiles_the_same_program_byte_for_byte_from_csr_or_dense_weights(monkeypatch):
+    p_sparse, p_dense = _rram_pair(monkeypatch)
+    tiles = p_sparse.artefacts["crossbars"].tiles
+    assert len(tiles) == 4 + 1 and all(t.is_sparse for t in tiles)  # 600 inputs in 2 row blocks x 300 outputs in 2; then 1
+    assert tiles[0].levels.dtype == np.int8 and tiles[0].nnz < tiles[0].n_in * tiles[0].n_out
+    assert p_sparse.artefacts["crossbars"].to_bytes() == p_dense.artefacts["crossbars"].to_bytes()
+    assert graph_to_bytes(p_sparse.graph) == graph_to_bytes(p_dense.graph)
+    assert weights.is_sparse(p_sparse.graph.nodes["w0"].weight)
+    strip = lambda p: {k: v for k, v in p.report.items() if k != "fidelity"}  # noqa: E731
+    assert strip(p_sparse) == strip(p_dense)
+    for layer in p_sparse.artefacts["crossbars"].layers.values():  # the graph holds exactly what the tiles represent
+        assert weights.equal(p_sparse.graph.nodes[layer.layer].weight, layer.quantised_matrix())
+
+
+def test_a_sparse_layer_quantisation_error_summed_per_tile_matches_the_dense_formula(monkeypatch):
+    from spikec.compiler.rram.crossbar_map import quantisation_error
+
+    p_sparse, _ = _rram_pair(monkeypatch)
+    for name, layer in p_sparse.artefacts["crossbars"].layers.items():
+        node = p_sparse.source.nodes[name]
+        inline = p_sparse.report["crossbars"]["per_layer"][name]
+        by_subtraction = quantisation_error(node, layer)
+        w = node.weight.toarray()
+        err = np.abs(w - layer.quantised_matrix())
+        dense = {"max_abs": err.max(), "rms_abs": np.sqrt(np.mean(err**2))}
+        for key in ("max_abs", "rms_abs", "max_rel", "rms_rel"):
+            assert inline[key] == pytest.approx(by_subtraction[key], rel=1e-12)
+        assert inline["max_abs"] == dense["max_abs"] and inline["rms_abs"] == pytest.approx(dense["rms_abs"], rel=1e-12)
+
+
+@pytest.mark.parametrize("noise", ["ideal", "noisy", "stuck"])
+def test_rram_backend_gives_the_same_seeded_results_from_csr_or_dense_weights(noise, monkeypatch):
+    from dataclasses import replace
+
+    from spikec.backends.rram import mapping_of, simulate_rram
+
+    p_sparse, p_dense = _rram_pair(monkeypatch)
+    x = spikes(600, steps=30, batch=2)
+    outs = []
+    for p in (p_sparse, p_dense):
+        m = mapping_of(p)
+        config = {"ideal": m.config.ideal(), "noisy": m.config,
+                  "stuck": replace(m.config, device=replace(m.config.device, stuck_on_rate=0.03, stuck_off_rate=0.02))}[noise]
+        outs.append(simulate_rram(m, x, dt_s=p.dt_s, seed=11, t_s=3600.0, config=config, record=("v",)))
+    assert outs[0]["out"].sum() > 0
+    for key in outs[0]:
+        np.testing.assert_array_equal(outs[0][key], outs[1][key])
+
+
+def test_rram_simulator_programs_every_cell_of_a_sparse_tile_as_of_its_dense_twin(monkeypatch):
+    """Stuck-on devices, programming noise and drift act on the zero-weight pairs too: a tile stored as CSR
+    gives the seeded run of the same tile stored cell by cell."""
+    from dataclasses import replace
+
+    from spikec.backends.rram import mapping_of, simulate_rram
+    from spikec.compiler.rram.crossbars import CrossbarMap, CrossbarTile, LayerMapping
+
+    p_sparse, _ = _rram_pair(monkeypatch)
+    m = mapping_of(p_sparse)
+    crossbars = m.crossbars
+    monkeypatch.setattr(weights, "SPARSE_MIN_ELEMENTS", 2**40)  # the twin's tiles stay dense
+
+    def dense_twin(t: CrossbarTile) -> CrossbarTile:
+        return CrossbarTile.from_pairs(t.layer, t.in_start, t.in_stop, t.out_start, t.out_stop, t.w_step,
+                                       t.level_pos, t.level_neg, array=t.array, array_row=t.array_row, array_col=t.array_col)
+
+    layers = {n: LayerMapping(l.layer, l.kind, l.in_features, l.out_features, tuple(dense_twin(t) for t in l.tiles),
+                              l.bias, l.conv, l.weight_shape) for n, l in crossbars.layers.items()}
+    twin = replace(m, crossbars=CrossbarMap(crossbars.geometry, layers, crossbars.n_arrays))
+    assert not any(t.is_sparse for t in twin.crossbars.tiles) and all(t.is_sparse for t in crossbars.tiles)
+    config = replace(m.config, device=replace(m.config.device, stuck_on_rate=0.05, stuck_off_rate=0.02))
+    x = spikes(600, steps=20, batch=2)
+    a = simulate_rram(m, x, dt_s=p_sparse.dt_s, seed=4, t_s=86400.0, config=config, compensate_drift=True)
+    b = simulate_rram(twin, x, dt_s=p_sparse.dt_s, seed=4, t_s=86400.0, config=config, compensate_drift=True)
+    np.testing.assert_array_equal(a["out"], b["out"])
+    for s_tile, d_tile in zip(crossbars.tiles, twin.crossbars.tiles):
+        for gs, gd in zip(s_tile.target_conductances_us(0.0, 25.0, 16), d_tile.target_conductances_us(0.0, 25.0, 16)):
+            np.testing.assert_array_equal(gs, gd)
+
+
+def test_sparse_tiles_survive_save_and_load_and_damaged_levels_are_refused(monkeypatch, tmp_path):
+    import io, zipfile  # noqa: E401
+
+    from spikec.compiler.program import load_program
+    from spikec.compiler.rram.crossbars import CrossbarMap
+
+    p_sparse, _ = _rram_pair(monkeypatch)
+    crossbars = p_sparse.artefacts["crossbars"]
+    data = crossbars.to_bytes()
+    back = CrossbarMap.from_bytes(data)
+    assert back.to_bytes() == data and all(t.is_sparse for t in back.tiles)
+    for a, b in zip(crossbars.tiles, back.tiles):
+        np.testing.assert_array_equal(a.signed_levels, b.signed_levels)
+    loaded = load_program(p_sparse.save(tmp_path / "p"))
+    x = spikes(600, steps=20)
+    np.testing.assert_array_equal(spikec.run(loaded, x, backend="rram")["out"], spikec.run(p_sparse, x, backend="rram")["out"])
+    zin, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            raw = zin.read(item)
+            if item.filename == "tile0.levels.indices.npy":
+                arr = np.load(io.BytesIO(raw))
+                arr[0] = 10_000  # a column pair far outside the tile
+                buf = io.BytesIO()
+                np.save(buf, arr)
+                raw = buf.getvalue()
+            zout.writestr(item, raw)
+    with pytest.raises(ValueError):
+        CrossbarMap.from_bytes(out.getvalue())
+
+
 def paths_graph(n_in: int = 60, n: int = 40, density: float = 0.2, seed: int = 5) -> Graph:
     """Every way ``collect_paths`` combines matrices into a SpiNNaker projection: two paths of the same
     key summed, a Scale after an Affine (a product), a short and a long (delay-extension) Delay, a

@@ -88,7 +88,7 @@ class MapCrossbars:
         limits = delay_limits(target)
         check_graph_delays(source, dt, limits)  # the digital delay buffer's depth
         config = RramConfig.from_target(target)
-        lowered = expand_delays(source, dt, limits.row_max if limits.stage_span else None)
+        lowered = expand_delays(source, dt, limits.row_max if limits.stage_span else None, normalised=True)
         return state.evolve(graph=source, dt_s=dt, lowered=lowered, work=RramWork(config, limits))
 
 

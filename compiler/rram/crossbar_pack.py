@@ -14,6 +14,7 @@ deterministic. Packing never uses more arrays than not packing.
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -26,8 +27,46 @@ class _Bin:
     rows_used: int = 0
     cols_used: int = 0
 
-    def fits(self, tile: CrossbarTile, geometry: CrossbarGeometry) -> bool:
-        return self.rows_used + tile.n_in <= geometry.rows and self.cols_used + tile.n_out <= geometry.weight_cols
+
+class _FirstFit:
+    """First-fit over arrays without scanning them all: the open arrays grouped by the space they have left.
+
+    The first array a tile fits is the lowest-numbered one whose free rows and
+    free column pairs both hold it; each group (one free-space shape) keeps its
+    arrays in a heap, so the answer is the smallest head among the groups that
+    are large enough. An array with no free row or no free column pair holds
+    nothing more and leaves the groups. Same placement as scanning every array
+    in order, in time proportional to the number of distinct free shapes.
+    """
+
+    def __init__(self, geometry: CrossbarGeometry) -> None:
+        self.geometry = geometry
+        self.bins: list[_Bin] = []
+        self.groups: dict[tuple[int, int], list[int]] = {}
+
+    def _free(self, b: _Bin) -> tuple[int, int]:
+        return self.geometry.rows - b.rows_used, self.geometry.weight_cols - b.cols_used
+
+    def first(self, tile: CrossbarTile) -> int | None:
+        heads = [heap[0] for (rows, cols), heap in self.groups.items() if heap and rows >= tile.n_in and cols >= tile.n_out]
+        return min(heads) if heads else None
+
+    def new(self) -> int:
+        self.bins.append(_Bin())
+        return len(self.bins) - 1
+
+    def use(self, index: int, tile: CrossbarTile, *, grouped: bool) -> tuple[int, int]:
+        """Put ``tile`` in array ``index`` (its head of group if ``grouped``); its (row, column pair) there."""
+        b = self.bins[index]
+        if grouped:
+            heapq.heappop(self.groups[self._free(b)])
+        at = (b.rows_used, b.cols_used)
+        b.rows_used += tile.n_in
+        b.cols_used += tile.n_out
+        rows, cols = self._free(b)
+        if rows > 0 and cols > 0:
+            heapq.heappush(self.groups.setdefault((rows, cols), []), index)
+        return at
 
 
 def place_tiles(layers: Mapping[str, LayerMapping], geometry: CrossbarGeometry, *, pack: bool = True) -> CrossbarMap:
@@ -35,18 +74,16 @@ def place_tiles(layers: Mapping[str, LayerMapping], geometry: CrossbarGeometry, 
     order = [(name, i) for name, layer in layers.items() for i in range(len(layer.tiles))]
     if pack:
         order.sort(key=lambda key: -(layers[key[0]].tiles[key[1]].n_in * layers[key[0]].tiles[key[1]].n_out))
-    bins: list[_Bin] = []
+    arrays = _FirstFit(geometry)
     placed: dict[tuple[str, int], CrossbarTile] = {}
     for name, i in order:
         tile = layers[name].tiles[i]
-        index = next((b for b, bin_ in enumerate(bins) if bin_.fits(tile, geometry)), None) if pack else None
+        index = arrays.first(tile) if pack else None
+        grouped = index is not None
         if index is None:
-            bins.append(_Bin())
-            index = len(bins) - 1
-        bin_ = bins[index]
-        placed[(name, i)] = tile.placed(index, bin_.rows_used, bin_.cols_used)
-        bin_.rows_used += tile.n_in
-        bin_.cols_used += tile.n_out
+            index = arrays.new()
+        row, col = arrays.use(index, tile, grouped=grouped)
+        placed[(name, i)] = tile.placed(index, row, col)
     new_layers = {
         name: LayerMapping(
             layer.layer, layer.kind, layer.in_features, layer.out_features,
@@ -55,7 +92,7 @@ def place_tiles(layers: Mapping[str, LayerMapping], geometry: CrossbarGeometry, 
         )
         for name, layer in layers.items()
     }
-    return CrossbarMap(geometry, new_layers, len(bins))
+    return CrossbarMap(geometry, new_layers, len(arrays.bins))
 
 
 @dataclass(frozen=True)

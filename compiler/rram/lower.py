@@ -17,7 +17,7 @@ from ...ir.check import normalise
 from ...ir.errors import CompileError
 from ...ir.graph import Graph
 from ...ir.nodes import Delay, DelayLinear, Linear
-from .crossbar_map import CrossbarMap, LayerMapping, map_graph, quantisation_error, quantised_graph
+from .crossbar_map import MAPPED_TYPES, CrossbarMap, LayerMapping, map_layer_with_error, quantised_graph
 from .crossbar_pack import UtilisationReport, place_tiles, utilisation_report
 from ..quantise_delays import delay_steps
 from .config import RramConfig
@@ -98,19 +98,21 @@ def chain_long_delays(graph: Graph, dt_s: float | None, buffer_steps: int | None
     return Graph(nodes, tuple(edges), graph.metadata)
 
 
-def expand_delays(graph: Graph, dt_s: float | None = None, delay_buffer_steps: int | None = None) -> Graph:
+def expand_delays(graph: Graph, dt_s: float | None = None, delay_buffer_steps: int | None = None,
+                  *, normalised: bool = False) -> Graph:
     """The normalised graph with what a crossbar cannot hold rewritten for the digital side:
     ``DelayLinear`` as delay-buffer taps (``expand_delay_linear``), delays longer than one
-    buffer as chains (``chain_long_delays``); dt from the argument or the graph."""
-    graph = normalise(graph)
+    buffer as chains (``chain_long_delays``); dt from the argument or the graph.
+    ``normalised``: the graph is ``normalise``'s output already (validating a 2,000-node graph again costs seconds)."""
+    graph = graph if normalised else normalise(graph)
     dt = dt_s if dt_s is not None else graph.metadata.get("dt_s")
     return chain_long_delays(expand_delay_linear(graph, dt), dt, delay_buffer_steps)
 
 
 def quantise_layers(graph: Graph, config: RramConfig) -> tuple[dict[str, LayerMapping], dict[str, dict[str, float]]]:
     """Every weight matrix as quantised tiles (``crossbar_map``), and each layer's quantisation error."""
-    layers = map_graph(graph, config.geometry)
-    return layers, {name: quantisation_error(graph.nodes[name], m) for name, m in layers.items()}
+    mapped = {name: map_layer_with_error(name, node, config.geometry) for name, node in graph.items() if isinstance(node, MAPPED_TYPES)}
+    return {name: m for name, (m, _) in mapped.items()}, {name: e for name, (_, e) in mapped.items()}
 
 
 def pack_layers(graph: Graph, layers: dict[str, LayerMapping], errors: dict[str, dict[str, float]], config: RramConfig) -> RramMapping:
