@@ -4,8 +4,7 @@
 
 Loihi: the pipeline's passes (``compiler.api.PIPELINES["loihi"]``) on a float
 graph Input -> [Affine -> LIF] x layers of 1000 neurons, 100 synapses per
-neuron, on ``loihi2`` with ceil(n / 50,000) chips. The graph holds dense weight matrices (layers x 1000^2 float64), so
-10^6 neurons (8 GB of zeros) is not built here.
+neuron, on ``loihi2`` with ceil(n / 50,000) chips; weights are CSR (``networks.sparse_chain``).
 SpiNNaker: the stages of ``compile_event_tables`` after quantisation
 (partition, place, keys, route, compress, rows) on networks built directly as
 quantised ``SpiNNakerNetwork``s (``spinnaker_scale.random_network``: 100
@@ -33,7 +32,7 @@ from typing import Any, Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from networks import machine  # noqa: E402
+from networks import machine, sparse_chain  # noqa: E402
 
 from spikec.api import PIPELINES  # noqa: E402
 from spikec.compiler.pipeline import CompileState  # noqa: E402
@@ -45,22 +44,8 @@ DT_S = 1e-4
 
 
 def float_chain(n_neurons: int, width: int = 1000, fan_in: int = 100, seed: int = 0) -> Graph:
-    rng = np.random.default_rng(seed)
-    width = min(width, n_neurons)
-    nodes: dict = {"in": Input(shape=(width,))}
-    edges, prev = [], "in"
-    for i in range(max(1, n_neurons // width)):
-        w = np.zeros((width, width))
-        cols = rng.integers(0, width, (width, fan_in))
-        np.put_along_axis(w, cols, rng.normal(0, 0.3, (width, fan_in)), axis=1)
-        nodes[f"fc{i}"] = Affine(weight=w, bias=np.zeros(width))
-        nodes[f"l{i}"] = LIF(tau=np.full(width, 2e-3), r=np.full(width, 10.0), v_leak=np.zeros(width),
-                             v_threshold=np.ones(width), v_reset=np.zeros(width), reset="subtract")
-        edges += [(prev, f"fc{i}"), (f"fc{i}", f"l{i}")]
-        prev = f"l{i}"
-    nodes["out"] = Output(shape=(width,))
-    edges.append((prev, "out"))
-    return Graph(nodes, edges, {"dt_s": DT_S})
+    """The float chain (``networks.sparse_chain``: CSR weights, the draws of the earlier dense builder)."""
+    return sparse_chain(n_neurons, width, fan_in, seed, DT_S)
 
 
 def measured(fn: Callable[[], Any]) -> tuple[Any, float, float]:

@@ -35,41 +35,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from networks import machine  # noqa: E402
+from networks import machine, sparse_chain  # noqa: E402
 
 DT_S = 1e-4
 
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
-
-
-def sparse_chain(n_neurons: int, width: int = 1000, fan_in: int = 100, seed: int = 0):
-    """The network of the module docstring, weights built as canonical CSR (never dense)."""
-    from spikec.ir.graph import Graph
-    from spikec.ir.nodes import LIF, Affine, Input, Output
-
-    rng = np.random.default_rng(seed)
-    width = min(width, n_neurons)
-    fan_in = min(fan_in, width)
-    run = width // fan_in
-    nodes: dict = {"in": Input(shape=(width,))}
-    edges, prev = [], "in"
-    indptr = np.arange(0, width * fan_in + 1, fan_in, dtype=np.int32)
-    for i in range(max(1, n_neurons // width)):
-        cols = (np.arange(fan_in, dtype=np.int32) * run + rng.integers(0, run, (width, fan_in), dtype=np.int32)).reshape(-1)
-        w = sp.csr_array((rng.normal(0, 0.3, width * fan_in), cols, indptr), shape=(width, width))
-        nodes[f"fc{i}"] = Affine(weight=w, bias=np.zeros(width))
-        nodes[f"l{i}"] = LIF(tau=np.full(width, 2e-3), r=np.full(width, 10.0), v_leak=np.zeros(width),
-                             v_threshold=np.ones(width), v_reset=np.zeros(width), reset="subtract")
-        edges += [(prev, f"fc{i}"), (f"fc{i}", f"l{i}")]
-        prev = f"l{i}"
-    nodes["out"] = Output(shape=(width,))
-    edges.append((prev, "out"))
-    return Graph(nodes, edges, {"dt_s": DT_S})
 
 
 def child(n: int, steps: int, api: bool) -> dict:

@@ -18,6 +18,7 @@ import time
 from typing import Callable
 
 import numpy as np
+import scipy.sparse as sp
 
 from spikec.compiler.loihi.nodes import Dense, LoihiInput, LoihiNeurons, LoihiOutput
 from spikec.ir import weights
@@ -89,3 +90,35 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
+
+
+def sparse_chain(n_neurons: int, width: int = 1000, fan_in: int = 100, seed: int = 0, dt_s: float = 1e-4) -> Graph:
+    """Input(width) -> [Affine width x width, ``fan_in`` random synapses per neuron -> LIF(width)] x layers,
+    weights built straight as CSR (never dense): issue 16's 10^6-neuron network at n_neurons = 10^6.
+
+    The draws of the earlier dense builder (``put_along_axis`` of normal(0, 0.3) at random columns,
+    the last write to a repeated column winning), so its figures stay comparable.
+    """
+    from spikec.ir.graph import Graph
+    from spikec.ir.nodes import LIF, Affine, Input, Output
+
+    rng = np.random.default_rng(seed)
+    width = min(width, n_neurons)
+    nodes: dict = {"in": Input(shape=(width,))}
+    edges, prev = [], "in"
+    rows = np.repeat(np.arange(width), fan_in)
+    for i in range(max(1, n_neurons // width)):
+        cols = rng.integers(0, width, (width, fan_in)).reshape(-1)
+        vals = rng.normal(0, 0.3, (width, fan_in)).reshape(-1)
+        flat = rows * width + cols  # put_along_axis: the last write to a repeated column wins
+        _, last = np.unique(flat[::-1], return_index=True)
+        keep = flat.size - 1 - last
+        w = sp.csr_array((vals[keep], (rows[keep], cols[keep])), shape=(width, width))
+        nodes[f"fc{i}"] = Affine(weight=w, bias=np.zeros(width))
+        nodes[f"l{i}"] = LIF(tau=np.full(width, 2e-3), r=np.full(width, 10.0), v_leak=np.zeros(width),
+                             v_threshold=np.ones(width), v_reset=np.zeros(width), reset="subtract")
+        edges += [(prev, f"fc{i}"), (f"fc{i}", f"l{i}")]
+        prev = f"l{i}"
+    nodes["out"] = Output(shape=(width,))
+    edges.append((prev, "out"))
+    return Graph(nodes, edges, {"dt_s": dt_s})

@@ -28,31 +28,22 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from networks import machine  # noqa: E402
+from networks import machine, sparse_chain  # noqa: E402
 
 WIDTH, FAN_IN, DT_S = 1000, 100, 1e-4
 
 
 def network_nir(n_neurons: int, seed: int = 0):
-    """The network as a ``nir.NIRGraph`` with dense float32 weights (what torch-based exporters write)."""
+    """``networks.sparse_chain`` as a ``nir.NIRGraph`` with dense float32 weights (what torch-based exporters write)."""
     import nir
 
-    rng = np.random.default_rng(seed)
-    layers = max(1, n_neurons // WIDTH)
-    nodes: dict = {"in": nir.Input(input_type={"input": np.array([WIDTH])})}
-    edges, prev = [], "in"
-    for i in range(layers):
-        w = np.zeros((WIDTH, WIDTH), np.float32)
-        cols = rng.integers(0, WIDTH, (WIDTH, FAN_IN))
-        np.put_along_axis(w, cols, rng.normal(0, 0.3, (WIDTH, FAN_IN)).astype(np.float32), axis=1)
-        nodes[f"fc{i}"] = nir.Affine(weight=w, bias=np.zeros(WIDTH, np.float32))
-        nodes[f"l{i}"] = nir.LIF(tau=np.full(WIDTH, 2e-3), r=np.full(WIDTH, 10.0), v_leak=np.zeros(WIDTH),
-                                 v_threshold=np.ones(WIDTH))
-        edges += [(prev, f"fc{i}"), (f"fc{i}", f"l{i}")]
-        prev = f"l{i}"
-    nodes["out"] = nir.Output(output_type={"output": np.array([WIDTH])})
-    edges.append((prev, "out"))
-    return nir.NIRGraph(nodes=nodes, edges=edges)
+    from spikec.ir.nir_io import to_nir
+
+    graph = to_nir(sparse_chain(n_neurons, WIDTH, FAN_IN, seed, DT_S))
+    for node in graph.nodes.values():
+        if isinstance(node, nir.Affine):
+            node.weight = node.weight.astype(np.float32)
+    return graph
 
 
 CHILD = r"""

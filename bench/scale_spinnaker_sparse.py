@@ -27,39 +27,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from networks import machine  # noqa: E402
+from networks import machine, sparse_chain  # noqa: E402
 
 DT_S = 1e-4
-
-
-def sparse_chain(n_neurons: int, width: int = 1000, fan_in: int = 100, seed: int = 0):
-    """``bench_compiler.float_chain(n_neurons, width, fan_in, seed)`` with CSR weights (same values, same draws)."""
-    from spikec.ir.graph import Graph
-    from spikec.ir.nodes import LIF, Affine, Input, Output
-
-    rng = np.random.default_rng(seed)
-    width = min(width, n_neurons)
-    nodes: dict = {"in": Input(shape=(width,))}
-    edges, prev = [], "in"
-    rows = np.repeat(np.arange(width), fan_in)
-    for i in range(max(1, n_neurons // width)):
-        cols = rng.integers(0, width, (width, fan_in)).reshape(-1)
-        vals = rng.normal(0, 0.3, (width, fan_in)).reshape(-1)
-        flat = rows * width + cols  # put_along_axis: the last write to a repeated column wins
-        _, last = np.unique(flat[::-1], return_index=True)
-        keep = flat.size - 1 - last
-        w = sp.csr_array((vals[keep], (rows[keep], cols[keep])), shape=(width, width))
-        nodes[f"fc{i}"] = Affine(weight=w, bias=np.zeros(width))
-        nodes[f"l{i}"] = LIF(tau=np.full(width, 2e-3), r=np.full(width, 10.0), v_leak=np.zeros(width),
-                             v_threshold=np.ones(width), v_reset=np.zeros(width), reset="subtract")
-        edges += [(prev, f"fc{i}"), (f"fc{i}", f"l{i}")]
-        prev = f"l{i}"
-    nodes["out"] = Output(shape=(width,))
-    edges.append((prev, "out"))
-    return Graph(nodes, edges, {"dt_s": DT_S})
 
 
 def _rss_mb() -> float:
