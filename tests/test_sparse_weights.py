@@ -477,3 +477,29 @@ def test_the_fidelity_report_of_a_chain_deeper_than_its_steps_reports_the_unalig
     layers = spikec.compile(g, "loihi2", fidelity_steps=3).report["fidelity"]["layers"]
     assert [layers[f"lif{i}"]["latency_steps"] for i in range(5)] == [1, 2, 3, 3, 3]
     assert layers["lif4"]["spikes_float"] == layers["lif4"]["spikes_fixed"] == 0
+
+
+def test_a_pruned_snntorch_layer_arrives_as_csr_and_keeps_snntorch_spikes_exactly_in_float32():
+    """A trained-then-pruned model (90 % of a 400 x 400 Linear zeroed, as torch.nn.utils.prune leaves it):
+    the frontend carries it sparse, and float32 mode still equals snnTorch step for step."""
+    import snntorch as snn
+    import torch
+    import torch.nn.utils.prune as prune
+    from framework_runs import step_snntorch
+
+    torch.manual_seed(0)
+    fc1, fc2 = torch.nn.Linear(400, 400), torch.nn.Linear(400, 10)
+    prune.l1_unstructured(fc1, "weight", amount=0.9)
+    prune.remove(fc1, "weight")
+    with torch.no_grad():
+        fc1.weight.mul_(8.0)  # keep the pruned layer spiking
+    net = torch.nn.Sequential(fc1, snn.Leaky(beta=0.9, init_hidden=True), fc2,
+                              snn.Leaky(beta=0.9, init_hidden=True, output=True))
+    graph = spikec.from_snntorch(net, torch.zeros(400))
+    sparse = [n for n in graph.nodes.values() if isinstance(n, (Affine, Linear)) and weights.is_sparse(n.weight)]
+    assert len(sparse) == 1 and sparse[0].weight.shape == (400, 400)
+    x = (np.random.default_rng(0).random((50, 4, 400)) < 0.2).astype(np.float32)
+    expected = step_snntorch(net, x, dtype=np.float32)
+    out = next(iter(spikec.simulate(graph, x, precision="float32").values()))
+    assert expected.sum() > 0
+    np.testing.assert_array_equal(out, expected)
