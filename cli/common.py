@@ -72,12 +72,20 @@ def is_program(path: str) -> bool:
     return (p.is_dir() and (p / "manifest.json").exists()) or p.suffix == ".zip"
 
 
+#: Numeric datasets larger than this are not read by the probe (see ``probe_hdf5``).
+PROBE_MAX_NUMERIC_BYTES = 2**20
+
+
 def probe_hdf5(path: str, max_file_bytes: int | None = None) -> None:
     """Read the file's HDF5 once in a forked child: libhdf5 can crash (SIGSEGV) on a damaged file.
 
     Found by fuzzing (a few flipped bytes in a variable-length string); no
     Python code can catch that in-process. A child that dies by a signal
     becomes one InputError; any other outcome is left to the real read.
+    The child reads the whole tree (groups, names, strings, every small array) but
+    not the numeric datasets over ``PROBE_MAX_NUMERIC_BYTES``: a large model's
+    weights were read twice (2 x 25 s for a 10^6-neuron file), and a damaged
+    chunk of numbers fails in HDF5's filters with an error, which the real read reports.
     """
     if not hasattr(os, "fork"):
         return
@@ -89,7 +97,7 @@ def probe_hdf5(path: str, max_file_bytes: int | None = None) -> None:
     if pid == 0:  # child: read, say nothing, exit without running the parent's cleanup
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-            _read_hdf5(Path(path), ReadLimits.of(max_file_bytes))
+            _read_hdf5(Path(path), ReadLimits.of(max_file_bytes), skip_numbers_above=PROBE_MAX_NUMERIC_BYTES)
         finally:
             os._exit(0)
     _, status = os.waitpid(pid, 0)

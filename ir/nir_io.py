@@ -461,11 +461,12 @@ def _where(parts: list[str]) -> tuple[str | None, str]:
     return (".".join(names) or None), (parts[-1] if parts else "")
 
 
-def _read_hdf5(path: Path, limits: ReadLimits | None = None) -> dict[str, Any]:
+def _read_hdf5(path: Path, limits: ReadLimits | None = None, *, skip_numbers_above: int | None = None) -> dict[str, Any]:
     """The file as nested dicts (bytes as str), refusing before reading anything too big, too deep or linked away.
 
     Two passes: the first walks the groups and checks every dataset's declared
     size against ``limits``, the second reads the data; a refused file costs no data read.
+    ``skip_numbers_above`` (bytes) leaves larger numeric datasets unread (the CLI's crash probe).
     """
     import h5py
 
@@ -517,6 +518,9 @@ def _read_hdf5(path: Path, limits: ReadLimits | None = None) -> dict[str, Any]:
                 tree = walk(f, [])
             with _address_space_budget(HDF5_READ_BUDGET_BYTES + 2 * total[0]):
                 for out, key, item, node, leaf in pending:
+                    if skip_numbers_above is not None and item.dtype.kind in "biuf" \
+                            and math.prod(item.shape) * item.dtype.itemsize > skip_numbers_above:
+                        continue
                     out[key] = _read_dataset(path, item, node, leaf)
             return tree
     except GraphError:

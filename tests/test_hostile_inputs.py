@@ -205,3 +205,33 @@ def test_a_memory_error_anyway_is_one_line_and_exit_2(tmp_path, program_zip, mon
     result = invoke(["run", str(program_zip), "--input", "x.npy", "--output", str(tmp_path / "y.npz")])
     assert result.exit_code == 2 and result.output.strip().splitlines() == [
         "spikec: error: out of memory (MemoryError); lower --max-program-bytes / --max-input-bytes or free memory"]
+
+
+def test_a_damaged_chunk_of_a_large_weight_the_probe_skips_is_still_one_error_line(tmp_path):
+    """The CLI's forked probe leaves numeric datasets over 1 MiB to the real read (a 10^6-neuron
+    file is not read twice); damage inside one still ends as 'damaged HDF5', exit 2, no traceback."""
+    import h5py
+
+    from spikec import save_nir
+    from spikec.cli.common import PROBE_MAX_NUMERIC_BYTES
+    from spikec.ir.graph import Graph
+    from spikec.ir.nodes import LIF, Input, Linear, Output
+
+    n = 600
+    w = np.random.default_rng(0).normal(0, 0.1, (n, n))
+    assert w.nbytes > PROBE_MAX_NUMERIC_BYTES
+    g = Graph({"in": Input(shape=(n,)), "fc": Linear(weight=w),
+               "lif": LIF(tau=np.full(n, 2e-3), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n), v_reset=np.zeros(n)),
+               "out": Output(shape=(n,))}, (("in", "fc"), ("fc", "lif"), ("lif", "out")), {"dt_s": 1e-4})
+    path = tmp_path / "big.nir"
+    save_nir(g, path)
+    with h5py.File(path, "r") as f:
+        ds = f["node/nodes/fc/weight"]
+        assert ds.compression == "gzip"
+        info = ds.id.get_chunk_info(0)
+    raw = bytearray(path.read_bytes())
+    raw[info.byte_offset + 8: info.byte_offset + 72] = b"\xff" * 64  # inside the first compressed chunk
+    path.write_bytes(bytes(raw))
+    result = CliRunner().invoke(cli, ["inspect", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "damaged HDF5" in result.output and "Traceback" not in result.output
