@@ -236,6 +236,16 @@ def graph_from_records(record: Mapping[str, Any], arrays: Mapping[str, np.ndarra
 # --- files -------------------------------------------------------------------------
 
 
+#: Entries of at least this many bytes (64 KiB) are deflated at zlib level 1 instead of the default 6: saving a
+#: 10^5-neuron program spent 93 % of its 22 s in zlib at level 6 (deterministic either way: the level
+#: follows the size, so the same arrays still give the same bytes, and small programs are as before).
+FAST_DEFLATE_BYTES = 2**16
+
+
+def _deflate_level(size: int) -> int | None:
+    return 1 if size >= FAST_DEFLATE_BYTES else None
+
+
 def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     """An ``.npz`` with sorted entries and fixed timestamps: same arrays, same bytes."""
     buf = io.BytesIO()
@@ -243,7 +253,8 @@ def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
         for key in sorted(arrays):
             entry = io.BytesIO()
             np.lib.format.write_array(entry, np.ascontiguousarray(arrays[key]), allow_pickle=False)
-            zf.writestr(zipfile.ZipInfo(key + ".npy", _ZIP_DATE), entry.getvalue(), zipfile.ZIP_DEFLATED)
+            data = entry.getvalue()
+            zf.writestr(zipfile.ZipInfo(key + ".npy", _ZIP_DATE), data, zipfile.ZIP_DEFLATED, _deflate_level(len(data)))
     return buf.getvalue()
 
 
@@ -291,7 +302,7 @@ def save_program(program: Program, path: str | os.PathLike) -> Path:
         def write_zip(fh: Any) -> None:
             with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
                 for rel in sorted(files):
-                    zf.writestr(zipfile.ZipInfo(rel, _ZIP_DATE), files[rel], zipfile.ZIP_DEFLATED)
+                    zf.writestr(zipfile.ZipInfo(rel, _ZIP_DATE), files[rel], zipfile.ZIP_DEFLATED, _deflate_level(len(files[rel])))
         return replace_file(path, write_zip, what="program")
     return replace_folder(path, files, is_ours=lambda p: (p / "manifest.json").is_file())
 
@@ -301,7 +312,7 @@ def program_to_bytes(program: Program) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for rel, data in sorted(_files(program).items()):
-            zf.writestr(zipfile.ZipInfo(rel, _ZIP_DATE), data, zipfile.ZIP_DEFLATED)
+            zf.writestr(zipfile.ZipInfo(rel, _ZIP_DATE), data, zipfile.ZIP_DEFLATED, _deflate_level(len(data)))
     return buf.getvalue()
 
 
