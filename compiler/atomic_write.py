@@ -14,14 +14,17 @@ and renamed into place; a program folder is swapped in with one atomic
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
-from typing import IO, Callable, Mapping
+from typing import IO, Callable, Iterator, Mapping
 
 from ..ir.errors import OutputError
 
@@ -70,6 +73,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _ctrl_c_after() -> Iterator[None]:
+    """Hold a SIGINT (Ctrl-C) until the block ends; it then interrupts before the rename.
+
+    An interrupt inside a library's writer (``np.savez`` building its ZipFile)
+    leaves a half-made object whose ``__del__`` prints a traceback; held here, the
+    writer finishes, the KeyboardInterrupt comes at the end of the block, and the
+    temporary is removed as for any failure (Unix; elsewhere a no-op).
+    """
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = mask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, old)
+
+
 def replace_file(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *, what: str = "file", mode: int = 0o644) -> Path:
     """Call ``write(fh)`` on a temporary sibling, fsync it, rename it over ``path``."""
     path = Path(path)
@@ -81,7 +104,8 @@ def replace_file(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *,
         remove_stale_temporaries(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
-            write(fh)
+            with _ctrl_c_after():
+                write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
