@@ -139,6 +139,7 @@ def collect_paths(graph: Graph, dt_s: float | None = None, readout: Callable[[st
     shapes = infer_shapes(graph)
     _, back = graph.execution_order()
     dt_s = graph.metadata.get("dt_s") if dt_s is None else dt_s
+    form = identity_form if sparse else dense_form  # what None (a population wired straight in) becomes
     wanted = readout if readout is not None else (lambda name: not records_directly(graph, name))
     memo: dict[str, tuple[dict, dict]] = {}
 
@@ -148,12 +149,7 @@ def collect_paths(graph: Graph, dt_s: float | None = None, readout: Callable[[st
         const: dict[tuple[int, int], np.ndarray] = {}
 
         def add(key: tuple[str, int, int], m: np.ndarray | None) -> None:
-            if key not in acc:
-                acc[key] = m
-            elif sparse:
-                acc[key] = weights.add(identity_form(acc[key], n_in), identity_form(m, n_in))
-            else:
-                acc[key] = dense_form(acc[key], n_in) + dense_form(m, n_in)
+            acc[key] = m if key not in acc else weights.add(form(acc[key], n_in), form(m, n_in))
 
         for src in graph.predecessors(name):
             extra = 1 if (src, name) in back else 0
@@ -186,11 +182,9 @@ def collect_paths(graph: Graph, dt_s: float | None = None, readout: Callable[[st
             memo[name] = _delay_linear_form(name, node, dt_s, _dense_forms(acc), const)
             return memo[name]
         matrix, bias = node_matrix(name, node, shapes[name][0], shapes[name][1])
-        if sparse:
-            forms = {key: matrix if m is None else weights.matmul(matrix, m) for key, m in acc.items()}
-        else:
+        if not sparse:
             matrix = weights.to_dense(matrix)  # read-outs are host matrices, dense
-            forms = {key: matrix if m is None else matrix @ m for key, m in acc.items()}
+        forms = {key: matrix if m is None else weights.matmul(matrix, m) for key, m in acc.items()}
         consts = {key: matrix @ c for key, c in const.items()}
         if np.any(bias != 0):
             consts[(0, 0)] = consts.get((0, 0), 0) + bias
@@ -203,10 +197,8 @@ def collect_paths(graph: Graph, dt_s: float | None = None, readout: Callable[[st
         if (neurons and isinstance(node, NEURON_TYPES)) or (isinstance(node, Output) and wanted(name)):
             acc, constants[name] = incoming(name)  # an Output here: its read-out
             n_in = int(np.prod(shapes[name][0]))
-            if sparse and not isinstance(node, Output):
-                paths[name] = {key: identity_form(m, n_in) for key, m in acc.items()}
-            else:
-                paths[name] = {key: weights.to_dense(dense_form(m, n_in)) for key, m in acc.items()}
+            keep_kind = sparse and not isinstance(node, Output)
+            paths[name] = {key: form(m, n_in) if keep_kind else weights.to_dense(form(m, n_in)) for key, m in acc.items()}
     return paths, constants
 
 

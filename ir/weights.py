@@ -98,13 +98,6 @@ def nonzero(m: Matrix) -> tuple[np.ndarray, np.ndarray]:
     return rows[keep], c.indices[keep].astype(np.int64)
 
 
-def values_at(m: Matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Entries at (rows, cols) as a dense vector; for ``nonzero(m)``'s own positions, in its order."""
-    if not is_sparse(m):
-        return np.asarray(m)[rows, cols]
-    return np.asarray(m[rows, cols]).reshape(-1)
-
-
 def nonzero_values(m: Matrix) -> np.ndarray:
     """The nonzero entries in ``nonzero``'s order."""
     if not is_sparse(m):
@@ -218,10 +211,6 @@ def equal(a: Matrix, b: Matrix) -> bool:
         diff = sp.csr_array(a) - sp.csr_array(b)
         return bool(diff.count_nonzero() == 0)
     return bool(np.array_equal(a, b))
-
-
-def nbytes(m: Matrix) -> int:
-    return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) if is_sparse(m) else int(np.asarray(m).nbytes)
 
 
 def diagonal(values: np.ndarray) -> Matrix:
