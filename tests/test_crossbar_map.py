@@ -79,11 +79,16 @@ def test_differential_pair_conductances_encode_the_weight():
     np.testing.assert_allclose((g_pos - g_neg)[:, 0] / 10.0 * tile.w_step, w[0])
 
 
+def random_layers(shapes, geometry, seed: int) -> dict:
+    """One mapped Linear per (out, in) shape, normal weights from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return {f"l{i}": map_layer(f"l{i}", Linear(weight=rng.normal(size=s)), geometry) for i, s in enumerate(shapes)}
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 40), st.integers(1, 40)), min_size=1, max_size=6), geometries)
 def test_packing_keeps_tiles_disjoint_and_never_costs_arrays(shapes, geometry):
-    rng = np.random.default_rng(0)
-    layers = {f"l{i}": map_layer(f"l{i}", Linear(weight=rng.normal(size=s)), geometry) for i, s in enumerate(shapes)}
+    layers = random_layers(shapes, geometry, seed=0)
     packed = place_tiles(layers, geometry, pack=True)
     unpacked = place_tiles(layers, geometry, pack=False)
     assert packed.n_arrays <= unpacked.n_arrays == sum(len(m.tiles) for m in layers.values())
@@ -121,8 +126,7 @@ def _first_fit_by_scanning(tiles, geometry):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 40), st.integers(1, 40)), min_size=1, max_size=12), geometries)
 def test_grouped_first_fit_places_every_tile_where_scanning_every_array_would(shapes, geometry):
-    rng = np.random.default_rng(1)
-    layers = {f"l{i}": map_layer(f"l{i}", Linear(weight=rng.normal(size=s)), geometry) for i, s in enumerate(shapes)}
+    layers = random_layers(shapes, geometry, seed=1)
     packed = place_tiles(layers, geometry, pack=True)
     expected, n_arrays = _first_fit_by_scanning([t for m in layers.values() for t in m.tiles], geometry)
     assert [(t.array, t.array_row, t.array_col) for t in packed.tiles] == expected and packed.n_arrays == n_arrays
