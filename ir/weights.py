@@ -123,10 +123,12 @@ def any_nonzero(m: Matrix) -> bool:
     return count_nonzero(m) > 0 if is_sparse(m) else bool(np.any(m))
 
 
-def abs_max(m: Matrix) -> float:
+def abs_max(m: Matrix, row_gain: np.ndarray | None = None) -> float:
+    """The largest |entry| of ``m``, or of ``diag(row_gain) @ m`` (without copying a CSR ``m``)."""
     if is_sparse(m):
-        return float(np.abs(m.data).max(initial=0.0))
-    return float(np.abs(m).max(initial=0.0))
+        data = m.data if row_gain is None else m.data * np.repeat(np.asarray(row_gain, dtype=np.float64), np.diff(m.indptr))
+        return float(np.abs(data).max(initial=0.0))
+    return float(np.abs(m if row_gain is None else scale_rows(m, row_gain)).max(initial=0.0))
 
 
 def signed_row_sums(m: Matrix) -> tuple[np.ndarray, np.ndarray]:

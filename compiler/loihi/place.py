@@ -98,7 +98,7 @@ def synapse_bits(dense: Dense, delay_bits: int) -> int:
     shape = dense.weights.shape
     bits = int(dense.num_weight_bits) + (delay_bits if dense.delays is not None else 0)
     w = dense.weights
-    if (w.nnz if weights.is_sparse(w) else np.count_nonzero(w)) < shape[0] * shape[1] / 2:  # CSR: canonical, nnz are nonzeros
+    if weights.count_nonzero(w) < shape[0] * shape[1] / 2:
         bits += max(1, math.ceil(math.log2(max(2, shape[1]))))
     return bits
 

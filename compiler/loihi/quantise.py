@@ -53,16 +53,8 @@ def _drive(projections: list[Projection], gain: np.ndarray) -> tuple[np.ndarray,
     sums = [weights.signed_row_sums(p.matrix) for p in projections]
     pos = sum((s[0] for s in sums), np.zeros_like(gain))
     neg = sum((s[1] for s in sums), np.zeros_like(gain))
-    wmax = max((_abs_max_scaled(p.matrix, gain) for p in projections if np.prod(p.matrix.shape)), default=0.0)
+    wmax = max((weights.abs_max(p.matrix, gain) for p in projections if np.prod(p.matrix.shape)), default=0.0)
     return np.maximum(pos, neg) * np.abs(gain), wmax
-
-
-def _abs_max_scaled(m: weights.Matrix, gain: np.ndarray) -> float:
-    """``abs_max(scale_rows(m, gain))``, without copying a CSR ``m``."""
-    if not weights.is_sparse(m):
-        return weights.abs_max(weights.scale_rows(m, gain))
-    scaled = m.data * np.repeat(np.asarray(gain, dtype=np.float64), np.diff(m.indptr))
-    return float(np.abs(scaled).max(initial=0.0))
 
 
 def choose_scale(c: NeuronCoefficients, projections: list[Projection], bias_v: np.ndarray, du: Any, dv: Any, fmt: LoihiNumeric,

@@ -327,9 +327,7 @@ def _type_sums(matrices: Any, n: int) -> list[np.ndarray]:
     """Per neuron, the sums of its positive and of its negative weights' magnitudes over ``matrices``."""
     sums = [np.zeros(n), np.zeros(n)]
     for m in matrices:
-        parts = weights.signed_row_sums(m) if weights.is_sparse(m) else (np.clip(m, 0, None).sum(axis=1),
-                                                                           np.clip(-m, 0, None).sum(axis=1))
-        sums = [s + p for s, p in zip(sums, parts)]
+        sums = [s + p for s, p in zip(sums, weights.signed_row_sums(m))]
     return sums
 
 
