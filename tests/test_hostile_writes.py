@@ -93,10 +93,12 @@ def test_signal_during_compile_keeps_the_previous_program(big, tmp_path, out, si
         before = snapshot(tmp_path / out)
         result = signal_mid_write(["compile", str(root / "big.nir"), "--target", "loihi2", "-o", out, "--fidelity-steps", "0"],
                                   tmp_path, out, sig, seed=hash((out, sig, attempt)) % 1000)
-        assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
         if snapshot(tmp_path / out) == before:  # byte-identical: the signal came mid-write
+            assert result.returncode != 0, result.stdout
             break
-        # the signal came just after the swap (a fast disk writes 4 MB in under the watcher's delay):
+        # the signal came just after the swap (a fast disk writes 4 MB in under the watcher's delay),
+        # possibly so late that the interpreter was already exiting (exit 0, the work done):
         # then the new program is there whole, never a mix; try to catch the write again
         assert not load_program(tmp_path / out).same_as(old)
         save_program(load_program(tmp_path / out), tmp_path / out)  # clears a SIGKILL's stale temporary
