@@ -1,9 +1,10 @@
 """Separate environments for the outside toolchains spikec is checked against.
 
 NEST (with PyNN), sPyNNaker (with PACMAN) and aihwkit are heavy, pin their
-own numpy/torch, and are oracles rather than run-time needs, so each lives in
-its own venv (like Lava, ``backends/lava/env.py``) and is driven through a
-subprocess that is fed files; the core install stays light.
+own numpy/torch, and are oracles rather than run-time needs; Lava needs
+Python 3.10 (``backends/lava/env.py``). So each lives in its own venv and is
+driven through a subprocess that is fed files; the core install stays light.
+This module is the one place that finds, checks and builds such a venv.
 
     python -m spikec.backends.toolenvs nest        # PyNN 0.13.0 + NEST 3.10.0
     python -m spikec.backends.toolenvs spynnaker   # sPyNNaker 1!7.4.1 (+ PACMAN, SpiNNMachine)
@@ -19,6 +20,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..ir.errors import SpikecError
 
@@ -38,16 +40,24 @@ class ToolEnv:
     steps: tuple[tuple[str, ...], ...]  # pip install arguments, one tuple per pip call
     probe: str  # Python run in the venv; exit 0 = usable
     what: str
+    #: the interpreter that creates the venv (Lava: a Python 3.10 it must find); default this one
+    base_python: Callable[[], str] = lambda: sys.executable
+    #: may the tool be installed beside spikec instead (``pip install spikec[<name>]``)?
+    beside_spikec: bool = True
+    command: str = ""  # the setup command users run; default ``python -m spikec.backends.toolenvs <name>``
+    error: type[ToolEnvironmentError] = ToolEnvironmentError
 
     def venv_dir(self) -> Path:
         env = os.environ.get(f"SPIKEC_{self.name.upper()}_VENV")
         return Path(env or f"~/.cache/spikec/{self.name}-venv").expanduser()
 
     def python(self) -> Path:
-        return self.venv_dir() / "bin" / "python"
+        """The venv's interpreter (POSIX and Windows layouts)."""
+        posix = self.venv_dir() / "bin" / "python"
+        return posix if posix.exists() or os.name != "nt" else self.venv_dir() / "Scripts" / "python.exe"
 
     def setup_command(self) -> str:
-        return f"python -m spikec.backends.toolenvs {self.name}"
+        return self.command or f"python -m spikec.backends.toolenvs {self.name}"
 
 
 ENVS: dict[str, ToolEnv] = {
@@ -83,11 +93,11 @@ def works(env: ToolEnv, python: str | Path | None = None) -> bool:
     return out.returncode == 0
 
 
-def _run(args: list[str], what: str) -> None:
+def _run(env: ToolEnv, args: list[str], what: str) -> None:
     out = subprocess.run(args, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT_S)
     if out.returncode != 0:
         tail = (out.stderr or out.stdout).strip().splitlines()[-10:]
-        raise ToolEnvironmentError(f"{what} failed (exit {out.returncode}): `{' '.join(args)}`\n" + "\n".join(tail))
+        raise env.error(f"{what} failed (exit {out.returncode}): `{' '.join(args)}`\n" + "\n".join(tail))
 
 
 def _in_this_interpreter(env: ToolEnv) -> bool:
@@ -95,31 +105,32 @@ def _in_this_interpreter(env: ToolEnv) -> bool:
     import importlib.util
 
     module = env.probe.split()[1].split(".")[0].rstrip(",")
-    return importlib.util.find_spec(module) is not None and works(ToolEnv(env.name, (), env.probe, env.what), sys.executable)
+    return importlib.util.find_spec(module) is not None and works(env, sys.executable)
 
 
-def ensure(name: str, create: bool = False) -> Path:
+def ensure(name: str | ToolEnv, create: bool = False) -> Path:
     """The interpreter of a working environment for tool ``name``; with ``create``, build it first.
 
     Order: the venv (``SPIKEC_<NAME>_VENV`` or the default), then this interpreter if the tool is installed
-    in it, then (``create``) a new venv.
+    in it, then (``create``) a new venv (or a broken one repaired).
     """
-    env = ENVS[name]
+    env = ENVS[name] if isinstance(name, str) else name
     if works(env):
         return env.python()
-    if _in_this_interpreter(env):
+    if env.beside_spikec and _in_this_interpreter(env):
         return Path(sys.executable)
-    if not create:
-        raise ToolEnvironmentError(f"{env.what} is not installed: run `{env.setup_command()}` "
-                                   f"(or set SPIKEC_{name.upper()}_VENV to a venv that has it)", parameter=name)
     venv = env.venv_dir()
+    if not create:
+        raise env.error(f"{env.what} is not installed at {venv}: run `{env.setup_command()}` "
+                        f"(or set SPIKEC_{env.name.upper()}_VENV to a venv that has it)", parameter=env.name)
     if not env.python().exists():
+        base = env.base_python()
         venv.parent.mkdir(parents=True, exist_ok=True)
-        _run([sys.executable, "-m", "venv", str(venv)], f"creating {venv}")
+        _run(env, [base, "-m", "venv", str(venv)], f"creating {venv}")
     for step in env.steps:
-        _run([str(env.python()), "-m", "pip", "install", "--quiet", *step], f"installing {' '.join(step)} into {venv}")
+        _run(env, [str(env.python()), "-m", "pip", "install", "--quiet", *step], f"installing {' '.join(step)} into {venv}")
     if not works(env):
-        raise ToolEnvironmentError(f"installed {env.what} into {venv} but `{env.probe}` fails there")
+        raise env.error(f"installed {env.what} into {venv} but `{env.probe}` fails there")
     return env.python()
 
 

@@ -16,7 +16,9 @@ Which interpreter creates it (first that reports version 3.10):
 ``python -m spikec.backends.lava.env`` creates it (README and CI call this);
 ``ensure_lava_env()`` does the same from Python and returns the venv's
 interpreter. Both are idempotent: an existing venv where ``import lava``
-works is reused after one quick check.
+works is reused after one quick check. Finding, checking and building the
+venv is ``backends/toolenvs.py``'s, as for every outside tool; this module
+says what Lava needs and how to find a 3.10 interpreter.
 """
 from __future__ import annotations
 
@@ -28,33 +30,15 @@ import sys
 from pathlib import Path
 
 from ...ir.errors import SpikecError
+from ..toolenvs import ToolEnv, ToolEnvironmentError, ensure
 
 LAVA_REQUIREMENTS: tuple[str, ...] = ("numpy<2", "lava-nc==0.10.0")
 LAVA_PYTHON_VERSION: tuple[int, int] = (3, 10)
-DEFAULT_VENV = Path("~/.cache/spikec/lava-venv")
 _CHECK_TIMEOUT_S = 60
-_INSTALL_TIMEOUT_S = 1800
-
-# Checks the interpreter can import Lava's fixed-point models and numpy < 2.
-_PROBE = (
-    "import numpy, lava.proc.lif.models, lava.proc.dense.models;"
-    "assert int(numpy.__version__.split('.')[0]) < 2, numpy.__version__"
-)
 
 
-class LavaEnvironmentError(SpikecError):
+class LavaEnvironmentError(ToolEnvironmentError):
     """No usable Lava environment: says what is missing and how to get it."""
-
-
-def venv_dir() -> Path:
-    """Where the Lava venv lives (``SPIKEC_LAVA_VENV`` or the default)."""
-    return Path(os.environ.get("SPIKEC_LAVA_VENV") or DEFAULT_VENV).expanduser()
-
-
-def venv_python(venv: Path) -> Path:
-    """The interpreter inside a venv (POSIX and Windows layouts)."""
-    posix = venv / "bin" / "python"
-    return posix if posix.exists() or os.name != "nt" else venv / "Scripts" / "python.exe"
 
 
 def _python_version(executable: str) -> tuple[int, int] | None:
@@ -111,40 +95,13 @@ def find_python310() -> str:
     )
 
 
-def lava_env_works(python: Path) -> bool:
-    """True if ``python`` imports Lava's fixed-point models with numpy < 2."""
-    if not python.exists():
-        return False
-    try:
-        out = subprocess.run([str(python), "-c", _PROBE], capture_output=True, timeout=_CHECK_TIMEOUT_S)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0
-
-
-def _run_step(args: list[str], what: str) -> None:
-    out = subprocess.run(args, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT_S)
-    if out.returncode != 0:
-        tail = (out.stderr or out.stdout).strip().splitlines()[-15:]
-        raise LavaEnvironmentError(f"{what} failed (exit {out.returncode}): `{' '.join(args)}`\n" + "\n".join(tail))
-
-
-def create_lava_env(venv: Path) -> Path:
-    """Create (or repair) the venv at ``venv`` and install Lava into it."""
-    base = find_python310()
-    python = venv_python(venv)
-    if not python.exists():
-        venv.parent.mkdir(parents=True, exist_ok=True)
-        _run_step([base, "-m", "venv", str(venv)], f"creating the Lava venv at {venv}")
-    _run_step([str(python), "-m", "pip", "install", "--quiet", *LAVA_REQUIREMENTS],
-              f"installing {' '.join(LAVA_REQUIREMENTS)} into {venv}")
-    if not lava_env_works(python):
-        raise LavaEnvironmentError(f"installed {' '.join(LAVA_REQUIREMENTS)} into {venv} but `import lava` still fails there")
-    return python
-
-
-#: venvs checked in this process: the check imports Lava (about a second), so do it once.
-_WORKING: set[Path] = set()
+#: Lava's venv: ``SPIKEC_LAVA_VENV`` or ``~/.cache/spikec/lava-venv``; the probe imports Lava's
+#: fixed-point models and checks numpy < 2. Never beside spikec: Lava cannot be imported on 3.11.
+LAVA = ToolEnv("lava", (LAVA_REQUIREMENTS,),
+               "import numpy, lava.proc.lif.models, lava.proc.dense.models;"
+               "assert int(numpy.__version__.split('.')[0]) < 2, numpy.__version__",
+               "lava-nc 0.10.0 (Python 3.10, numpy<2)", base_python=find_python310, beside_spikec=False,
+               command="python -m spikec.backends.lava.env", error=LavaEnvironmentError)
 
 
 def ensure_lava_env(create: bool = True) -> Path:
@@ -154,21 +111,7 @@ def ensure_lava_env(create: bool = True) -> Path:
     process). With ``create=False`` a missing environment raises instead of
     being built.
     """
-    venv = venv_dir()
-    python = venv_python(venv)
-    if python in _WORKING and python.exists():
-        return python
-    if lava_env_works(python):
-        _WORKING.add(python)
-        return python
-    if not create:
-        raise LavaEnvironmentError(
-            f"no working Lava environment at {venv}; run `python -m spikec.backends.lava.env` to create it "
-            "(or set SPIKEC_LAVA_VENV to an existing Python 3.10 venv with lava-nc 0.10.0 and numpy<2)"
-        )
-    python = create_lava_env(venv)
-    _WORKING.add(python)
-    return python
+    return ensure(LAVA, create=create)
 
 
 def main(argv: list[str] | None = None) -> int:
