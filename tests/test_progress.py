@@ -29,6 +29,13 @@ def test_a_terminal_sees_the_bar_and_a_pipe_sees_nothing() -> None:
     assert pipe.getvalue() == ""
 
 
+def shown_within(tty: Terminal, text: str, timeout_s: float = 10.0) -> None:
+    """Wait (at most ``timeout_s``: a loaded machine may start the ticker thread late) until ``text`` is shown."""
+    deadline = time.monotonic() + timeout_s
+    while text not in tty.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def test_quick_work_shows_nothing_even_on_a_terminal() -> None:
     tty = Terminal()
     with Progress("run", total=10, stream=tty, delay_s=60.0) as bar:
@@ -40,7 +47,7 @@ def test_quick_work_shows_nothing_even_on_a_terminal() -> None:
 def test_compile_ticker_shows_elapsed_time_on_a_terminal() -> None:
     tty = Terminal()
     with Progress("compile m.nir for loihi2", stream=tty, delay_s=0.05, interval_s=0.05):
-        time.sleep(0.3)
+        shown_within(tty, "compile m.nir for loihi2: 0 s")
     assert "compile m.nir for loihi2: 0 s" in tty.getvalue()
 
 
@@ -82,5 +89,5 @@ def test_the_compile_ticker_shows_the_pass_it_was_told_of() -> None:
     tty = Terminal()
     with Progress("compile m.nir for loihi2", stream=tty, delay_s=0.05, interval_s=0.05) as bar:
         bar.set_label("compile m.nir for loihi2: pass 3/9 quantise-loihi")
-        time.sleep(0.3)
+        shown_within(tty, "pass 3/9 quantise-loihi: 0 s")
     assert "compile m.nir for loihi2: pass 3/9 quantise-loihi: 0 s" in tty.getvalue()
