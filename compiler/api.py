@@ -20,7 +20,7 @@ from .loihi.feasibility import Feasibility
 from .pipeline import CompileState, Pipeline
 from .loihi.delay_relays import SplitLoihiDelays
 from .loihi.populations import SplitPopulations
-from .lower_maxpool import lower_max_pools
+from .lower_maxpool import LowerMaxPools
 from .loihi.place import PlaceLoihi
 from .quantise_delays import QuantiseDelays
 from .program import Program, load_program
@@ -32,9 +32,9 @@ from .validate import Normalise
 
 #: family -> the passes of its pipeline
 PIPELINES: dict[str, Callable[[], tuple[Any, ...]]] = {
-    "loihi": lambda: (Normalise(), Discretise(), Feasibility(), QuantiseDelays(), QuantiseLoihi(), SplitPopulations(), SplitLoihiDelays(), PlaceLoihi()),
-    "spinnaker": spinnaker_passes,
-    "rram": rram_passes,
+    "loihi": lambda: (LowerMaxPools(), Normalise(), Discretise(), Feasibility(), QuantiseDelays(), QuantiseLoihi(), SplitPopulations(), SplitLoihiDelays(), PlaceLoihi()),
+    "spinnaker": lambda: (LowerMaxPools(), *spinnaker_passes()),
+    "rram": lambda: (LowerMaxPools(), *rram_passes()),
 }
 #: ``chips = "auto"`` on a Loihi target without ``[limits] max_chips``: the machine placement may use (Loihi 1's 16,384)
 AUTO_MAX_CHIPS = 16384
@@ -82,7 +82,7 @@ def compile(
     from ..ir.version import __version__
 
     t = with_chips(load_target(target), chips)
-    source = lower_max_pools(_as_graph(graph), t.name)  # every family: synapses cannot take a max
+    source = _as_graph(graph)
     pipeline = pipeline_for(t)
     auto = t.family == "loihi" and t.limits.chips == "auto"  # SpiNNaker's partition pass picks its own machine
     if auto:  # place on the largest machine allowed, then keep the chips the placement used

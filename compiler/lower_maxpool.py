@@ -22,10 +22,14 @@ refused with the layer, why, and the nearest exact rewrite.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from ..ir.check import normalise
 from ..ir.errors import CompileError
 from ..ir.graph import Graph
 from ..ir.nodes import IF, Delay, Flatten, Input, MaxPool2d, SumPool2d, SPIKING_TYPES
+from .pipeline import CompileState
 
 OR_SUFFIX = ".or"
 
@@ -70,3 +74,17 @@ def lower_max_pools(graph: Graph, target_name: str = "hardware") -> Graph:
         nodes[or_name] = IF(r=1.0, v_threshold=0.5, v_reset=0.0, reset="zero", metadata={"spikec.max_pool": name})
         edges = [(or_name if a == name else a, b) for a, b in edges] + [(name, or_name)]
     return normalise(Graph(nodes, tuple(edges), graph.metadata))
+
+
+@dataclass(frozen=True)
+class LowerMaxPools:
+    """Max-pools over spikes become SumPool2d -> IF (an exact OR); a max over currents is refused."""
+
+    name: ClassVar[str] = "lower-max-pools"
+
+    def run(self, state: CompileState) -> CompileState:
+        return state.evolve(graph=lower_max_pools(state.graph, state.target.name))
+
+    def summary(self, state: CompileState) -> str:
+        pools = sum(1 for node in state.graph.nodes.values() if "spikec.max_pool" in node.metadata)
+        return f"{pools} max-pool{'s' if pools != 1 else ''} as sum-pool -> IF" if pools else "no max-pool"

@@ -80,6 +80,14 @@ def test_max_over_spikes_lowers_to_an_exact_or(padding: int) -> None:
     assert np.mean(simulate_output(broken, x) != simulate_output(graph, x)) > 0.002
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_pipeline_starts_with_the_max_pool_lowering_and_can_stop_after_it(target: str) -> None:
+    graph = from_snntorch(pool_after_neuron(), torch.zeros(2, 8, 8))
+    program = spikec.compile(graph, target, dump_after="lower-max-pools", fidelity_steps=0)
+    assert [(r.name, r.summary) for r in program.pass_log] == [("lower-max-pools", "1 max-pool as sum-pool -> IF")]
+    assert program.graph.same_as(lower_max_pools(graph))
+
+
 def test_max_over_input_spikes_through_flatten_free_path_lowers() -> None:
     torch.manual_seed(3)
     net = torch.nn.Sequential(torch.nn.MaxPool2d(2), torch.nn.Flatten(), linear(2 * 16, 6, 3.0), snn.Leaky(beta=0.9, init_hidden=True))
@@ -106,7 +114,8 @@ def test_max_over_currents_is_refused_on_every_target_with_the_rewrite(target: s
     with pytest.raises(CompileError) as err:
         spikec.compile(graph, target, fidelity_steps=0)
     message = str(err.value)
-    assert message.startswith("node '1': MaxPool2d of currents (from '0', a Conv2d) has no exact form on " + target)
+    assert message.startswith("pass 'lower-max-pools' failed (after: none): node '1': MaxPool2d of currents (from '0', a Conv2d) "
+                              "has no exact form on " + target)
     assert "pool after the neuron" in message and "AvgPool2d" in message
 
 
