@@ -109,6 +109,17 @@ def test_cells_pynn_cannot_express_are_refused_by_name(kind, reset, parameter):
     assert err.value.node == "l0" and err.value.parameter == parameter
 
 
+
+def test_a_fused_li_chain_is_refused_by_name_like_cuba_lif():
+    """cuba_li (Norse's LICell: current then membrane in one tick) has CubaLIF's arithmetic, which no PyNN cell has."""
+    n = 4
+    li = LI(tau=np.full(n, 5e-3), r=np.ones(n), v_leak=np.zeros(n))
+    graph = Graph({"in": Input(shape=(n,)), "w": Linear(weight=np.eye(n)), "syn": li, "mem": li, "out": Output(shape=(n,))},
+                  (("in", "w"), ("w", "syn"), ("syn", "mem"), ("mem", "out")), {"dt_s": DT})
+    with pytest.raises(CompileError, match="fused LI -> LI chain") as err:
+        network_arrays(network_of(spikec.compile(graph, "spinnaker1")))
+    assert err.value.node == "mem" and err.value.parameter == "model"
+
 @needs_nest
 def test_nest_spikes_equal_spikec_on_if_networks_with_bias_and_recurrence():
     program = spikec.compile(network(3, ("IF", "IF", "IF"), (16, 24, 20, 8), bias=True, recurrent=True), "spinnaker1")

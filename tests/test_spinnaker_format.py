@@ -9,9 +9,9 @@ from spikec.backends.reference.float_executor import simulate
 from spikec.backends.reference.spinnaker_executor import run_network
 from spikec.compiler.spinnaker.quantise import quantise_spinnaker
 from spikec.compiler.spinnaker.format import mul_s1615, mul_u032
-from spikec.ir.errors import InputError
+from spikec.ir.errors import CompileError, InputError
 from spikec.ir.graph import Graph
-from spikec.ir.nodes import IF, LIF, CubaLIF, Input, Linear, Output
+from spikec.ir.nodes import IF, LI, LIF, CubaLIF, Input, Linear, Output
 
 DT = 1e-3
 
@@ -42,6 +42,42 @@ def test_cuba_lif_impulse_response_by_hand():
                                v_reset=[0.0], w_in=[1.0]))
     v = run_network(quantise_spinnaker(graph, DT), impulse(3), record=("v",))["n.v"][:, 0]
     np.testing.assert_array_equal(v, [0.25, 0.25, 0.1875])
+
+
+def li_chain(current: LI, membrane: LI, weight: float = 1.0) -> Graph:
+    """in -> w -> syn (LI) -> mem (LI) -> out: Norse's LICell, one cuba_li population on SpiNNaker."""
+    return Graph({"in": Input(shape=(1,)), "w": Linear(weight=[[weight]]), "syn": current, "mem": membrane,
+                  "out": Output(shape=(1,))}, (("in", "w"), ("w", "syn"), ("syn", "mem"), ("mem", "out")), {"dt_s": DT})
+
+
+def test_fused_li_chain_impulse_response_by_hand_sees_this_steps_current():
+    # a_A = a_B = 1/2, r = 1: u = u/2 + x/2, v = v/2 + u/2 with u of the same step (the float reference's order)
+    # t=0: u = 1/2, v = 1/4;  t=1: u = 1/4, v = 1/4;  t=2: u = 1/8, v = 3/16  (last step's u would give 0, 1/4, 1/4)
+    lin = LI(tau=[2 * DT], r=[1.0], v_leak=[0.0])
+    graph = li_chain(lin, lin)
+    net = quantise_spinnaker(graph, DT)
+    assert [p.name for p in net.populations] == ["in", "mem"] and net.population("mem").params.model == "cuba_li"
+    out = run_network(net, impulse(3), record=("v",))
+    np.testing.assert_array_equal(out["out"][:, 0], [0.25, 0.25, 0.1875])
+    np.testing.assert_array_equal(out["out"], simulate(graph, impulse(3), DT)["out"])
+
+
+def test_fused_li_chain_leaks_by_hand_the_currents_into_j_the_membranes_into_v():
+    # no input; syn: a = 1/2, v_leak 1 -> u = 1/2, 3/4, 7/8; mem: a = 1/4, r = 2, v_leak 1/2:
+    # v = 3/4 v + 1/8 + u/2 -> 3/8, 25/32, 147/128
+    graph = li_chain(LI(tau=[2 * DT], r=[1.0], v_leak=[1.0]), LI(tau=[4 * DT], r=[2.0], v_leak=[0.5]))
+    params = quantise_spinnaker(graph, DT).population("mem").params
+    assert params.bias_j[0, 0] == params.scale / 4 and params.bias_v[0, 0] == params.scale / 8
+    out = run_network(quantise_spinnaker(graph, DT), np.zeros((3, 1)))
+    np.testing.assert_array_equal(out["out"][:, 0], [3 / 8, 25 / 32, 147 / 128])
+    np.testing.assert_array_equal(out["out"], simulate(graph, np.zeros((3, 1)), DT)["out"])
+
+
+def test_a_fused_current_shorter_than_dt_is_refused_naming_it():
+    graph = li_chain(LI(tau=[0.5 * DT], r=[1.0], v_leak=[0.0]), LI(tau=[2 * DT], r=[1.0], v_leak=[0.0]))
+    with pytest.raises(CompileError, match="tau shorter than dt") as err:
+        quantise_spinnaker(graph, DT)
+    assert err.value.node == "syn" and err.value.parameter == "tau"
 
 
 def test_threshold_keeps_the_graphs_strict_comparison_on_hardware_that_tests_greater_or_equal():

@@ -23,7 +23,7 @@ from spikec.compiler.spinnaker.compile import SpiNNakerProgram, compile_event_ta
 from spikec.compiler.spinnaker.place import SpiNNakerMachine
 from spikec.compiler.spinnaker.rows import CoreSynapses
 from spikec.ir.graph import Graph
-from spikec.ir.nodes import IF, LIF, CubaLIF, Delay, Input, Linear, Output
+from spikec.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Delay, Input, Linear, Output
 
 NIR_PAPER = Path("/work/shared/fixtures/nir-paper")
 DT = 1e-3
@@ -260,3 +260,52 @@ def test_machine_matches_reference_on_the_sinabs_cnn_fixture():
     assert stats.synaptic_events > 10_000
     # fidelity, not equivalence: worst-case ring-buffer shifts cost the large conv fan-ins weight bits
     assert (simulate(graph, x, 1e-4)["output"] == ref["output"]).mean() > 0.9
+
+
+def li_chain_network(seed: int, n_in: int = 12, n_hidden: int = 24, n: int = 40) -> Graph:
+    """Input -> LIF -> Affine -> LI (current) -> LI (membrane) -> Output: Norse's LILinearCell read-out,
+    with random taus, gains, leaks and biases (the current's leak and bias go into j, the membrane's leak into v)."""
+    rng = np.random.default_rng(seed)
+    li = lambda tau_lo, tau_hi: LI(tau=rng.uniform(tau_lo, tau_hi, n), r=rng.uniform(0.5, 2.0, n), v_leak=rng.uniform(-0.3, 0.3, n))  # noqa: E731
+    nodes = {"in": Input(shape=(n_in,)), "w0": Linear(weight=weights(n_hidden, n_in, rng, 0.5, 8.0 / np.sqrt(n_in))),
+             "h": lif(n_hidden, rng), "w1": Affine(weight=weights(n, n_hidden, rng, 0.5, 2.0), bias=rng.normal(0, 0.2, n)),
+             "syn": li(DT, 6 * DT), "mem": li(3 * DT, 20 * DT), "out": Output(shape=(n,))}
+    edges = (("in", "w0"), ("w0", "h"), ("h", "w1"), ("w1", "syn"), ("syn", "mem"), ("mem", "out"))
+    return Graph(nodes, edges, {"dt_s": DT})
+
+
+@pytest.mark.parametrize("seed", [20, 21, 22])
+def test_machine_matches_reference_bit_for_bit_on_a_fused_li_chain_including_v(seed):
+    """An LI -> LI pair is one cuba_li population (split over two cores here): every population's spikes
+    and v on the event machine equal the reference's, and the read-out follows the float model."""
+    graph = li_chain_network(seed)
+    program = compile_event_tables(graph, machine=SMALL)
+    pops = {p.name: p for p in program.network.populations}
+    assert "syn" not in pops and pops["mem"].params.model == "cuba_li"
+    assert len([c for c in program.artefacts.cores if c.vertex.population == "mem"]) == 2
+    x = input_spikes(seed, 60, 12, rate=0.3)
+    ref = run_network(program.network, x, record=("v", "s"))
+    out = spinnaker_backend.run(program, x, record=("v",))
+    for key in ("out", "h.v", "mem.v"):
+        np.testing.assert_array_equal(out[key], ref[key])
+    np.testing.assert_array_equal(ref["mem.v"], ref["out"])
+    assert ref["h.s"].sum() > 0 and np.abs(ref["out"]).max() > 0.1
+    # the same step as the float model (a one-step lag would be far off: see the test below)
+    want = simulate(graph, x, DT)["out"]
+    assert np.abs(ref["out"] - want).max() < 0.02 * np.abs(want).max()
+
+
+def test_a_fused_li_chain_program_saves_loads_and_runs_identically(tmp_path):
+    from spikec.api import compile as spikec_compile, run as spikec_run
+    from spikec.compiler.program import load_program
+
+    program = spikec_compile(li_chain_network(23), "spinnaker1")
+    assert "LI chain syn -> mem fused into one cuba_li population 'mem'" in program.report["spinnaker"]["notes"]
+    program.save(tmp_path / "p")
+    loaded = load_program(tmp_path / "p")
+    x = input_spikes(23, 40, 12, rate=0.3)
+    expected = spikec_run(program, x, record=("v",))
+    for got in (spikec_run(loaded, x, record=("v",)), spikec_run(loaded, x, backend="spinnaker", record=("v",))):
+        for key in ("out", "mem.v"):
+            np.testing.assert_array_equal(got[key], expected[key])
+    assert loaded.artefacts["spinnaker"].to_bytes() == program.artefacts["spinnaker"].to_bytes()

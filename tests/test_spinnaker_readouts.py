@@ -114,24 +114,33 @@ def li(n: int) -> LI:
     return LI(tau=np.full(n, 4 * DT), r=np.full(n, 3.0), v_leak=np.zeros(n))
 
 
-@pytest.mark.parametrize("through", ["identity", "linear"])
+@pytest.mark.parametrize("through", ["linear", "identity, also read", "a third LI"])
 def test_an_li_voltage_feeding_a_population_is_refused_naming_it(through):
-    """Populations send spikes only: an LI whose voltage feeds another neuron (NIRTorch's LI -> LI chain,
-    Rockpool's ExpSyn -> Linear -> ExpSyn) used to compile to a silent edge; it must be refused by name."""
+    """Populations send spikes only: an LI whose voltage feeds another neuron through a Linear (Rockpool's
+    ExpSyn -> Linear -> ExpSyn) used to compile to a silent edge; it must be refused by name. Only an LI -> LI
+    pair whose current feeds nothing else fuses (cuba_li): a current also read out, or a third LI after the
+    fused membrane, is still a voltage between populations."""
     rng = np.random.default_rng(3)
     nodes = {"in": Input(shape=(4,)), "w": Linear(weight=dyadic(rng, (4, 4), 0, 8)), "a": li(4), "b": li(4), "out": Output(shape=(4,))}
     edges = [("in", "w"), ("w", "a"), ("b", "out")]
+    source, sink = "a", "b"
     if through == "linear":
         nodes["w2"] = Linear(weight=dyadic(rng, (4, 4), 0, 8))
         edges += [("a", "w2"), ("w2", "b")]
-    else:
-        edges += [("a", "b")]
+    elif through == "identity, also read":
+        nodes["out_a"] = Output(shape=(4,))
+        edges += [("a", "b"), ("a", "out_a")]
+    else:  # in -> a -> b (fused) -> c: b's voltage feeds c
+        nodes["c"] = li(4)
+        edges = [("in", "w"), ("w", "a"), ("a", "b"), ("b", "c"), ("c", "out")]
+        source, sink = "b", "c"
     graph = Graph(nodes, tuple(edges), {"dt_s": DT})
-    with pytest.raises(CompileError, match=r"LI 'a' outputs a voltage, not spikes, and feeds 'b': SpiNNaker populations send only spikes") as err:
+    with pytest.raises(CompileError, match=rf"LI '{source}' outputs a voltage, not spikes, and feeds '{sink}': "
+                                           "SpiNNaker populations send only spikes") as err:
         spikec.compile(graph, "spinnaker1", fidelity_steps=0)
-    assert err.value.node == "b"
+    assert err.value.node == sink
     # the same LI read on the host (an Output after it) still compiles: a voltage may feed an Output
-    readout = Graph({k: v for k, v in nodes.items() if k not in ("b", "w2")} | {"out": Output(shape=(4,))},
+    readout = Graph({k: v for k, v in nodes.items() if k in ("in", "w", "a")} | {"out": Output(shape=(4,))},
                     (("in", "w"), ("w", "a"), ("a", "out")), {"dt_s": DT})
     program = spikec.compile(readout, "spinnaker1", fidelity_steps=0)
     x = (np.random.default_rng(4).random((30, 1, 4)) < 0.4).astype(np.float32)

@@ -25,9 +25,9 @@ starts when spikec's bias starts (after a back edge or a delay), which
 What differs: spikec floors ``v * decay`` in s16.15, NEST multiplies in
 float64 (``docs/toolchains.md`` gives the measured agreement). With decay
 1.0 (IF neurons) nothing is rounded and the spikes are equal. Subtractive
-reset, snnTorch's delayed reset and current-based (CubaLIF) neurons have no
-PyNN standard cell with spikec's arithmetic: they are refused, naming the
-node.
+reset, snnTorch's delayed reset and current-based neurons (CubaLIF, and an
+LI -> LI chain fused into ``cuba_li``) have no PyNN standard cell with
+spikec's arithmetic: they are refused, naming the node.
 """
 from __future__ import annotations
 
@@ -60,6 +60,10 @@ def _check_expressible(pop) -> None:
         raise CompileError("CubaLIF (Euler current then voltage in one tick) has no PyNN standard cell with "
                            "spikec's arithmetic: IF_curr_exp integrates the current kernel exactly and one tick later",
                            node=pop.name, parameter="model", value=p.model, limit="lif, if, li")
+    if p.model == "cuba_li":
+        raise CompileError("a fused LI -> LI chain (Euler current then voltage in one tick) has no PyNN standard cell with "
+                           "spikec's arithmetic: IF_curr_exp with an unreachable threshold integrates the current kernel "
+                           "exactly and one tick later", node=pop.name, parameter="model", value=p.model, limit="lif, if, li")
     if p.model != "li" and p.reset != "zero":
         raise CompileError("IF_curr_delta resets to v_reset; subtractive reset has no PyNN standard cell",
                            node=pop.name, parameter="reset", value=p.reset, limit="zero")

@@ -17,28 +17,9 @@ import numpy as np
 
 from ...ir.graph import Graph
 from ...ir.nodes import LI
-from ...ir import weights
+from ..li_chains import li_chain_pairs
 from ..linear_maps import LayerInputs
 from .scaling import NeuronCoefficients
-
-
-def _is_identity(matrix: np.ndarray) -> bool:
-    return matrix.shape[0] == matrix.shape[1] and weights.equal(matrix, weights.identity(matrix.shape[0]))
-
-
-def fusable_pairs(graph: Graph, inputs: LayerInputs) -> dict[str, str]:
-    """{second LI: first LI} for every LI fed only, directly and one to one, by an LI that feeds nothing else."""
-    pairs: dict[str, str] = {}
-    for name, node in graph.items():
-        projections = inputs.projections.get(name, [])
-        if not isinstance(node, LI) or len(projections) != 1:
-            continue
-        p = projections[0]
-        first = graph.nodes.get(p.source)
-        if isinstance(first, LI) and graph.successors(p.source) == (name,) and p.delays is None \
-                and p.back_edges == frozenset({0}) and _is_identity(p.matrix) and not np.any(inputs.constants[name]):
-            pairs[name] = p.source
-    return pairs
 
 
 def fused_coefficients(first: LI, second: LI, dt_s: float) -> NeuronCoefficients:
@@ -57,7 +38,7 @@ def fuse_li_chains(graph: Graph, inputs: LayerInputs, dt_s: float | None) -> tup
     """Layer inputs with each fused pair's inputs moved to its second LI, the fused coefficients, and the pairs."""
     if dt_s is None:
         return inputs, {}, {}
-    pairs = fusable_pairs(graph, inputs)
+    pairs = li_chain_pairs(graph)  # which pairs: family-neutral (compiler/li_chains.py)
     projections, constants = dict(inputs.projections), dict(inputs.constants)
     coefficients: dict[str, NeuronCoefficients] = {}
     for second, first in pairs.items():

@@ -36,7 +36,7 @@ EXCITATORY, INHIBITORY = 0, 1
 N_SYNAPSE_TYPES = 2
 SYNAPSE_TYPE_BITS = 1
 
-MODELS = ("lif", "cuba_lif", "if", "li")
+MODELS = ("lif", "cuba_lif", "if", "li", "cuba_li")  # cuba_li: cuba_lif without a threshold (an LI -> LI chain)
 RESETS = ("zero", "subtract")
 
 
@@ -71,7 +71,7 @@ class NeuronParams:
     reset_delay: bool
     spike_compare: str  # the hardware's test: ">=" (sPyNNaker) or ">"
     decay_v: np.ndarray  # s16.15
-    decay_j: np.ndarray  # u0.32 (cuba_lif only)
+    decay_j: np.ndarray  # u0.32 (cuba_lif, cuba_li only)
     v_reset: np.ndarray  # s16.15
     v_thresh: np.ndarray  # s16.15, compared with spike_compare
     v_subtract: np.ndarray  # s16.15, subtracted on a spike when reset == "subtract"
@@ -116,23 +116,23 @@ def synaptic_input(exc: np.ndarray, inh: np.ndarray, shift: tuple[int, int]) -> 
 def neuron_tick(p: NeuronParams, state: dict[str, np.ndarray], inp: np.ndarray, local_tick: int) -> np.ndarray:
     """Advance one tick; ``inp`` is the s16.15 synaptic input. Returns spikes (0/1 int64).
 
-    cuba_lif: ``j = sat(mul_u032(j, decay_j) + inp + bias_j)``, then
-              ``v = sat(mul_s1615(v, decay_v) + j + bias_v)``;
+    cuba_lif, cuba_li: ``j = sat(mul_u032(j, decay_j) + inp + bias_j)``, then
+              ``v = sat(mul_s1615(v, decay_v) + j + bias_v)`` (this tick's j);
     lif, li, if: ``v = sat(mul_s1615(v, decay_v) + inp + bias_v)`` (``if``: decay 1.0).
-    Spike ``v >= v_thresh`` (or ``>``); reset to ``v_reset`` or subtract ``v_subtract``,
+    li, cuba_li never spike. Spike ``v >= v_thresh`` (or ``>``); reset to ``v_reset`` or subtract ``v_subtract``,
     now or (``reset_delay``) at the next tick after its integration. ``reset_recheck``:
     the test is on ``v - v_subtract`` when the previous tick's stored v was above threshold.
     """
     active = np.array([local_tick >= s for s in p.bias_start], dtype=bool)
     bias_j = p.bias_j[active].sum(axis=0) if active.any() else 0
     bias_v = p.bias_v[active].sum(axis=0) if active.any() else 0
-    if p.model == "cuba_lif":
+    if p.model in ("cuba_lif", "cuba_li"):
         j = saturate32(mul_u032(state["j"], p.decay_j) + inp + bias_j)
         state["j"] = j
         v = saturate32(mul_s1615(state["v"], p.decay_v) + j + bias_v)
     else:
         v = saturate32(mul_s1615(state["v"], p.decay_v) + inp + bias_v)
-    if p.model == "li":
+    if p.model in ("li", "cuba_li"):
         state["v"] = v
         return np.zeros_like(v)
     if p.reset_delay:

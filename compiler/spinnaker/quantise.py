@@ -19,6 +19,10 @@ edges and ``Delay`` nodes), and quantises (``docs/semantics.md`` section 4):
 * **Weights.** 16-bit magnitudes, excitatory or inhibitory, with one left
   shift per population and type: the smallest with which the largest
   possible per-tick sum fits sPyNNaker's 16-bit ring buffer (no saturation).
+* **LI chains.** An ``LI -> LI`` pair (``compiler/li_chains.py``: Norse's
+  ``LICell``, a synaptic current then a membrane) is one ``cuba_li``
+  population: the current-based neuron without a threshold, fed by the first
+  LI's inputs. A voltage cannot otherwise travel between populations.
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from ...ir.nodes import IF, LI, LIF, CubaLIF, Input, Integrator, Node, Output, N
 from ...ir.shapes import infer_shapes
 from ...ir import weights
 from .. import readout
+from ..li_chains import li_chain_pairs
 from ..readout import Readout, is_population as _is_population, records_directly as _records_directly
 from .format import (
     EXCITATORY, INHIBITORY, INT32_MAX, RING_BUFFER_MAX, NeuronParams, UINT32_MAX, WEIGHT_MAX,
@@ -162,6 +167,28 @@ class _Gains:
     decay_j: np.ndarray
     input_gain: np.ndarray  # what one unit of synaptic input adds (to j or v)
     leak_v: np.ndarray
+    leak_j: np.ndarray | None = None  # cuba_li: the first LI's leak, added to j every tick
+
+    @property
+    def to_j(self) -> bool:
+        """Whether synaptic input and biases go into the current j (the two-state models)."""
+        return self.model in ("cuba_lif", "cuba_li")
+
+    @property
+    def leak_j_max(self) -> float:
+        return float(np.abs(self.leak_j).max(initial=0.0)) if self.leak_j is not None else 0.0
+
+
+def _flat(a: Any, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(a, dtype=np.float64), (n,)) if np.ndim(a) == 0 else np.asarray(a).reshape(-1)
+
+
+def _current_fraction(name: str, parameter: str, tau: np.ndarray, dt: float) -> np.ndarray:
+    """``dt/tau`` of a synaptic current, whose decay ``1 - dt/tau`` must fit u0.32 (not be negative)."""
+    if np.any(dt / tau > 1):
+        raise CompileError(f"{parameter} shorter than dt: the current decay 1 - dt/{parameter} is negative",
+                           node=name, parameter=parameter, value=float(tau.min()), limit=f">= {dt}")
+    return dt / tau
 
 
 def _gains(name: str, node: Node, dt_s: float | None, n: int) -> _Gains:
@@ -171,13 +198,10 @@ def _gains(name: str, node: Node, dt_s: float | None, n: int) -> _Gains:
         return dt_s
 
     ones, zeros = np.ones(n), np.zeros(n)
-    flat = lambda a: np.broadcast_to(np.asarray(a, dtype=np.float64), (n,)) if np.ndim(a) == 0 else np.asarray(a).reshape(-1)
+    flat = lambda a: _flat(a, n)
     if isinstance(node, CubaLIF):
         dt = need_dt()
-        a_s, a_m = dt / flat(node.tau_syn), dt / flat(node.tau_mem)
-        if np.any(a_s > 1):
-            raise CompileError("tau_syn shorter than dt: the current decay 1 - dt/tau_syn is negative",
-                               node=name, parameter="tau_syn", value=float(flat(node.tau_syn).min()), limit=f">= {dt}")
+        a_s, a_m = _current_fraction(name, "tau_syn", flat(node.tau_syn), dt), dt / flat(node.tau_mem)
         c = a_m * flat(node.r)
         return _Gains("cuba_lif", 1 - a_m, 1 - a_s, c * a_s * flat(node.w_in), a_m * flat(node.v_leak))
     if isinstance(node, LIF):
@@ -193,13 +217,27 @@ def _gains(name: str, node: Node, dt_s: float | None, n: int) -> _Gains:
     raise CompileError(f"{node.kind} has no SpiNNaker neuron model", node=name)
 
 
+def _li_chain_gains(first_name: str, first: LI, second: LI, dt_s: float, n: int) -> _Gains:
+    """``first -> second`` as one ``cuba_li`` population, exactly the float reference's two Euler steps.
+
+    The first LI's ``u`` (``a_A = dt/tau_A``) is this tick's current and the
+    second's ``v`` (``a_B``) integrates it in the same tick, as CubaLIF's j and v:
+    with ``j = a_B r_B u``, ``j <- (1 - a_A) j + a_B r_B a_A (v_leak_A + r_A x)``
+    and ``v <- (1 - a_B) v + a_B v_leak_B + j``."""
+    a_a = _current_fraction(first_name, "tau", _flat(first.tau, n), dt_s)
+    a_b = dt_s / _flat(second.tau, n)
+    to_j = a_b * _flat(second.r, n) * a_a
+    return _Gains("cuba_li", 1 - a_b, 1 - a_a, to_j * _flat(first.r, n), a_b * _flat(second.v_leak, n),
+                  leak_j=to_j * _flat(first.v_leak, n))
+
+
 def _exponent(name: str, node: Node, g: _Gains, w_max: float, input_max: float) -> int:
     """The population's scale exponent e (real value = raw / 2^(15 + e))."""
     levels = [np.abs(g.leak_v).max(initial=0.0)]
     for field_name in ("v_threshold", "v_reset"):
         if hasattr(node, field_name):
             levels.append(float(np.abs(getattr(node, field_name)).max(initial=0.0)))
-    if g.model == "li":  # no threshold: leave room for a long sum of inputs
+    if g.model in ("li", "cuba_li"):  # no threshold: leave room for a long sum of inputs
         levels.append(input_max * 64)
     p = max(levels)
     e_p = math.floor(STATE_HEADROOM_BITS - math.log2(p)) if p > 0 else 16
@@ -231,7 +269,12 @@ def quantise_spinnaker(graph: Graph, dt_s: float | None, *, spike_compare: str =
     shapes = infer_shapes(graph)
     order, back = graph.execution_order()
     paths, constants = collect_paths(graph)
-    pop_names = [n for n in order if _is_population(graph.nodes[n])]
+    notes: list[str] = []
+    pairs = li_chain_pairs(graph) if dt_s is not None else {}  # {membrane: current}: one cuba_li population
+    for second, first in pairs.items():  # the pair's inputs are the current's
+        paths[second], constants[second] = paths.pop(first), constants.pop(first)
+        notes.append(f"LI chain {first} -> {second} fused into one cuba_li population '{second}'")
+    pop_names = [n for n in order if _is_population(graph.nodes[n]) and n not in pairs.values()]
     sizes = {n: int(np.prod(shapes[n][1])) for n in pop_names}
 
     # time alignment: longest forward chain, weights 1 - delay steps
@@ -240,7 +283,6 @@ def quantise_spinnaker(graph: Graph, dt_s: float | None, *, spike_compare: str =
         for (pre, b, d) in paths.get(post, {}):
             if b == 0:
                 k[post] = max(k[post], k[pre] + 1 - d)
-    notes: list[str] = []
 
     populations: list[Population] = []
     projections: list[SynapseList] = []
@@ -250,7 +292,10 @@ def quantise_spinnaker(graph: Graph, dt_s: float | None, *, spike_compare: str =
             populations.append(Population(name, sizes[name], shapes[name][1], None, 0))
             continue
         n = sizes[name]
-        g = _gains(name, node, dt_s, n)
+        if name in pairs:
+            g = _li_chain_gains(pairs[name], graph.nodes[pairs[name]], node, dt_s, n)
+        else:
+            g = _gains(name, node, dt_s, n)
         incoming = paths[name]
         _check_spike_sources(graph, name, incoming)
         w_eff = {key: weights.scale_rows(m, g.input_gain) for key, m in incoming.items()}
@@ -258,8 +303,8 @@ def quantise_spinnaker(graph: Graph, dt_s: float | None, *, spike_compare: str =
         # worst case per tick: every synapse of one type into a neuron lands in the same ring-buffer slot
         type_sums = _type_sums(w_eff.values(), n)
         sum_max = max(float(t.max(initial=0.0)) for t in type_sums)
-        input_max = sum_max + sum(np.abs(c).max(initial=0.0) for c in bias_eff.values())
-        bias_max = max([np.abs(c).max(initial=0.0) for c in bias_eff.values()] + [0.0])
+        input_max = sum_max + sum(np.abs(c).max(initial=0.0) for c in bias_eff.values()) + g.leak_j_max
+        bias_max = max([np.abs(c).max(initial=0.0) for c in bias_eff.values()] + [g.leak_j_max])
         e = _exponent(name, node, g, max(sum_max, bias_max), input_max)
         scale = float(2.0 ** (15 + e))
         shift = []
@@ -366,12 +411,13 @@ def _neuron_params(name: str, node: Node, g: _Gains, scale: float, shift: tuple[
     for label, raw in (("v_threshold", v_thresh), ("v_reset", v_reset)):
         _check_fits(name, label, raw, -INT32_MAX, INT32_MAX)
     starts = sorted({b + d for (b, d) in bias_eff} | {0})
-    to_j = g.model == "cuba_lif"
     bias_j = np.zeros((len(starts), n), dtype=np.int64)
     bias_v = np.zeros((len(starts), n), dtype=np.int64)
     bias_v[0] += _rint(g.leak_v * scale)
+    if g.leak_j is not None:
+        bias_j[0] += _rint(g.leak_j * scale)
     for (b, d), c in bias_eff.items():
-        target = bias_j if to_j else bias_v
+        target = bias_j if g.to_j else bias_v
         target[starts.index(b + d)] += _rint(c * scale)
     return NeuronParams(
         model=g.model, reset=getattr(node, "reset", "zero"), reset_delay=bool(getattr(node, "reset_delay", False)),

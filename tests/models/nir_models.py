@@ -367,7 +367,6 @@ def entries() -> list[Entry]:
     e += [
         Entry("nirtorch-test-li-chain", "nir", NIRTORCH, "tests/test_nir_interpreter.py", "test_map_leaky_stateful_graph_sequential_modules (LI -> LI)",
               "4 neurons, tau in 2-5 ms, r in 20-40, dt 1e-4 s", nirtorch_li_chain, (4,), steps=60, readout="voltage", load=load(),
-              today={"spinnaker1": LI_VOLTAGE_SPINN},
               reference=reference(nirtorch_li_chain, 1e-4), dt_s=1e-4),
         Entry("nirtorch-test-recurrent-lif", "nir", NIRTORCH, "tests/test_nir_interpreter.py", "test_map_recursive_graph (a node feeding itself)",
               "the loop runs through a LIF (a cycle of Linears alone has no state)", nirtorch_recurrent_lif, (6,), steps=60,

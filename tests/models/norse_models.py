@@ -18,8 +18,6 @@ from corpus_core import Entry, excite
 
 NORSE = "norse/norse"
 LSNN = "refuse:Norse LSNNRecurrentCell cannot be compiled exactly: its threshold adapts"
-#: a Norse LICell read-out is two LIs (current, membrane): SpiNNaker cannot carry the first one's voltage to the second
-LI_VOLTAGE_SPINN = r"refuse:LI '[^']+\.syn' outputs a voltage, not spikes, and feeds '[^']+\.mem': SpiNNaker populations send only spikes"
 
 
 def seeded(seed: int, module: nn.Module, gain: float = 2.0, **kw: Any) -> nn.Module:
@@ -149,16 +147,16 @@ def entries() -> list[Entry]:
         Entry("norse-cifar10-lifconvnet", "norse", NORSE, "norse/task/cifar10.py",
               "class LIFConvNet: self.features and self.classification, two SequentialStates",
               "channels 64/128/256/256 -> 8/16/32/32, input 3x32x32 -> 3x16x16 (Linear 4096 -> 128); no training noise",
-              cifar10_lifconvnet, (3, 16, 16), steps=20, readout="voltage", today={"spinnaker1": LI_VOLTAGE_SPINN}),
+              cifar10_lifconvnet, (3, 16, 16), steps=20, readout="voltage"),
         Entry("norse-cifar10-one-sequential", "norse", NORSE, "norse/task/cifar10.py",
               "class LIFConvNet, features + classification in one SequentialState",
               "as norse-cifar10-lifconvnet, both SequentialStates joined into one", cifar10_features_flat, (3, 16, 16),
-              steps=20, readout="voltage", today={"spinnaker1": LI_VOLTAGE_SPINN}),
+              steps=20, readout="voltage"),
         Entry("norse-models-convnet", "norse", NORSE, "norse/torch/models/conv.py",
               "class ConvNet (conv1, lif0, max_pool2d, 10*conv2, lif1, max_pool2d, fc1, lif2, out LILinearCell)",
               "written as a SequentialState: the 10x on conv2 folded into its weights, relu on spikes dropped (identity), "
               "LILinearCell(500, 10) as Linear + LICell, fc1 500 -> 64", convnet, (1, 28, 28), steps=20,
-              readout="voltage", today={"spinnaker1": LI_VOLTAGE_SPINN}),
+              readout="voltage"),
         Entry("norse-test-sequential-lif", "norse", NORSE, "norse/torch/module/test/test_sequential.py",
               "test_state_sequence_apply_no_state: SequentialState(nn.Linear(1, 1), LIFCell())",
               "weight 0.9, bias 0 (so the single neuron fires)", sequential_linear_lif, (1,), steps=80, rate=0.6,
@@ -181,7 +179,7 @@ def entries() -> list[Entry]:
         Entry("norse-memory-lif-readout", "norse", NORSE, "norse/task/memory.py",
               "class MemoryNet, model='lif': LIFRecurrentCell(input, input) then LILinearCell read-out",
               "as a SequentialState; LILinearCell as Linear + LICell", memory_lif_readout, (20,), steps=60,
-              readout="voltage", today={"spinnaker1": LI_VOLTAGE_SPINN}),
+              readout="voltage"),
         Entry("norse-test-sequential-hook", "norse", NORSE, "norse/torch/module/test/test_sequential.py",
               "test_sequential_forward_state_hook: Linear(1, 10), LIFRecurrent(10, 10), LIF(), LIF(), LIF()",
               "the cell forms (LIFRecurrentCell, LIFCell) stepped per frame; input 8 features; input weights uniform(0, 12); "
