@@ -11,8 +11,8 @@ what NIR means when several edges meet at one node:
 * ``a + b`` (``operator.add``, ``torch.add``, ``Tensor.add``, ``+=``) -> the union of both sums;
 * ``torch.flatten`` / ``Tensor.flatten`` / ``view`` / ``reshape`` that merge adjacent
   dims (batch kept) -> a ``Flatten`` node;
-* ``F.max_pool2d`` / ``F.avg_pool2d`` -> the node ``nn.MaxPool2d`` / ``nn.AvgPool2d`` would give
-  (1-D pools refuse: spikec has no 1-D pooling node);
+* ``F.max_pool2d`` / ``F.avg_pool2d`` (and the 1-D ones) -> the node ``nn.MaxPool2d`` / ``nn.AvgPool2d``
+  (``nn.MaxPool1d`` / ``nn.AvgPool1d``) would give;
 * ``getitem`` 0 of a leaf's tuple (snnTorch ``output=True`` returns ``(spk, mem)``) -> the spikes; another
   item (the membrane) -> the node ``state_map`` gives for it, when that item is the only one used
   (a reset-free neuron's membrane is a leaky integrator; the frontend refuses the rest, naming the layer);
@@ -58,7 +58,7 @@ class Unusable:
 
     def fail(self) -> GraphError:
         return GraphError(f"functional op {self.op} is not supported: {self.reason} (supported: +, flatten/view/"
-                          "reshape merging dims, max_pool2d, avg_pool2d)", node=self.op, value=self.op)
+                          "reshape merging dims, max_pool1d/2d, avg_pool1d/2d)", node=self.op, value=self.op)
 
 
 class _LeafTracer(torch.fx.Tracer):
@@ -96,13 +96,16 @@ def _flatten_dims(name: str, src: tuple[int, ...], dst: tuple[int, ...]) -> tupl
 
 
 def _pool_node(name: str, kind: str, args: tuple, kwargs: dict) -> Any:
-    """The module form of ``F.max_pool2d`` / ``F.avg_pool2d`` (args after the input)."""
+    """The module form of ``F.max_pool2d`` / ``F.avg_pool2d`` / ``F.max_pool1d`` / ``F.avg_pool1d`` (args after the input)."""
     names = {"max_pool2d": ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
-             "avg_pool2d": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")}[kind]
+             "avg_pool2d": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+             "max_pool1d": ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+             "avg_pool1d": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")}[kind]
     params = dict(zip(names, args)) | kwargs
     if params.get("stride") in (None, ()):  # torch: default stride is the kernel size
         params.pop("stride", None)
-    cls = torch.nn.MaxPool2d if kind == "max_pool2d" else torch.nn.AvgPool2d
+    cls = {"max_pool2d": torch.nn.MaxPool2d, "avg_pool2d": torch.nn.AvgPool2d,
+           "max_pool1d": torch.nn.MaxPool1d, "avg_pool1d": torch.nn.AvgPool1d}[kind]
     return cls(**params)
 
 
@@ -234,6 +237,11 @@ def _function(node: torch.fx.Node, values: dict, sources: Callable, add_node: Ca
             return Unusable(fn, "shape unknown after tracing")
         start, end = _flatten_dims(name, src, dst)
         return add_node(name, nir.Flatten(input_type=None, start_dim=start, end_dim=end), sources(args[0], name))
+    if node.op == "call_function" and fn.lstrip("_") in ("max_pool1d", "avg_pool1d") and args:
+        from .torch_layers import map_standard_layer
+
+        module = _pool_node(name, fn.lstrip("_"), tuple(args[1:]), dict(node.kwargs))
+        return add_node(name, map_standard_layer(module, name), sources(args[0], name))
     if node.op == "call_function" and fn in ("max_pool2d", "avg_pool2d", "boolean_dispatch") and args:
         kind = "max_pool2d" if "max" in fn or "max" in str(node.target) else "avg_pool2d"
         from .torch_layers import map_standard_layer
@@ -245,8 +253,7 @@ def _function(node: torch.fx.Node, values: dict, sources: Callable, add_node: Ca
         if training is False:
             return values.get(args[0])
         return Unusable(fn, "dropout with training=True (F.dropout's default) is random; pass training=self.training")
-    if fn.lstrip("_") in ("max_pool1d", "avg_pool1d", "adaptive_max_pool1d", "adaptive_avg_pool1d", "lp_pool1d"):
-        return Unusable(fn, "spikec pools only 2-D maps (MaxPool2d / AvgPool2d over (C, H, W)); a 1-D pool over "
-                            "features has no node (a max of currents before a neuron is not exact on hardware either: "
-                            "pool the spikes after the neuron, in a (C, H, W) map)")
+    if fn.lstrip("_") in ("adaptive_max_pool1d", "adaptive_avg_pool1d", "lp_pool1d"):
+        return Unusable(fn, "spikec pools with a fixed kernel (max_pool1d / avg_pool1d); an adaptive or power-average "
+                            "pool has no node")
     return Unusable(fn, "no NIR node computes it")
