@@ -218,19 +218,3 @@ def test_a_neuron_returned_on_a_sum_is_kept() -> None:
     expected = run_snntorch(net, x)
     assert 0.02 < expected.mean() < 0.95
     np.testing.assert_array_equal(simulate_output(graph, x), expected)
-
-
-@pytest.mark.parametrize("pool", [F.max_pool1d, F.avg_pool1d])
-def test_a_one_d_pool_is_refused_by_name(pool) -> None:
-    """snnTorch's exoplanet tutorial: ``lif1(F.max_pool1d(fc1(x), 2))``; spikec has no 1-D pooling node."""
-    class Pool1d(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc, self.lif = torch.nn.Linear(8, 8), leaky()
-
-        def forward(self, x):
-            return self.lif(pool(self.fc(x), 2))
-
-    with pytest.raises(GraphError, match=rf"{pool.__name__}.*pools only 2-D maps") as err:
-        from_snntorch(Pool1d(), torch.zeros(8))
-    assert err.value.node == pool.__name__
