@@ -99,13 +99,20 @@ def test_a_max_of_currents_is_refused_by_targets_naming_the_pool() -> None:
         spikec.compile(graph, "spinnaker1", fidelity_steps=0)
 
 
-def test_an_avg_pool_of_spikes_compiles_and_the_backend_equals_the_reference() -> None:
-    graph = from_snntorch(PoolSpikes(POOLS["nn.AvgPool1d(stride 1)"]), torch.zeros(6))
-    program = spikec.compile(graph, "spinnaker1", fidelity_steps=0)
+@pytest.mark.parametrize("target", ["spinnaker1", "rram-512"])
+@pytest.mark.parametrize("pool", ["nn.AvgPool1d(stride 1)", "nn.MaxPool1d"])
+def test_a_1d_pool_of_spikes_compiles_and_the_backend_equals_the_reference(pool: str, target: str) -> None:
+    graph = from_snntorch(PoolSpikes(POOLS[pool]), torch.zeros(6))
+    program = spikec.compile(graph, target, fidelity_steps=0)
     x = random_spikes((6,), p=0.4)
     want = spikec.run(program, x)
     assert any(np.count_nonzero(v) for v in want.values())
-    got = spikec.run(program, x, backend="spinnaker")
+    if program.family == "rram":
+        from spikec.backends.rram import run as run_rram
+
+        got = run_rram(program, x, ideal=True)
+    else:
+        got = spikec.run(program, x, backend="spinnaker")
     for key in want:
         np.testing.assert_array_equal(got[key], want[key])
 
