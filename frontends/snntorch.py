@@ -18,7 +18,9 @@ an immediate subtraction plus self-connections that add the subtracted threshold
 and such a CubaLIF); graded spikes -> a Scale after the spikes, inside the recurrence.
 SLSTM, SConv2dLSTM, DeltaLeaky, LeakyParallel, StateLeaky, LinearLeaky,
 AssociativeLeaky, ``inhibition`` and ``state_quant`` are refused (``REFUSED``), naming
-the layer, the reason and the nearest exact rewrite.
+the layer, the reason and the nearest exact rewrite. Where a forward reads only a neuron's
+membrane (``_, mem = lif(cur)``), a state its spikes never touch becomes LI nodes (``_membrane``);
+a resetting membrane is refused.
 
 With ``dt`` (default 1e-4 s, the exporter's): ``tau = dt / (1 - beta)``,
 ``r = tau / dt``; ``tau_syn = dt / (1 - alpha)``, ``w_in = tau_syn / dt``; under
