@@ -28,7 +28,7 @@ from ..ir.nodes import (
     Affine, AvgPool2d, Conv1d, Conv2d, Delay, DelayLinear, Flatten, Input, Linear, Node, Output, Scale, SumPool2d, Threshold,
     NEURON_TYPES,
 )
-from ..ir.shapes import conv_geometry, infer_shapes, pool_geometry
+from ..ir.shapes import conv_geometry, infer_shapes, pool_geometry, pool_map_shape
 
 
 def conv_matrix(node: Conv1d | Conv2d, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> weights.Matrix:
@@ -64,11 +64,11 @@ def conv_matrix(node: Conv1d | Conv2d, in_shape: tuple[int, ...], out_shape: tup
 
 
 def pool_matrix(node: SumPool2d | AvgPool2d, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
-    """Sum (or mean, padding counted as zeros) over each window, per channel."""
+    """Sum (or mean, padding counted as zeros) over each window, per channel (a 1-d input: over (C, 1, L))."""
     g = pool_geometry(node)
     kh, kw = g["kernel"]
     value = 1.0 if isinstance(node, SumPool2d) else 1.0 / (kh * kw)
-    channels, (h_in, w_in), (h_out, w_out) = in_shape[0], in_shape[1:], out_shape[1:]
+    (channels, h_in, w_in), (_, h_out, w_out) = pool_map_shape(in_shape), pool_map_shape(out_shape)
     c, oy, ox, ky, kx = (a.reshape(-1) for a in np.indices((channels, h_out, w_out, kh, kw)))
     iy = oy * g["stride"][0] - g["padding"][0] + ky
     ix = ox * g["stride"][1] - g["padding"][1] + kx

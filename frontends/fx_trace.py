@@ -11,9 +11,11 @@ what NIR means when several edges meet at one node:
 * ``a + b`` (``operator.add``, ``torch.add``, ``Tensor.add``, ``+=``) -> the union of both sums;
 * ``torch.flatten`` / ``Tensor.flatten`` / ``view`` / ``reshape`` that merge adjacent
   dims (batch kept) -> a ``Flatten`` node;
-* ``F.max_pool2d`` / ``F.avg_pool2d`` -> the node ``nn.MaxPool2d`` / ``nn.AvgPool2d`` would give
-  (1-D pools refuse: spikec has no 1-D pooling node);
-* ``getitem`` 0 of a leaf's tuple (snnTorch ``output=True`` returns ``(spk, mem)``) -> the spikes;
+* ``F.max_pool2d`` / ``F.avg_pool2d`` (and the 1-D ones) -> the node ``nn.MaxPool2d`` / ``nn.AvgPool2d``
+  (``nn.MaxPool1d`` / ``nn.AvgPool1d``) would give;
+* ``getitem`` 0 of a leaf's tuple (snnTorch ``output=True`` returns ``(spk, mem)``) -> the spikes; another
+  item (the membrane) -> the node ``state_map`` gives for it, when that item is the only one used
+  (a reset-free neuron's membrane is a leaky integrator; the frontend refuses the rest, naming the layer);
 * ``size``/``shape``/``dim`` (used by ``view``) -> ignored.
 
 Any other op refuses with a ``GraphError`` naming it, once its result reaches
@@ -36,6 +38,8 @@ from torch.fx.passes.shape_prop import ShapeProp
 from ..ir.errors import GraphError
 
 ModuleMap = Callable[[torch.nn.Module], Any]
+#: (leaf module, qualified name, tuple item) -> the NIR node whose output is that item (or raises GraphError)
+StateMap = Callable[[torch.nn.Module, str, int], Any]
 _ADD = {operator.add, operator.iadd, torch.add}
 _RESHAPE_METHODS = {"flatten", "view", "reshape"}
 _SHAPE_QUERIES = {"size", "dim", "numel"}
@@ -54,7 +58,7 @@ class Unusable:
 
     def fail(self) -> GraphError:
         return GraphError(f"functional op {self.op} is not supported: {self.reason} (supported: +, flatten/view/"
-                          "reshape merging dims, max_pool2d, avg_pool2d)", node=self.op, value=self.op)
+                          "reshape merging dims, max_pool1d/2d, avg_pool1d/2d)", node=self.op, value=self.op)
 
 
 class _LeafTracer(torch.fx.Tracer):
@@ -92,21 +96,58 @@ def _flatten_dims(name: str, src: tuple[int, ...], dst: tuple[int, ...]) -> tupl
 
 
 def _pool_node(name: str, kind: str, args: tuple, kwargs: dict) -> Any:
-    """The module form of ``F.max_pool2d`` / ``F.avg_pool2d`` (args after the input)."""
+    """The module form of ``F.max_pool2d`` / ``F.avg_pool2d`` / ``F.max_pool1d`` / ``F.avg_pool1d`` (args after the input)."""
     names = {"max_pool2d": ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
-             "avg_pool2d": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")}[kind]
+             "avg_pool2d": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+             "max_pool1d": ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+             "avg_pool1d": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")}[kind]
     params = dict(zip(names, args)) | kwargs
     if params.get("stride") in (None, ()):  # torch: default stride is the kernel size
         params.pop("stride", None)
-    cls = torch.nn.MaxPool2d if kind == "max_pool2d" else torch.nn.AvgPool2d
+    cls = {"max_pool2d": torch.nn.MaxPool2d, "avg_pool2d": torch.nn.AvgPool2d,
+           "max_pool1d": torch.nn.MaxPool1d, "avg_pool1d": torch.nn.AvgPool1d}[kind]
     return cls(**params)
 
 
+def _output_value(graph: torch.fx.Graph) -> Any:
+    """What the forward's output records: its result, or a tuple's first element (recursively)."""
+    result = next(n for n in graph.nodes if n.op == "output").args[0]
+    while isinstance(result, (tuple, list)):
+        result = result[0]
+    return result
+
+
+def _live(graph: torch.fx.Graph) -> set[torch.fx.Node]:
+    """The fx nodes the recorded output depends on (an unpacked item nobody reads is not among them)."""
+    stack, live = [_output_value(graph)], set()
+    while stack:
+        n = stack.pop()
+        if isinstance(n, torch.fx.Node) and n not in live:
+            live.add(n)
+            stack.extend(n.all_input_nodes)
+    return live
+
+
+def _used_items(node: torch.fx.Node, live: set[torch.fx.Node]) -> set[int]:
+    """Which items of a leaf's result the output depends on: ``getitem`` k; any other use (the result
+    itself, a neuron without ``output=True``) reads item 0, the spikes."""
+    items = set()
+    for user in node.users:
+        if user not in live:
+            continue
+        if user.op == "call_function" and user.target is operator.getitem and isinstance(user.args[1], int):
+            items.add(user.args[1])
+        else:
+            items.add(0)
+    return items
+
+
 def fx_trace(module: torch.nn.Module, sample: torch.Tensor, module_map: ModuleMap, leaf_types: tuple[type, ...],
-             concrete_args: dict[str, Any] | None = None) -> Any:
+             concrete_args: dict[str, Any] | None = None, state_map: StateMap | None = None) -> Any:
     """A ``nir.NIRGraph`` (type_check off) of ``module`` run on ``sample`` (with its batch dimension).
 
     ``concrete_args`` fixes arguments after the input (Norse's ``state=None``: the first step).
+    ``state_map`` maps a leaf whose only item used is not item 0 (an snnTorch neuron's membrane).
     """
     try:
         graph = _LeafTracer(leaf_types).trace(module, concrete_args=concrete_args)
@@ -120,6 +161,8 @@ def fx_trace(module: torch.nn.Module, sample: torch.Tensor, module_map: ModuleMa
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     values: dict[torch.fx.Node, Any] = {}  # fx node -> list of NIR names (a sum), Unusable, or None (not a tensor)
+    read_item: dict[torch.fx.Node, int] = {}  # leaf call -> the one item of its tuple that its node outputs
+    live = _live(graph)
 
     def sources(arg: Any, user: str) -> list[str]:
         value = values.get(arg) if isinstance(arg, torch.fx.Node) else None
@@ -148,21 +191,29 @@ def fx_trace(module: torch.nn.Module, sample: torch.Tensor, module_map: ModuleMa
                 raise GraphError("the module's forward takes more than one tensor argument", node=name)
             values[node] = add_node("input", nir.Input(input_type=None), [])
         elif op == "call_module":
-            sub = gm.get_submodule(node.target)
-            values[node] = add_node(str(node.target), module_map(sub), sources(node.args[0], str(node.target)))
+            sub, target = gm.get_submodule(node.target), str(node.target)
+            items = _used_items(node, live)
+            if state_map is not None and isinstance(sub, leaf_types) and items - {0}:
+                if len(items) > 1:
+                    raise GraphError(f"items {sorted(items)} of {target}'s output tuple are used: a node has one "
+                                     "output, and one neuron's spikes and state together have no exact form; "
+                                     "read one item (the spikes, or the membrane of a reset-free neuron)",
+                                     node=target, value=sorted(items))
+                (read_item[node],) = items
+                nir_node = state_map(sub, target, read_item[node])
+            else:
+                read_item[node], nir_node = 0, module_map(sub)
+            values[node] = add_node(target, nir_node, sources(node.args[0], target))
         elif op == "get_attr":
             values[node] = Unusable(f"parameter {node.target}", "a tensor used outside a layer")
         elif op == "output":
-            result = node.args[0]
-            while isinstance(result, (tuple, list)):
-                result = result[0]
-            add_node("output", nir.Output(output_type=None), sources(result, "output"))
+            add_node("output", nir.Output(output_type=None), sources(_output_value(graph), "output"))
         else:
-            values[node] = _function(node, values, sources, add_node)
+            values[node] = _function(node, values, sources, add_node, read_item)
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
 
 
-def _function(node: torch.fx.Node, values: dict, sources: Callable, add_node: Callable) -> Any:
+def _function(node: torch.fx.Node, values: dict, sources: Callable, add_node: Callable, read_item: dict) -> Any:
     """The value of one call_function / call_method node."""
     fn, args, name = _op_name(node), node.args, node.name
     if (node.op == "call_function" and node.target in _ADD) or (node.op == "call_method" and fn in ("add", "add_")):
@@ -174,9 +225,10 @@ def _function(node: torch.fx.Node, values: dict, sources: Callable, add_node: Ca
         return values[args[0]] + values[args[1]]
     if node.op == "call_function" and node.target is operator.getitem:
         src = args[0]
-        if isinstance(values.get(src), list) and src.op == "call_module" and args[1] == 0:
+        if isinstance(values.get(src), list) and src.op == "call_module" and args[1] == read_item.get(src):
             return values[src]
-        return Unusable(f"{src.name}[{args[1]}]", "only item 0 (the spikes) of a layer's tuple is a signal")
+        return Unusable(f"{src.name}[{args[1]}]", "only item 0 (the spikes) of a layer's tuple is a signal, "
+                                                  "or a neuron's membrane where the frontend maps it")
     if (node.op == "call_method" and fn in _SHAPE_QUERIES) or (node.op == "call_function" and node.target is getattr):
         return None
     if fn in _RESHAPE_METHODS or (node.op == "call_function" and node.target is torch.flatten):
@@ -185,6 +237,11 @@ def _function(node: torch.fx.Node, values: dict, sources: Callable, add_node: Ca
             return Unusable(fn, "shape unknown after tracing")
         start, end = _flatten_dims(name, src, dst)
         return add_node(name, nir.Flatten(input_type=None, start_dim=start, end_dim=end), sources(args[0], name))
+    if node.op == "call_function" and fn.lstrip("_") in ("max_pool1d", "avg_pool1d") and args:
+        from .torch_layers import map_standard_layer
+
+        module = _pool_node(name, fn.lstrip("_"), tuple(args[1:]), dict(node.kwargs))
+        return add_node(name, map_standard_layer(module, name), sources(args[0], name))
     if node.op == "call_function" and fn in ("max_pool2d", "avg_pool2d", "boolean_dispatch") and args:
         kind = "max_pool2d" if "max" in fn or "max" in str(node.target) else "avg_pool2d"
         from .torch_layers import map_standard_layer
@@ -196,8 +253,7 @@ def _function(node: torch.fx.Node, values: dict, sources: Callable, add_node: Ca
         if training is False:
             return values.get(args[0])
         return Unusable(fn, "dropout with training=True (F.dropout's default) is random; pass training=self.training")
-    if fn.lstrip("_") in ("max_pool1d", "avg_pool1d", "adaptive_max_pool1d", "adaptive_avg_pool1d", "lp_pool1d"):
-        return Unusable(fn, "spikec pools only 2-D maps (MaxPool2d / AvgPool2d over (C, H, W)); a 1-D pool over "
-                            "features has no node (a max of currents before a neuron is not exact on hardware either: "
-                            "pool the spikes after the neuron, in a (C, H, W) map)")
+    if fn.lstrip("_") in ("adaptive_max_pool1d", "adaptive_avg_pool1d", "lp_pool1d"):
+        return Unusable(fn, "spikec pools with a fixed kernel (max_pool1d / avg_pool1d); an adaptive or power-average "
+                            "pool has no node")
     return Unusable(fn, "no NIR node computes it")

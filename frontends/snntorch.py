@@ -18,7 +18,9 @@ an immediate subtraction plus self-connections that add the subtracted threshold
 and such a CubaLIF); graded spikes -> a Scale after the spikes, inside the recurrence.
 SLSTM, SConv2dLSTM, DeltaLeaky, LeakyParallel, StateLeaky, LinearLeaky,
 AssociativeLeaky, ``inhibition`` and ``state_quant`` are refused (``REFUSED``), naming
-the layer, the reason and the nearest exact rewrite.
+the layer, the reason and the nearest exact rewrite. Where a forward reads only a neuron's
+membrane (``_, mem = lif(cur)``), a state its spikes never touch becomes LI nodes (``_membrane``);
+a resetting membrane is refused.
 
 With ``dt`` (default 1e-4 s, the exporter's): ``tau = dt / (1 - beta)``,
 ``r = tau / dt``; ``tau_syn = dt / (1 - alpha)``, ``w_in = tau_syn / dt``; under
@@ -329,6 +331,48 @@ def _neuron(module: Any, name: str, dt_s: float) -> Any | None:
     return _as_nir(layer, _graded_factor(module), recurrent)
 
 
+#: the items of an ``output=True`` neuron's tuple after the spikes (item 0)
+_STATE_ITEMS = {"Leaky": ("mem",), "Lapicque": ("mem",), "Synaptic": ("syn", "mem")}
+
+
+def _membrane(module: Any, name: str, item: int, dt_s: float) -> Any:
+    """Item ``item`` (> 0) of a neuron's ``(spk, ...)`` tuple as leaky integrators, where that is exact.
+
+    A state its spikes never touch is a leaky integrator of the input: Leaky's and Lapicque's membrane
+    without reset (LI with the neuron's tau and r: ``beta mem + x``), Synaptic's current always
+    (``alpha syn + x``: only the membrane resets) and its membrane without reset (that LI, then one of
+    ``beta mem + syn``, the chain Norse's LICell gives). A resetting membrane, or a recurrent neuron's,
+    depends on the neuron's spikes: refused, naming the layer.
+    """
+    kind = type(module).__name__
+    states = _STATE_ITEMS.get(kind, ())
+    if item > len(states):
+        raise GraphError(f"item {item} of {kind} {name!r}'s output tuple has no exact form as a signal "
+                         f"(spikec maps the spikes, item 0{'' if not states else ', and ' + ', '.join(states)})",
+                         node=name, value=item)
+    state = states[item - 1]
+    _check_plain_neuron(module, name)
+    mode = _reset_mode(module, name)
+    if state == "mem" and mode != "none":
+        raise GraphError(f"the membrane of {kind} {name!r} (reset_mechanism={mode!r}) is read: it depends on the "
+                         "neuron's spikes (each spike resets it), and spikec reads a neuron's spikes or a reset-free "
+                         "membrane; read its spikes (item 0), or use reset_mechanism='none'",
+                         node=name, parameter="reset_mechanism", value=mode)
+    if kind == "Lapicque":
+        rc_steps = as_numpy(module.R) * as_numpy(module.C) / as_numpy(module.time_step)
+        return nir.LI(**same_shape(tau=dt_s * rc_steps, r=as_numpy(module.R), v_leak=0.0))
+    tau_mem, r = _decay_to_tau(module.beta, dt_s, name, "beta")
+    if kind == "Leaky":
+        return nir.LI(**same_shape(tau=tau_mem, r=r, v_leak=0.0))
+    tau_syn, w_in = _decay_to_tau(module.alpha, dt_s, name, "alpha")
+    syn = nir.LI(**same_shape(tau=tau_syn, r=w_in, v_leak=0.0))
+    if state == "syn":
+        return syn
+    nodes = {"syn": syn, "mem": nir.LI(**same_shape(tau=tau_mem, r=r, v_leak=0.0))}
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type=None), **nodes, "output": nir.Output(output_type=None)},
+                        edges=[("input", "syn"), ("syn", "mem"), ("mem", "output")], type_check=False)
+
+
 def _module_map(dt_s: float, names: dict[int, str]):
     def to_nir(module: torch.nn.Module) -> Any:
         name = names.get(id(module), type(module).__name__)
@@ -429,5 +473,6 @@ def from_snntorch(module: torch.nn.Module, sample: torch.Tensor, *, dt_s: float 
     graph = trace_to_graph(
         module, sample, _module_map(dt_s, names), ignore_submodules_of=[snn.RLeaky, snn.RSynaptic],
         leaf_types=(snn.SpikingNeuron, SynapticDelayLinear), prepare=prepare, metadata={"dt_s": dt_s, "frontend": "snntorch"},
+        state_map=lambda module, name, item: _membrane(module, name, item, dt_s),
     )
     return fold_recurrent_biases(graph)

@@ -197,6 +197,8 @@ def map_standard_layer(module: torch.nn.Module, name_hint: str) -> Any:
             input_shape=None, weight=as_numpy(module.weight), stride=np.asarray(module.stride),
             padding=padding, dilation=np.asarray(module.dilation), groups=int(module.groups), bias=bias,
         )
+    if isinstance(module, (torch.nn.AvgPool1d, torch.nn.MaxPool1d)):
+        module = as_2d_pool(module)
     if isinstance(module, torch.nn.AvgPool2d):
         return _map_avg_pool(module, name_hint)
     if isinstance(module, torch.nn.MaxPool2d):
@@ -209,6 +211,18 @@ def map_standard_layer(module: torch.nn.Module, name_hint: str) -> Any:
             raise GraphError("nn.Flatten(start_dim=0) would flatten the batch dimension", node=name_hint, parameter="start_dim", value=0)
         return nir.Flatten(input_type=None, start_dim=start, end_dim=end)
     return None
+
+
+def as_2d_pool(module: torch.nn.AvgPool1d | torch.nn.MaxPool1d) -> torch.nn.AvgPool2d | torch.nn.MaxPool2d:
+    """A 1-D pool over (C, L) or (L,) as the 2-D pool over (C, 1, L) with kernel (1, k): spikec's pool
+    nodes read a rank-1 or rank-2 input that way (``ir/shapes.py``), so no 1-D node is needed."""
+    one = lambda v, lead: (lead, int(np.ravel(v)[0]))  # noqa: E731
+    stride = module.kernel_size if module.stride in (None, ()) else module.stride
+    if isinstance(module, torch.nn.MaxPool1d):
+        return torch.nn.MaxPool2d(one(module.kernel_size, 1), one(stride, 1), one(module.padding, 0), one(module.dilation, 1),
+                                  return_indices=module.return_indices, ceil_mode=module.ceil_mode)
+    return torch.nn.AvgPool2d(one(module.kernel_size, 1), one(stride, 1), one(module.padding, 0),
+                              ceil_mode=module.ceil_mode, count_include_pad=module.count_include_pad)
 
 
 def _map_avg_pool(module: torch.nn.AvgPool2d, name_hint: str) -> Any:

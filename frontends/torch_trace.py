@@ -32,7 +32,7 @@ from .torch_layers import (as_numpy, check_before_trace, map_standard_layer, rep
 ModuleMap = Callable[[torch.nn.Module], Any]
 #: torch layers both frontends map (named in their "not supported" messages)
 STANDARD_LAYERS = (
-    "Linear", "Conv2d", "AvgPool2d", "MaxPool2d", "Flatten", "BatchNorm1d", "BatchNorm2d (eval)", "Dropout*", "Identity",
+    "Linear", "Conv2d", "AvgPool1d/2d", "MaxPool1d/2d", "Flatten", "BatchNorm1d", "BatchNorm2d (eval)", "Dropout*", "Identity",
 )
 
 
@@ -65,6 +65,7 @@ def trace_to_graph(
     metadata: dict[str, Any] | None = None,
     concrete_args: dict[str, Any] | None = None,
     hook_fallback: bool = True,
+    state_map: Any = None,
 ) -> Graph:
     """Trace a deep copy of ``module`` on ``sample`` (no batch dimension) into a normalised Graph.
 
@@ -74,6 +75,7 @@ def trace_to_graph(
     where torch.fx cannot trace the forward, nirtorch's module hooks trace it
     (unless ``hook_fallback`` is False: then ``TraceFailed`` propagates).
     ``concrete_args`` fixes the forward's arguments after the input for torch.fx.
+    ``state_map`` (``fx_trace``'s) maps a neuron whose membrane, not its spikes, is read.
     """
 
     if not isinstance(sample, torch.Tensor):
@@ -87,7 +89,7 @@ def trace_to_graph(
     nir_graph, fx_failure = None, None
     if leaf_types is not None:
         try:
-            nir_graph = fx_trace(net, batch, module_map, leaf_types, concrete_args)
+            nir_graph = fx_trace(net, batch, module_map, leaf_types, concrete_args, state_map)
         except TraceFailed as exc:
             if not hook_fallback:
                 raise

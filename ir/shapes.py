@@ -57,6 +57,13 @@ def conv_geometry(node: Conv1d | Conv2d) -> dict[str, tuple[int, ...]]:
     }
 
 
+def pool_map_shape(shape: Shape) -> tuple[int, int, int]:
+    """The (C, H, W) map a pool reads: a (C, L) or (L,) input is the map (C, 1, L) / (1, 1, L), so a
+    1-D pool is the 2-D pool with kernel (1, k) (what the frontends emit for MaxPool1d / AvgPool1d)."""
+    shape = tuple(shape)
+    return shape if len(shape) == 3 else ((1,) * (3 - len(shape)) + shape[:-1] + (1,) + shape[-1:])[-3:]
+
+
 def pool_geometry(node: SumPool2d | AvgPool2d | MaxPool2d) -> dict[str, tuple[int, ...]]:
     return {
         "kernel": _broadcast(node.kernel_size, 2),
@@ -185,10 +192,15 @@ def output_shape(name: str, node: Node, in_shape: Shape) -> Shape:
         return (node.weight.shape[0], *out)
     if isinstance(node, (SumPool2d, AvgPool2d, MaxPool2d)):
         g = pool_geometry(node)
-        if len(in_shape) != 3:
-            raise GraphError(f"2-d pooling expects input (C, H, W), got {in_shape}", node=name)
-        out = tuple(conv_output_size(n, k, s, p, 1) for n, k, s, p in zip(in_shape[1:], g["kernel"], g["stride"], g["padding"]))
-        return (in_shape[0], *out)
+        if len(in_shape) not in (1, 2, 3):
+            raise GraphError(f"pooling expects input (C, H, W), or (C, L) / (L,) for a 1-d pool, got {in_shape}", node=name)
+        if len(in_shape) < 3 and (g["kernel"][0], g["stride"][0], g["padding"][0]) != (1, 1, 0):
+            raise GraphError(f"a pool over the 1-d input {in_shape} needs kernel (1, k), stride (1, s) and padding (0, p), "
+                             f"got kernel {g['kernel']}, stride {g['stride']}, padding {g['padding']}", node=name,
+                             parameter="kernel_size", value=g["kernel"])
+        c, h, w = pool_map_shape(in_shape)
+        out = tuple(conv_output_size(n, k, s, p, 1) for n, k, s, p in zip((h, w), g["kernel"], g["stride"], g["padding"]))
+        return (c, *out) if len(in_shape) == 3 else (*in_shape[:-1], out[1])
     if isinstance(node, Flatten):
         n = len(in_shape)
         start, end = node.start_dim, node.end_dim

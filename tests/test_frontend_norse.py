@@ -159,8 +159,8 @@ def test_plain_sequential_is_rejected() -> None:
 
 
 def test_unsupported_cell_is_rejected() -> None:
-    net = nt.SequentialState(torch.nn.Linear(2, 2), torch.nn.MaxPool1d(1))
-    with pytest.raises(GraphError, match="MaxPool1d"):
+    net = nt.SequentialState(torch.nn.Linear(2, 2), torch.nn.LPPool1d(2, 1))
+    with pytest.raises(GraphError, match="LPPool1d"):
         from_norse(net, torch.zeros(2))
 
 

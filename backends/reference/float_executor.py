@@ -25,7 +25,7 @@ from ...ir.nodes import (
     Linear, MaxPool2d, Node, Output, Scale, SumPool2d, Threshold,
 )
 from ...ir.check import normalise
-from ...ir.shapes import conv_geometry, flatten_output, infer_shapes, pool_geometry
+from ...ir.shapes import conv_geometry, flatten_output, infer_shapes, pool_geometry, pool_map_shape
 from . import float32_kernels, float_ops
 
 State = dict[str, np.ndarray]
@@ -251,7 +251,11 @@ def make_kernel(name: str, node: Node, in_shape: tuple[int, ...], dt_s: float | 
     if isinstance(node, (SumPool2d, AvgPool2d, MaxPool2d)):
         g = pool_geometry(node)
         fn = {SumPool2d: float_ops.sum_pool2d, AvgPool2d: float_ops.avg_pool2d, MaxPool2d: float_ops.max_pool2d}[type(node)]
-        return _stateless(lambda x: fn(x, g["kernel"], g["stride"], g["padding"]))
+        if len(in_shape) == 3:
+            return _stateless(lambda x: fn(x, g["kernel"], g["stride"], g["padding"]))
+        # a (C, L) or (L,) input pools as (C, 1, L) (ir/shapes.pool_map_shape)
+        return _stateless(lambda x: fn(x.reshape(x.shape[0], *pool_map_shape(in_shape)), g["kernel"], g["stride"],
+                                       g["padding"]).reshape(*x.shape[:-1], -1))
     if isinstance(node, CubaLIF):
         return _cuba_lif(node, dt_s, in_shape)
     if isinstance(node, LIF):

@@ -28,7 +28,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ...ir.errors import SpikecError
 from ...ir.nodes import IF, LI, LIF, AvgPool2d, CubaLIF, Delay, Flatten, Input, Integrator, Node, Output, Scale, SumPool2d, Threshold
-from ...ir.shapes import flatten_output, pool_geometry
+from ...ir.shapes import flatten_output, pool_geometry, pool_map_shape
 
 State = dict[str, np.ndarray]
 Kernel = tuple[Callable[[int], State], Callable[[State, np.ndarray], np.ndarray]]
@@ -116,10 +116,13 @@ def _pool(node: SumPool2d | AvgPool2d) -> Callable[[np.ndarray], np.ndarray]:
     k, s, p = g["kernel"], g["stride"], g["padding"]
 
     def pool(x: np.ndarray) -> np.ndarray:
+        lead = x.shape[:-1]  # a (C, L) or (L,) input pools as (C, 1, L)
+        x = x.reshape(x.shape[0], *pool_map_shape(x.shape[1:]))
         x = np.pad(x, [(0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])]) if any(p) else x
         win = sliding_window_view(x, k, axis=(2, 3))[:, :, :: s[0], :: s[1]]
         total = win.sum(axis=(-2, -1))
-        return total / float(np.prod(k)) if isinstance(node, AvgPool2d) else total
+        total = total / float(np.prod(k)) if isinstance(node, AvgPool2d) else total
+        return total if len(lead) == 3 else total.reshape(*lead, total.shape[-1])
 
     return pool
 
