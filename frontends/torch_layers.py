@@ -185,15 +185,17 @@ def map_standard_layer(module: torch.nn.Module, name_hint: str) -> Any:
         if module.bias is None:
             return nir.Linear(weight=weight)
         return nir.Affine(weight=weight, bias=as_numpy(module.bias))
-    if isinstance(module, torch.nn.Conv2d):
+    if isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d)):
+        kind = type(module).__name__
         if module.padding_mode != "zeros":
             raise GraphError(
-                f"Conv2d padding_mode {module.padding_mode!r} is not supported (only 'zeros')",
+                f"{kind} padding_mode {module.padding_mode!r} is not supported (only 'zeros')",
                 node=name_hint, parameter="padding_mode", value=module.padding_mode,
             )
         bias = as_numpy(module.bias) if module.bias is not None else np.zeros(module.out_channels)
         padding = module.padding if isinstance(module.padding, str) else np.asarray(module.padding)
-        return nir.Conv2d(
+        conv = nir.Conv1d if isinstance(module, torch.nn.Conv1d) else nir.Conv2d
+        return conv(
             input_shape=None, weight=as_numpy(module.weight), stride=np.asarray(module.stride),
             padding=padding, dilation=np.asarray(module.dilation), groups=int(module.groups), bias=bias,
         )

@@ -32,7 +32,7 @@ from .torch_layers import (as_numpy, check_before_trace, map_standard_layer, rep
 ModuleMap = Callable[[torch.nn.Module], Any]
 #: torch layers both frontends map (named in their "not supported" messages)
 STANDARD_LAYERS = (
-    "Linear", "Conv2d", "AvgPool1d/2d", "MaxPool1d/2d", "Flatten", "BatchNorm1d", "BatchNorm2d (eval)", "Dropout*", "Identity",
+    "Linear", "Conv1d", "Conv2d", "AvgPool1d/2d", "MaxPool1d/2d", "Flatten", "BatchNorm1d", "BatchNorm2d (eval)", "Dropout*", "Identity",
 )
 
 

@@ -740,6 +740,8 @@ def _node_to_nir(node: Node) -> Any:
     if isinstance(node, (Conv1d, Conv2d)):
         cls = nir.Conv1d if isinstance(node, Conv1d) else nir.Conv2d
         input_shape = None if node.input_shape is None else a(node.input_shape)
+        if cls is nir.Conv1d and input_shape is not None:  # NIR's Conv1d takes the length alone (an int)
+            input_shape = int(input_shape.reshape(-1)[0])
         padding = node.padding if isinstance(node.padding, str) else a(node.padding)
         return cls(
             input_shape=input_shape, weight=a(node.weight), stride=a(node.stride), padding=padding,
