@@ -85,18 +85,17 @@ def _through_delay(name: str, node: Delay, x: Incoming, dt_s: float | None) -> I
         k = int(steps[0])
         return Incoming({(s, b, d + k): m for (s, b, d), m in x.forms.items()},
                         {(b, d + k): c for (b, d), c in x.lagged.items()}, x.steady, x.size, x.dense)
+    matrices = {key: materialise(m, x.size, x.dense) for key, m in x.forms.items()}
     forms: dict[Key, Any] = {}
-    for (s, b, d), m in x.forms.items():
-        m = materialise(m, x.size, x.dense)
-        for k in np.unique(steps).tolist():
-            rows = steps == k
+    lagged: dict[Lag, np.ndarray] = {}
+    for k in np.unique(steps).tolist():
+        rows = steps == k
+        for (s, b, d), m in matrices.items():
             part = (weights.compact(weights.scale_rows(m, rows.astype(np.float64))) if weights.is_sparse(m)
                     else np.where(rows[:, None], m, 0.0))
             forms[(s, b, d + k)] = _plus(forms.get((s, b, d + k), 0), part)
-    lagged: dict[Lag, np.ndarray] = {}
-    for k in np.unique(steps).tolist():
         for (b, d), c in x.lagged.items():
-            lagged[(b, d + k)] = lagged.get((b, d + k), 0) + np.where(steps == k, c, 0.0)
+            lagged[(b, d + k)] = lagged.get((b, d + k), 0) + np.where(rows, c, 0.0)
     return Incoming(forms, lagged, x.steady, x.size, x.dense)
 
 
@@ -106,14 +105,14 @@ def _through_delay_linear(name: str, node: DelayLinear, x: Incoming, dt_s: float
     if dt_s is None:
         raise CompileError("a DelayLinear node needs a time step: pass dt_s", node=name, parameter="dt_s")
     steps = np.broadcast_to(np.rint(np.asarray(node.delay) / dt_s).astype(np.int64), node.weight.shape)
-    per_delay = [(k, np.where(steps == k, node.weight, 0.0)) for k in np.unique(steps[node.weight != 0]).tolist()]
     forms: dict[Key, Any] = {}
-    for (s, b, d), m in x.forms.items():
-        for k, w_k in per_delay or [(0, np.where(steps == 0, node.weight, 0.0))]:  # all-zero weights: one zero form
-            forms[(s, b, d + k)] = _plus(forms.get((s, b, d + k), 0), w_k if m is IDENTITY else weights.matmul(w_k, m))
     lagged: dict[Lag, np.ndarray] = {}
-    for k, w_k in per_delay:
-        for (b, d), c in x.lagged.items():
+    for k in np.unique(steps[node.weight != 0]).tolist() if np.any(node.weight) else [None]:
+        w_k = np.where(steps == (0 if k is None else k), node.weight, 0.0)
+        for (s, b, d), m in x.forms.items():  # all-zero weights (k None): one zero form per input form
+            key = (s, b, d + (k or 0))
+            forms[key] = _plus(forms.get(key, 0), w_k if m is IDENTITY else weights.matmul(w_k, m))
+        for (b, d), c in x.lagged.items() if k is not None else ():
             lagged[(b, d + k)] = lagged.get((b, d + k), 0) + w_k @ c
     return Incoming(forms, lagged, node.weight @ x.steady, node.weight.shape[0], x.dense)
 
