@@ -2,7 +2,8 @@
 import numpy as np
 
 from spikec.backends.reference import float_ops
-from spikec.compiler.linear_maps import conv_matrix, layer_inputs, pool_matrix
+from spikec.compiler.linear_maps import layer_inputs
+from spikec.compiler.node_matrices import conv_matrix, pool_matrix
 from spikec.ir.check import normalise
 from spikec.ir.graph import Graph
 from spikec.ir.nodes import IF, Affine, AvgPool2d, Conv2d, Flatten, Input, Output, SumPool2d

@@ -32,7 +32,7 @@ from ..ir.nodes import (
     Linear, Node, Output, Scale, SumPool2d, Threshold,
 )
 from ..ir.shapes import infer_shapes
-from ..compiler.linear_maps import node_matrix
+from ..compiler.node_matrices import node_matrix
 from ..ir.weights import to_dense
 
 #: Nodes whose output has the shape of their input, element by element.
