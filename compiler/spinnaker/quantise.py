@@ -3,7 +3,7 @@
 What SpiNNaker runs is populations connected by projections (sparse synapses
 with a weight, a synapse type and a delay of at least one tick). This pass
 collapses every stateless chain between two populations into one matrix (via
-``linear_maps.node_matrix``), keeps apart paths of different delay (back
+``node_matrices.node_matrix``), keeps apart paths of different delay (back
 edges and ``Delay`` nodes), and quantises (``docs/semantics.md`` section 4):
 
 * **Time alignment.** A spike on SpiNNaker takes at least one tick. Population
