@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 snn = pytest.importorskip("snntorch")
 
-from test_frontend_pool1d import check_equal  # noqa: E402
+from test_frontend_pool1d import backend_equals_reference, check_equal  # noqa: E402
 from test_frontend_snntorch import random_spikes, simulate_output  # noqa: E402
 
 import spikec  # noqa: E402
@@ -35,7 +35,7 @@ def conv1d_snn(stride: int = 1, dilation: int = 1, groups: int = 1, pool: bool =
     layers = [conv, snn.Leaky(beta=0.8, init_hidden=True)] + ([torch.nn.MaxPool1d(2)] if pool else []) + [torch.nn.Flatten()]
     fc = torch.nn.Linear(n, 3)
     with torch.no_grad():
-        fc.weight.mul_(3.0)
+        fc.weight.mul_(10.0)
     return torch.nn.Sequential(*layers, fc, snn.Leaky(beta=0.8, init_hidden=True))
 
 
@@ -52,25 +52,23 @@ def test_a_conv1d_snn_equals_snntorch_and_survives_a_nir_file(options, tmp_path)
     np.testing.assert_array_equal(simulate_output(again, x), simulate_output(graph, x))
 
 
-@pytest.mark.parametrize("target", ["loihi2", "spinnaker1", "rram-512"])
+@pytest.mark.parametrize("target", ["spinnaker1", "rram-512"])
 def test_a_conv1d_snn_compiles_and_the_backend_equals_the_reference(target: str) -> None:
     program = spikec.compile(from_snntorch(conv1d_snn(), torch.zeros(*FRAME)), target, fidelity_steps=0)
-    x = random_spikes(FRAME, p=0.4)[:40]
-    want = spikec.run(program, x, backend="reference")
-    assert any(np.count_nonzero(v) for v in want.values())
-    if program.family == "loihi":  # Lava's run is tests/test_lava_backend.py's; the fixed-point reference vs float here
-        (spikes,) = want.values()
-        (float_spikes,) = spikec.simulate(from_snntorch(conv1d_snn(), torch.zeros(*FRAME)), x, program.dt_s).values()
-        assert np.mean(spikes != float_spikes) < 0.1
-        return
-    if program.family == "rram":
-        from spikec.backends.rram import run as run_rram
+    backend_equals_reference(program, random_spikes(FRAME, p=0.4)[:40])
 
-        got = run_rram(program, x, ideal=True)
-    else:
-        got = spikec.run(program, x, backend="spinnaker")
-    for key in want:
-        np.testing.assert_array_equal(got[key], want[key])
+
+def test_a_conv1d_snn_on_loihi_keeps_the_float_spike_counts() -> None:
+    """Lava's bit-for-bit run is tests/test_lava_backend.py's; here the fixed-point reference against float:
+    8-bit weights move single spikes by a step or two, so per-neuron counts are compared (as the fidelity report does)."""
+    graph = from_snntorch(conv1d_snn(), torch.zeros(*FRAME))
+    program = spikec.compile(graph, "loihi2", fidelity_steps=0)
+    x = random_spikes(FRAME, p=0.4)[:40]
+    (spikes,) = spikec.run(program, x, backend="reference").values()
+    (float_spikes,) = spikec.simulate(graph, x, program.dt_s).values()
+    counts, float_counts = spikes.sum(axis=0), float_spikes.sum(axis=0)
+    assert float_counts.sum() > 0.1 * float_spikes.size
+    assert np.abs(counts - float_counts).max() <= 2, (counts, float_counts)
 
 
 def test_a_circular_padding_conv1d_is_refused_naming_it() -> None:

@@ -103,9 +103,12 @@ def test_a_max_of_currents_is_refused_by_targets_naming_the_pool() -> None:
 @pytest.mark.parametrize("pool", ["nn.AvgPool1d(stride 1)", "nn.MaxPool1d"])
 def test_a_1d_pool_of_spikes_compiles_and_the_backend_equals_the_reference(pool: str, target: str) -> None:
     graph = from_snntorch(PoolSpikes(POOLS[pool]), torch.zeros(6))
-    program = spikec.compile(graph, target, fidelity_steps=0)
-    x = random_spikes((6,), p=0.4)
-    want = spikec.run(program, x)
+    backend_equals_reference(spikec.compile(graph, target, fidelity_steps=0), random_spikes((6,), p=0.4))
+
+
+def backend_equals_reference(program: spikec.Program, x: np.ndarray) -> dict[str, np.ndarray]:
+    """The SpiNNaker event machine or the noise-free RRAM simulator equals the program's reference run."""
+    want = spikec.run(program, x, backend="reference")
     assert any(np.count_nonzero(v) for v in want.values())
     if program.family == "rram":
         from spikec.backends.rram import run as run_rram
@@ -115,6 +118,7 @@ def test_a_1d_pool_of_spikes_compiles_and_the_backend_equals_the_reference(pool:
         got = spikec.run(program, x, backend="spinnaker")
     for key in want:
         np.testing.assert_array_equal(got[key], want[key])
+    return want
 
 
 def test_an_adaptive_1d_pool_is_refused_naming_it() -> None:
