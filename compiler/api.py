@@ -20,6 +20,7 @@ from .loihi.feasibility import Feasibility
 from .pipeline import CompileState, Pipeline
 from .loihi.delay_relays import SplitLoihiDelays
 from .loihi.populations import SplitPopulations
+from .li_chains import CommuteUniformLIs
 from .lower_maxpool import LowerMaxPools
 from .loihi.place import PlaceLoihi
 from .quantise_delays import QuantiseDelays
@@ -32,8 +33,8 @@ from .validate import Normalise
 
 #: family -> the passes of its pipeline
 PIPELINES: dict[str, Callable[[], tuple[Any, ...]]] = {
-    "loihi": lambda: (LowerMaxPools(), Normalise(), Discretise(), Feasibility(), QuantiseDelays(), QuantiseLoihi(), SplitPopulations(), SplitLoihiDelays(), PlaceLoihi()),
-    "spinnaker": lambda: (LowerMaxPools(), *spinnaker_passes()),
+    "loihi": lambda: (LowerMaxPools(), CommuteUniformLIs(), Normalise(), Discretise(), Feasibility(), QuantiseDelays(), QuantiseLoihi(), SplitPopulations(), SplitLoihiDelays(), PlaceLoihi()),
+    "spinnaker": lambda: (LowerMaxPools(), CommuteUniformLIs(), *spinnaker_passes()),
     "rram": lambda: (LowerMaxPools(), *rram_passes()),
 }
 #: ``chips = "auto"`` on a Loihi target without ``[limits] max_chips``: the machine placement may use (Loihi 1's 16,384)

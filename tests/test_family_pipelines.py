@@ -31,7 +31,7 @@ from spikec.compiler.target import CONFIG_DIR, load_target
 from spikec.ir.nodes import DelayLinear
 
 EXAMPLE = Path(spikec.__file__).parent / "examples" / "braille_subtract.nir"
-SPINNAKER = ("lower-max-pools", "quantise-spinnaker", "partition", "place-spinnaker", "keys", "route", "compress", "rows")
+SPINNAKER = ("lower-max-pools", "commute-lis", "quantise-spinnaker", "partition", "place-spinnaker", "keys", "route", "compress", "rows")
 RRAM = ("lower-max-pools", "map-crossbars", "quantise-crossbars", "pack-crossbars")
 #: digests of the Braille program as compiled before the passes (see the module docstring; recomputed
 #: from commit aa7e414, the staged functions, with config paths shown checkout-independent)
@@ -93,7 +93,7 @@ def _stop_after(graph, target, name):
     return state
 
 
-@pytest.mark.parametrize("name", SPINNAKER[1:])  # after the shared lower-max-pools (tests/test_maxpool.py)
+@pytest.mark.parametrize("name", SPINNAKER[2:])  # after the shared rewrites (tests/test_maxpool.py, test_li_chains.py)
 def test_each_spinnaker_pass_leaves_a_valid_state(braille, name):
     state = _stop_after(braille, "spinnaker1", name)
     work = state.work

@@ -21,7 +21,7 @@ def chain(n=6, n_in=4, tau=2e-3, **neuron):
 
 def test_explain_lists_every_pass_in_order():
     text = explain("loihi2")
-    names = ["lower-max-pools", "normalise", "discretise", "feasibility", "quantise-loihi"]
+    names = ["lower-max-pools", "commute-lis", "normalise", "discretise", "feasibility", "quantise-loihi"]
     positions = [text.index(n) for n in names]
     assert positions == sorted(positions) and "loihi2" in text
 
@@ -29,13 +29,13 @@ def test_explain_lists_every_pass_in_order():
 def test_stop_after_a_pass_returns_the_graph_as_it_stood():
     program = compile_graph(chain(), "loihi2", dt_s=1e-4, dump_after="discretise")
     assert program.family == "float" and program.graph.metadata["dt_s"] == 1e-4
-    assert [r.name for r in program.pass_log] == ["lower-max-pools", "normalise", "discretise"]
+    assert [r.name for r in program.pass_log] == ["lower-max-pools", "commute-lis", "normalise", "discretise"]
     with pytest.raises(ConfigError, match="no pass named 'quantise'.*quantise-loihi"):
         compile_graph(chain(), "loihi2", dt_s=1e-4, dump_after="quantise")
 
 
 def test_failure_names_the_pass_and_the_passes_before_it():
-    with pytest.raises(CompileError, match=r"pass 'discretise' failed \(after: lower-max-pools, normalise\).*node 'lif'.*lower dt"):
+    with pytest.raises(CompileError, match=r"pass 'discretise' failed \(after: lower-max-pools, commute-lis, normalise\).*node 'lif'.*lower dt"):
         compile_graph(chain(tau=1e-5), "loihi2", dt_s=1e-4)
 
 

@@ -323,6 +323,9 @@ def lower_to_loihi(graph: Graph, target: Target, dt_s: float | None) -> tuple[Gr
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     report: dict[str, Any] = {"layers": {}, "warnings": list(timing_warnings), "fused_li_chains": dict(pairs)}
+    report["warnings"] += [f"node '{second}': the leak of '{first}' (its current) enters v's bias at its steady state "
+                           "(Loihi has no constant input to u; the transient over tau differs)"
+                           for second, first in pairs.items() if np.any(graph.nodes[first].v_leak)]
     for name in graph.inputs:
         nodes[name] = LoihiInput(shape=inputs.shapes[name][1])
     for name, node in graph.items():

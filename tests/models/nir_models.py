@@ -24,7 +24,6 @@ from corpus_core import Entry
 FIXTURES = Path(os.environ.get("SPIKEC_FIXTURES", Path(__file__).resolve().parents[3] / "shared" / "fixtures"))
 PAPER = FIXTURES / "nir-paper"
 NIR, NIRTORCH, SINABS, ROCKPOOL = "neuromorphs/NIR", "neuromorphs/NIRTorch", "synsense/sinabs", "synsense/rockpool"
-LI_VOLTAGE_SPINN = r"refuse:LI '[^']+' outputs a voltage, not spikes, and feeds '[^']+': SpiNNaker populations send only spikes"
 
 
 def lif(n: int, tau: Any = 1e-3, r: Any = 10.0, thr: Any = 1.0) -> nir.LIF:
@@ -388,8 +387,7 @@ def entries() -> list[Entry]:
               reference=reference(sinabs_2dcnn_lif_out, 1.0), dt_s=1.0),
         Entry("rockpool-test-expsyn", "nir", ROCKPOOL, "tests/tests_default/test_nir.py", "test_from_sequential_to_nir (LinearTorch, ExpSynTorch -> nir.LI, twice)",
               "the graph to_nir writes (LI r = tau exp(-dt/tau)/dt), tau 20 ms, dt 1 ms", rockpool_expsyn, (2,), steps=60,
-              readout="voltage", today={"loihi2": "refuse:outputs a voltage, not spikes: on Loihi it can only feed an Output",
-                                        "spinnaker1": LI_VOLTAGE_SPINN}, load=load(), reference=reference(rockpool_expsyn, 1e-3), dt_s=1e-3),
+              readout="voltage", load=load(), reference=reference(rockpool_expsyn, 1e-3), dt_s=1e-3),
         Entry("rockpool-test-complex-net", "nir", ROCKPOOL, "tests/tests_default/test_nir.py", "test_complex_net (3 x LinearTorch + LIFTorch -> CubaLIF)",
               "the graph to_nir writes (CubaLIF r = tau exp(-dt/tau)/dt), dt 10 ms, tau 20 ms", rockpool_complex, (2,), steps=60,
               load=load(), reference=reference(rockpool_complex, 0.01), dt_s=0.01),
