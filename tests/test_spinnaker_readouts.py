@@ -114,17 +114,19 @@ def li(n: int) -> LI:
     return LI(tau=np.full(n, 4 * DT), r=np.full(n, 3.0), v_leak=np.zeros(n))
 
 
-@pytest.mark.parametrize("through", ["linear", "identity, also read", "a third LI"])
+@pytest.mark.parametrize("through", ["linear, two taus", "identity, also read", "a third LI"])
 def test_an_li_voltage_feeding_a_population_is_refused_naming_it(through):
-    """Populations send spikes only: an LI whose voltage feeds another neuron through a Linear (Rockpool's
-    ExpSyn -> Linear -> ExpSyn) used to compile to a silent edge; it must be refused by name. Only an LI -> LI
-    pair whose current feeds nothing else fuses (cuba_li): a current also read out, or a third LI after the
-    fused membrane, is still a voltage between populations."""
+    """Populations send spikes only: an LI whose voltage feeds another neuron through a Linear used to compile
+    to a silent edge; it must be refused by name. Only an LI -> LI pair whose current feeds nothing else fuses
+    (cuba_li), and an LI moves past a Linear only with one tau (commute-lis, tests/test_li_chains.py): an LI of
+    two taus through a Linear, a current also read out, or a third LI after the fused membrane, is still a
+    voltage between populations."""
     rng = np.random.default_rng(3)
     nodes = {"in": Input(shape=(4,)), "w": Linear(weight=dyadic(rng, (4, 4), 0, 8)), "a": li(4), "b": li(4), "out": Output(shape=(4,))}
     edges = [("in", "w"), ("w", "a"), ("b", "out")]
     source, sink = "a", "b"
-    if through == "linear":
+    if through == "linear, two taus":
+        nodes["a"] = nodes["a"].replace(tau=np.array([4, 4, 8, 8]) * DT)
         nodes["w2"] = Linear(weight=dyadic(rng, (4, 4), 0, 8))
         edges += [("a", "w2"), ("w2", "b")]
     elif through == "identity, also read":
