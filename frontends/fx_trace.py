@@ -109,6 +109,15 @@ def _pool_node(name: str, kind: str, args: tuple, kwargs: dict) -> Any:
     return cls(**params)
 
 
+def _pool_kind(fn: str, target: Any) -> str | None:
+    """Which functional pool ``fn`` is (``_pool_node``'s kinds), or None."""
+    if fn.lstrip("_") in ("max_pool1d", "avg_pool1d"):
+        return fn.lstrip("_")
+    if fn in ("max_pool2d", "avg_pool2d", "boolean_dispatch"):  # F.max_pool2d is a boolean_dispatch
+        return "max_pool2d" if "max" in fn or "max" in str(target) else "avg_pool2d"
+    return None
+
+
 def _output_value(graph: torch.fx.Graph) -> Any:
     """What the forward's output records: its result, or a tuple's first element (recursively)."""
     result = next(n for n in graph.nodes if n.op == "output").args[0]
@@ -237,13 +246,8 @@ def _function(node: torch.fx.Node, values: dict, sources: Callable, add_node: Ca
             return Unusable(fn, "shape unknown after tracing")
         start, end = _flatten_dims(name, src, dst)
         return add_node(name, nir.Flatten(input_type=None, start_dim=start, end_dim=end), sources(args[0], name))
-    if node.op == "call_function" and fn.lstrip("_") in ("max_pool1d", "avg_pool1d") and args:
-        from .torch_layers import map_standard_layer
-
-        module = _pool_node(name, fn.lstrip("_"), tuple(args[1:]), dict(node.kwargs))
-        return add_node(name, map_standard_layer(module, name), sources(args[0], name))
-    if node.op == "call_function" and fn in ("max_pool2d", "avg_pool2d", "boolean_dispatch") and args:
-        kind = "max_pool2d" if "max" in fn or "max" in str(node.target) else "avg_pool2d"
+    kind = _pool_kind(fn, node.target) if node.op == "call_function" and args else None
+    if kind is not None:
         from .torch_layers import map_standard_layer
 
         module = _pool_node(name, kind, tuple(args[1:]), dict(node.kwargs))
