@@ -79,7 +79,7 @@ def commute_uniform_lis(graph: Graph) -> Graph:
                            metadata={**a.metadata, "spikec.commuted_past": w_name})
         edges = [(p, w_name) if q == a_name else (p, q) for p, q in edges if (p, q) not in ((a_name, w_name), (w_name, b_name))]
         edges += [(w_name, a_name), (a_name, b_name)]
-    return graph if len(nodes) == len(graph.nodes) and all(nodes[n] is graph.nodes[n] for n in nodes) else Graph(nodes, tuple(edges), graph.metadata)
+    return graph if nodes == graph.nodes else Graph(nodes, tuple(edges), graph.metadata)
 
 
 @dataclass(frozen=True)

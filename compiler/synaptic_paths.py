@@ -74,7 +74,7 @@ def element_delay_steps(name: str, node: Delay, dt_s: float | None, n: int) -> n
     if dt_s is None:
         raise CompileError("a Delay node needs a time step: pass dt_s", node=name, parameter="dt_s")
     steps = np.rint(np.asarray(node.delay) / dt_s).astype(np.int64)
-    return np.broadcast_to(steps.reshape(-1) if steps.size > 1 else steps.reshape(-1)[:1], (n,)).copy() if steps.size else np.zeros(n, np.int64)
+    return np.broadcast_to(steps.reshape(-1), (n,)).copy() if steps.size else np.zeros(n, np.int64)
 
 
 def _through_delay(name: str, node: Delay, x: Incoming, dt_s: float | None) -> Incoming:
